@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the build needs beyond a fresh machine of this kind (Rust toolchain, gcc, make).
+# rdkafka builds librdkafka with its own configure script and links the system zlib.
+set -euo pipefail
+need=()
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v make >/dev/null || need+=(make)
+command -v gcc >/dev/null || need+=(gcc)
+command -v perl >/dev/null || need+=(perl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
+fi
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
+cargo --version

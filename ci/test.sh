@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The checks CI runs, in order: formatting, lints, then the README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== the README's test command"
+start=$(date +%s)
+cargo test --workspace
+echo "tests took $(( $(date +%s) - start )) s"
+
+echo "== no loudfail process left behind"
+if pgrep -af 'loudfail __(cluster|task)' ; then
+  echo "a test left loudfail processes running" >&2
+  exit 1
+fi

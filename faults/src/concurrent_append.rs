@@ -1,0 +1,117 @@
+//! `concurrent-append`: the ML job commits rows that the alert resolver's MERGE read, after the
+//! MERGE read its snapshot and before it commits, so the resolver's commit fails with delta-rs's
+//! own `CommitConflictError::ConcurrentAppend` (incident 1).
+//!
+//! The race is made deterministic with a failpoint in the resolver:
+//!
+//! ```text
+//!  fault                          cluster (resolver)                     alerts table
+//!  arm 1*pause ──────────────────▶ load snapshot v
+//!                                  failpoint: report hit {min,max}, wait
+//!  ◀── failpoint_hit ──────────────
+//!  writer.commit_overlapping ───────────────────────────────────────────▶ v+1 (ids span min..max)
+//!  release ──────────────────────▶ MERGE against v: conflict with v+1
+//!                                  query terminated: ConcurrentAppend
+//!  ◀── query_terminated ───────────
+//!  record fault_effect
+//! ```
+//! Blind appends alone never conflict (delta-rs retries them); only rows whose stats overlap the
+//! MERGE's predicate do, which is why the writer commits exactly that range.
+
+use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::pipeline::PipelinePlan;
+use harness::topology::{AwaitPolicy, Topology};
+use harness::{Event, HarnessError, Result, async_trait};
+
+/// The fault.
+#[derive(Debug, Clone)]
+pub struct ConcurrentAppend {
+    /// The query whose commit must fail.
+    pub query: String,
+    /// Its failpoint between read and commit.
+    pub failpoint: String,
+    /// The table both write.
+    pub table: String,
+}
+
+impl Default for ConcurrentAppend {
+    fn default() -> Self {
+        ConcurrentAppend {
+            query: "resolver".into(),
+            failpoint: "resolver.before-commit".into(),
+            table: "alerts".into(),
+        }
+    }
+}
+
+const NAME: &str = "concurrent-append";
+
+#[async_trait]
+impl Fault for ConcurrentAppend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "a concurrent writer commits rows the resolver's MERGE read, between its read and its commit"
+    }
+
+    fn target(&self) -> String {
+        format!("query {} (table {})", self.query, self.table)
+    }
+
+    fn check(&self, plan: &PipelinePlan) -> Result<()> {
+        let q = plan.query(&self.query)?;
+        if q.sink != self.table {
+            return Err(HarnessError::bad_input(
+                format!("query {} writes {}, not {}", self.query, q.sink, self.table),
+                "concurrent-append needs a pipeline whose resolver MERGEs into a table another writer appends to (telemetry)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn expectation(&self, topology: &Topology) -> Expectation {
+        match topology.await_policy {
+            AwaitPolicy::Each => Expectation::Silent,
+            AwaitPolicy::Any => Expectation::LoudRestarted,
+        }
+    }
+
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+        let writer = ctx.writer(&self.table)?;
+        let mark = ctx.mark();
+        ctx.arm(&self.query, &self.failpoint, "1*pause").await?;
+        let read = ctx.await_failpoint(mark, &self.failpoint).await?;
+        let written = writer.commit_overlapping(&read).await?;
+        let after_write = ctx.mark();
+        ctx.release(&self.query, &self.failpoint).await?;
+        let (error, kind) = ctx.await_termination(after_write, &self.query).await?;
+        match (error, kind) {
+            (Some(error), Some(kind)) if kind == "ConcurrentAppend" => {
+                ctx.record(Event::FaultEffect {
+                    fault: NAME.into(),
+                    query: self.query.clone(),
+                    error_kind: kind,
+                    error,
+                });
+                Ok(())
+            }
+            (error, kind) => Err(HarnessError::Fault {
+                fault: NAME.into(),
+                problem: format!(
+                    "the writer committed {written:?} inside the resolver's read range {read}, but the resolver's commit ended with {kind:?}: {error:?} instead of ConcurrentAppend"
+                ),
+            }),
+        }
+    }
+
+    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+        // The failpoint fired once and disarmed itself; make sure a restarted cluster never
+        // pauses again even if it inherited it. A run with no cluster up has nothing to heal.
+        match ctx.arm(&self.query, &self.failpoint, "off").await {
+            Ok(()) | Err(HarnessError::Process { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

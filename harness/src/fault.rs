@@ -1,0 +1,205 @@
+//! Faults: a name, a target, `inject` and `heal`, and what each topology is expected to make of
+//! it. Faults are written against this public API only (the `faults` crate is the catalogue),
+//! so a user's own fault is as first-class as ours.
+
+use crate::error::{HarnessError, Result};
+use crate::history::{Event, History};
+use crate::pipeline::{ConcurrentWriter, PipelinePlan, Workload};
+use crate::proto::Control;
+use crate::supervisor::Supervisor;
+use crate::time::{TimeScale, Timings};
+use crate::topology::{JobSpec, Topology};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a topology is expected to make of a fault (DESIGN.md's expected matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING-KEBAB-CASE")]
+pub enum Expectation {
+    /// The fault fails loudly and the job restarts.
+    #[serde(rename = "LOUD+RESTARTED")]
+    LoudRestarted,
+    /// The fault goes unnoticed while every state says RUNNING.
+    Silent,
+}
+
+impl std::fmt::Display for Expectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Expectation::LoudRestarted => "LOUD+RESTARTED",
+            Expectation::Silent => "SILENT",
+        })
+    }
+}
+
+/// A fault.
+#[async_trait]
+pub trait Fault: Send + Sync + Debug {
+    /// Its name (`concurrent-append`).
+    fn name(&self) -> &'static str;
+    /// One line for `--help`.
+    fn about(&self) -> &'static str;
+    /// What it targets, for the report (`query resolver`).
+    fn target(&self) -> String;
+    /// Checks that the pipeline has what the fault needs (a query, a writer, ...).
+    fn check(&self, plan: &PipelinePlan) -> Result<()>;
+    /// What `topology` is expected to make of it.
+    fn expectation(&self, topology: &Topology) -> Expectation;
+    /// Makes it happen. Returns once the fault has taken effect (recording
+    /// [`Event::FaultEffect`]), or fails with a harness error when it could not.
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()>;
+    /// Undoes it.
+    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()>;
+}
+
+/// What a fault can reach while it runs.
+#[derive(Debug)]
+pub struct FaultCtx<'a> {
+    pub(crate) history: &'a History,
+    pub(crate) supervisor: &'a Supervisor,
+    pub(crate) workload: &'a Arc<dyn Workload>,
+    pub(crate) plan: &'a PipelinePlan,
+    pub(crate) job: &'a JobSpec,
+    pub(crate) scale: TimeScale,
+    pub(crate) timings: &'a Timings,
+}
+
+impl FaultCtx<'_> {
+    /// The history.
+    pub fn history(&self) -> &History {
+        self.history
+    }
+
+    /// Records an event.
+    pub fn record(&self, event: Event) {
+        self.history.record(event);
+    }
+
+    /// A position in the history to await events after.
+    pub fn mark(&self) -> usize {
+        self.history.len()
+    }
+
+    /// The pipeline's plan.
+    pub fn plan(&self) -> &PipelinePlan {
+        self.plan
+    }
+
+    /// The real duration of a nominal interval.
+    pub fn real(&self, nominal: Duration) -> Duration {
+        self.scale.real(nominal)
+    }
+
+    /// The run's nominal timings.
+    pub fn timings(&self) -> &Timings {
+        self.timings
+    }
+
+    /// How long a fault may wait for the pipeline to reach it: long enough for a few batches at
+    /// any scale, never less than 10 s of real time.
+    pub fn reach_timeout(&self) -> Duration {
+        self.real(self.timings.trigger * 20).max(Duration::from_secs(10))
+    }
+
+    fn clusters_of(&self, query: &str) -> Result<Vec<String>> {
+        let clusters = self.job.clusters_of(query);
+        if clusters.is_empty() {
+            return Err(HarnessError::bad_input(format!("no task runs query {query:?}"), "check the fault's target"));
+        }
+        Ok(clusters)
+    }
+
+    /// Arms a failpoint on every cluster that executes `query`.
+    pub async fn arm(&self, query: &str, failpoint: &str, action: &str) -> Result<()> {
+        crate::failpoint::parse_action(action)
+            .map_err(|e| HarnessError::bad_input(e, "see the failpoint grammar in harness::failpoint"))?;
+        for c in self.clusters_of(query)? {
+            self.supervisor.control(&c, Control::Arm { name: failpoint.into(), action: action.into() }).await?;
+        }
+        Ok(())
+    }
+
+    /// Releases a paused failpoint on every cluster that executes `query`.
+    pub async fn release(&self, query: &str, failpoint: &str) -> Result<()> {
+        for c in self.clusters_of(query)? {
+            self.supervisor.control(&c, Control::Release { name: failpoint.into() }).await?;
+        }
+        Ok(())
+    }
+
+    /// Awaits a `failpoint_hit` of `failpoint` recorded after `since`; returns its context.
+    pub async fn await_failpoint(&self, since: usize, failpoint: &str) -> Result<serde_json::Value> {
+        let what = format!("failpoint {failpoint} to be reached");
+        let (ctx, _) = self
+            .history
+            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
+                Event::FailpointHit { name, context } if name == failpoint => Some(context.clone()),
+                _ => None,
+            })
+            .await?;
+        Ok(ctx)
+    }
+
+    /// Awaits the termination of `query` after `since`; returns its error and error class.
+    pub async fn await_termination(&self, since: usize, query: &str) -> Result<(Option<String>, Option<String>)> {
+        let what = format!("query {query} to terminate");
+        let (r, _) = self
+            .history
+            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
+                Event::QueryTerminated { query: q, error, error_kind } if q == query => {
+                    Some((error.clone(), error_kind.clone()))
+                }
+                _ => None,
+            })
+            .await?;
+        Ok(r)
+    }
+
+    /// The workload's concurrent writer of `table`.
+    pub fn writer(&self, table: &str) -> Result<Arc<dyn ConcurrentWriter>> {
+        self.workload.writer(table).ok_or_else(|| {
+            HarnessError::bad_input(
+                format!("the pipeline has no concurrent writer for table {table:?}"),
+                "choose a fault the pipeline supports",
+            )
+        })
+    }
+}
+
+/// Faults by name.
+#[derive(Debug, Clone, Default)]
+pub struct FaultCatalog {
+    faults: Vec<Arc<dyn Fault>>,
+}
+
+impl FaultCatalog {
+    /// An empty catalogue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a fault.
+    pub fn with(mut self, f: Arc<dyn Fault>) -> Self {
+        self.faults.push(f);
+        self
+    }
+
+    /// Looks a fault up; an unknown name is bad input naming the known ones.
+    pub fn get(&self, name: &str) -> Result<Arc<dyn Fault>> {
+        self.faults.iter().find(|f| f.name() == name).cloned().ok_or_else(|| {
+            let names: Vec<_> = self.faults.iter().map(|f| f.name()).collect();
+            HarnessError::bad_input(
+                format!("unknown fault {name:?}"),
+                format!("choose one of: {} (or none)", names.join(", ")),
+            )
+        })
+    }
+
+    /// Every fault.
+    pub fn all(&self) -> &[Arc<dyn Fault>] {
+        &self.faults
+    }
+}

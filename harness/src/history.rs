@@ -1,0 +1,483 @@
+//! The history: one append-only list of timestamped events, written as JSON lines to
+//! `history.jsonl` in the run directory and kept in memory for the oracles.
+//!
+//! Four voices write to it: the harness (what it did), the supervisor (what the system says),
+//! the processes (what they report about themselves) and the observer (what the world shows).
+//! Oracles read only this; nothing else survives a run.
+
+use crate::error::{HarnessError, Result};
+use crate::time::{Timings, now_us};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Positions in a source: `topic/partition` → next offset, or a table name → last batch.
+pub type Positions = BTreeMap<String, i64>;
+
+/// One line of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it happened, in microseconds since the Unix epoch (every process uses this clock).
+    pub at: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// States of a run, as a jobs UI shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    /// Being set up: clusters starting.
+    Pending,
+    /// Every task started.
+    Running,
+    /// A task failed past its retries, or the run was torn down after a failure.
+    Failed,
+    /// Ended on request (stop, or an operator restart).
+    Terminated,
+}
+
+/// States of a task, as a jobs UI shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    /// Waiting for its cluster.
+    Pending,
+    /// Its process runs.
+    Running,
+    /// It failed and waits for its next attempt.
+    Retrying,
+    /// It failed and has no retries left.
+    Failed,
+    /// It ended on request.
+    Terminated,
+}
+
+/// Which kind of process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A cluster (driver) process executing queries.
+    Cluster,
+    /// A task process starting queries and awaiting them.
+    Task,
+}
+
+/// Everything that can happen in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    // ---- the harness ----
+    /// First line of every history: what was run.
+    RunStarted {
+        /// The run's id.
+        run_id: String,
+        /// The seed its schedule derives from.
+        seed: u64,
+        /// The scenario, as the report shows it.
+        scenario: serde_json::Value,
+        /// Real seconds per nominal second.
+        scale: f64,
+        /// Every interval, nominal.
+        timings: Timings,
+    },
+    /// The harness moved to a phase: `warmup`, `fault`, `observe`, `heal`, `drain`, `audit`.
+    Phase {
+        /// Its name.
+        name: String,
+    },
+    /// A fault was injected.
+    FaultInjected {
+        /// The fault.
+        fault: String,
+        /// Its target.
+        target: String,
+    },
+    /// The fault took effect: the error it was designed to cause happened.
+    FaultEffect {
+        /// The fault.
+        fault: String,
+        /// The query it broke.
+        query: String,
+        /// The error's class (`ConcurrentAppend`, ...).
+        error_kind: String,
+        /// The error's message.
+        error: String,
+    },
+    /// The fault was healed.
+    FaultHealed {
+        /// The fault.
+        fault: String,
+    },
+    /// The harness restarted the job by hand, as the on-call engineer eventually does.
+    OperatorRestart {
+        /// Why.
+        reason: String,
+    },
+    /// The workload produced records `first..=last` of a stream.
+    Produced {
+        /// The stream (a topic, or a writer's table).
+        stream: String,
+        /// First id.
+        first: u64,
+        /// Last id.
+        last: u64,
+    },
+    /// A harness or infrastructure problem: the run's verdict is ERROR.
+    HarnessError {
+        /// What went wrong.
+        message: String,
+    },
+    /// The last line: the harness stopped everything.
+    RunEnded,
+
+    // ---- the supervisor ----
+    /// A run of the job changed state.
+    RunState {
+        /// Run number, from 1.
+        run: u32,
+        /// The new state.
+        state: RunState,
+    },
+    /// A task changed state.
+    TaskState {
+        /// Run number.
+        run: u32,
+        /// The task.
+        task: String,
+        /// Attempt within the run, from 1.
+        attempt: u32,
+        /// The new state.
+        state: TaskState,
+        /// Why, for failures.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A process started.
+    ProcessStarted {
+        /// Cluster or task.
+        role: Role,
+        /// Its name.
+        name: String,
+        /// Run number.
+        run: u32,
+        /// OS process id.
+        pid: u32,
+    },
+    /// A process ended.
+    ProcessExited {
+        /// Cluster or task.
+        role: Role,
+        /// Its name.
+        name: String,
+        /// Run number.
+        run: u32,
+        /// OS process id.
+        pid: u32,
+        /// Exit code, when it exited.
+        code: Option<i32>,
+        /// Signal, when it was killed.
+        signal: Option<i32>,
+    },
+
+    // ---- the processes ----
+    /// A cluster listens for tasks.
+    ClusterReady {
+        /// The cluster.
+        cluster: String,
+        /// Run number.
+        run: u32,
+    },
+    /// A query started on a cluster.
+    QueryStarted {
+        /// The cluster.
+        cluster: String,
+        /// The query.
+        query: String,
+        /// Run number.
+        run: u32,
+    },
+    /// A query committed a micro-batch (or skipped one its sink already had).
+    BatchCommitted {
+        /// The query.
+        query: String,
+        /// Batch id.
+        batch: i64,
+        /// Rows read from the source.
+        rows: u64,
+        /// True when the batch was planned by an earlier attempt and replayed.
+        replayed: bool,
+        /// True when the sink already held the batch (its txn) and only the checkpoint moved.
+        skipped: bool,
+    },
+    /// A query ended.
+    QueryTerminated {
+        /// The query.
+        query: String,
+        /// The error, when it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// The error's class.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_kind: Option<String>,
+    },
+    /// A failpoint was reached.
+    FailpointHit {
+        /// The failpoint.
+        name: String,
+        /// What the code passed along (for a resolver: the key range it read).
+        context: serde_json::Value,
+    },
+    /// A task began to await a query.
+    TaskAwaiting {
+        /// The task.
+        task: String,
+        /// The query it awaits.
+        query: String,
+    },
+    /// A task raised and is about to exit non-zero.
+    TaskFailed {
+        /// The task.
+        task: String,
+        /// The error it raised.
+        error: String,
+    },
+
+    // ---- the world ----
+    /// A sink table was seen at a version, with its query's txn version.
+    SinkObserved {
+        /// The query writing it.
+        query: String,
+        /// The table.
+        table: String,
+        /// Delta version.
+        version: i64,
+        /// The query's `txn` version (its last committed batch id).
+        txn: Option<i64>,
+    },
+    /// A query's source was seen to end at these positions.
+    SourceObserved {
+        /// The query reading it.
+        query: String,
+        /// End positions.
+        end: Positions,
+    },
+    /// A query's checkpoint was seen with this last committed batch.
+    CheckpointObserved {
+        /// The query.
+        query: String,
+        /// Its last committed batch.
+        batch: i64,
+        /// The source positions that batch ended at.
+        end: Positions,
+    },
+    /// What a sink table holds at the end, against what the workload produced.
+    TableAudit(TableAudit),
+}
+
+/// What a table holds at the end of a run compared with what should be there.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TableAudit {
+    /// The table (catalog name).
+    pub table: String,
+    /// The query responsible for it (or the writer).
+    pub query: String,
+    /// How many records should be there.
+    pub expected: u64,
+    /// How many distinct expected records are there.
+    pub present: u64,
+    /// How many expected records are missing.
+    pub missing: u64,
+    /// How many records are there more than once (each counted once).
+    pub duplicated: u64,
+    /// Rows that should not be there at all.
+    pub unexpected: u64,
+    /// Records that received a RESOLVE and are still open (alerts tables only).
+    #[serde(default)]
+    pub unresolved: u64,
+    /// Up to 20 ids of each problem, for the report.
+    #[serde(default)]
+    pub samples: BTreeMap<String, Vec<String>>,
+}
+
+struct Inner {
+    path: Option<PathBuf>,
+    file: Mutex<Option<std::io::BufWriter<File>>>,
+    records: Mutex<Vec<Record>>,
+    appended: Notify,
+}
+
+/// A shared handle on the history of one run.
+#[derive(Clone)]
+pub struct History {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History").field("path", &self.inner.path).finish()
+    }
+}
+
+impl History {
+    /// A history written to `path` (created, or truncated).
+    pub fn create(path: &Path) -> Result<History> {
+        let file = File::create(path).map_err(|e| HarnessError::io(path, e))?;
+        Ok(Self::with(Some(path.to_path_buf()), Some(std::io::BufWriter::new(file))))
+    }
+
+    /// A history kept in memory only (for tests of oracles).
+    pub fn in_memory() -> History {
+        Self::with(None, None)
+    }
+
+    fn with(path: Option<PathBuf>, file: Option<std::io::BufWriter<File>>) -> History {
+        History {
+            inner: Arc::new(Inner {
+                path,
+                file: Mutex::new(file),
+                records: Mutex::new(Vec::new()),
+                appended: Notify::new(),
+            }),
+        }
+    }
+
+    /// Appends an event stamped now.
+    pub fn record(&self, event: Event) {
+        self.append(Record { at: now_us(), event });
+    }
+
+    /// Appends a record with its own timestamp (a process's report).
+    pub fn append(&self, record: Record) {
+        {
+            let mut file = self.inner.file.lock().expect("history file lock");
+            if let Some(f) = file.as_mut() {
+                // A history line that cannot be written is a harness problem, but panicking here
+                // would lose the rest of the run: write what can be written, and flush per line
+                // so a crash leaves a readable history.
+                if let Ok(line) = serde_json::to_string(&record) {
+                    let _ = writeln!(f, "{line}");
+                    let _ = f.flush();
+                }
+            }
+        }
+        self.inner.records.lock().expect("history lock").push(record);
+        self.inner.appended.notify_waiters();
+    }
+
+    /// A copy of every record so far.
+    pub fn snapshot(&self) -> Vec<Record> {
+        self.inner.records.lock().expect("history lock").clone()
+    }
+
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        self.inner.records.lock().expect("history lock").len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits for the first record at index `from` or later for which `pick` returns something,
+    /// and returns it with the index after it. Events are awaited, never polled.
+    pub async fn wait_for<T>(
+        &self,
+        from: usize,
+        timeout: Duration,
+        what: &str,
+        mut pick: impl FnMut(&Record) -> Option<T>,
+    ) -> Result<(T, usize)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut next = from;
+        loop {
+            let notified = self.inner.appended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let records = self.inner.records.lock().expect("history lock");
+                while next < records.len() {
+                    let found = pick(&records[next]);
+                    next += 1;
+                    if let Some(t) = found {
+                        return Ok((t, next));
+                    }
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(HarnessError::Timeout { what: what.to_string(), waited_ms: timeout.as_millis() as u64 });
+            }
+        }
+    }
+
+    /// Reads a history file back.
+    pub fn read(path: &Path) -> Result<Vec<Record>> {
+        let file = File::open(path).map_err(|e| HarnessError::io(path, e))?;
+        let mut out = Vec::new();
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| HarnessError::io(path, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let rec = serde_json::from_str(&line)
+                .map_err(|e| HarnessError::json(format!("{} line {}", path.display(), i + 1), e))?;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_as_json_lines() {
+        let rec = Record {
+            at: 42,
+            event: Event::TaskState {
+                run: 1,
+                task: "main".into(),
+                attempt: 1,
+                state: TaskState::Running,
+                reason: None,
+            },
+        };
+        let line = serde_json::to_string(&rec).unwrap();
+        assert!(line.contains(r#""event":"task_state""#), "{line}");
+        assert!(line.contains(r#""state":"RUNNING""#), "{line}");
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), rec);
+    }
+
+    #[tokio::test]
+    async fn wait_for_sees_an_event_appended_later() {
+        let h = History::in_memory();
+        let h2 = h.clone();
+        let waiter = tokio::spawn(async move {
+            h2.wait_for(0, Duration::from_secs(5), "phase", |r| match &r.event {
+                Event::Phase { name } if name == "go" => Some(r.at),
+                _ => None,
+            })
+            .await
+        });
+        tokio::task::yield_now().await;
+        h.record(Event::Phase { name: "wait".into() });
+        h.record(Event::Phase { name: "go".into() });
+        let (_, next) = waiter.await.unwrap().unwrap();
+        assert_eq!(next, 2);
+    }
+
+    #[tokio::test]
+    async fn wait_for_times_out_as_an_error() {
+        let h = History::in_memory();
+        let err = h.wait_for(0, Duration::from_millis(10), "nothing", |_| Some(())).await;
+        assert!(matches!(err, Err(HarnessError::Timeout { .. })));
+    }
+}

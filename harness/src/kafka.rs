@@ -1,0 +1,181 @@
+//! Kafka for a run: librdkafka's mock cluster owned by the harness process (the default), or an
+//! external cluster by bootstrap address.
+//!
+//! The mock cluster's brokers are real TCP listeners on 127.0.0.1, so the cluster and task
+//! processes connect to it like to any broker. Its group coordinator normally waits 3 s before
+//! the first rebalance; [`Broker::embedded`] sets that delay to 0 (FIELD-NOTES). The mock is not
+//! `Send`, so one thread owns it for the life of the run and serves requests over a channel.
+
+use crate::error::{HarnessError, Result};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, Producer};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+enum Request {
+    CreateTopic { name: String, partitions: i32, reply: mpsc::Sender<Result<()>> },
+    Shutdown,
+}
+
+/// The run's Kafka.
+#[derive(Debug)]
+pub struct Broker {
+    bootstrap: String,
+    embedded: Option<Embedded>,
+}
+
+#[derive(Debug)]
+struct Embedded {
+    requests: mpsc::Sender<Request>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Broker {
+    /// Starts librdkafka's mock cluster on a thread of this process.
+    pub fn embedded() -> Result<Broker> {
+        let (tx, rx) = mpsc::channel::<Request>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<String>>();
+        let thread = std::thread::Builder::new()
+            .name("loudfail-broker".into())
+            .spawn(move || own_mock_cluster(rx, ready_tx))
+            .map_err(|e| HarnessError::Broker(format!("cannot start the broker thread: {e}")))?;
+        let bootstrap = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| HarnessError::Broker("the mock cluster did not start within 10 s".into()))??;
+        let broker = Broker { bootstrap, embedded: Some(Embedded { requests: tx, thread: Some(thread) }) };
+        broker.check(Duration::from_secs(10))?;
+        Ok(broker)
+    }
+
+    /// An external cluster at `bootstrap`, which must answer within `timeout`.
+    pub fn external(bootstrap: &str, timeout: Duration) -> Result<Broker> {
+        let broker = Broker { bootstrap: bootstrap.to_string(), embedded: None };
+        broker.check(timeout).map_err(|e| {
+            HarnessError::Broker(format!(
+                "the broker at {bootstrap} did not answer: {e}. Help: start it, or drop --broker to use the embedded one"
+            ))
+        })?;
+        Ok(broker)
+    }
+
+    /// Where clients connect.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// True for the embedded mock cluster.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// A client configuration pointing at this broker.
+    pub fn client_config(&self) -> ClientConfig {
+        client_config(&self.bootstrap)
+    }
+
+    /// Fetches metadata: the broker answers, or this is an error.
+    pub fn check(&self, timeout: Duration) -> Result<()> {
+        let consumer: BaseConsumer = self
+            .client_config()
+            .set("group.id", "loudfail-check")
+            .create()
+            .map_err(|e| HarnessError::Broker(e.to_string()))?;
+        consumer.fetch_metadata(None, timeout).map_err(|e| HarnessError::Broker(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Creates a topic.
+    pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        match &self.embedded {
+            Some(e) => {
+                let (reply, rx) = mpsc::channel();
+                e.requests
+                    .send(Request::CreateTopic { name: name.into(), partitions, reply })
+                    .map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?;
+                tokio::task::spawn_blocking(move || rx.recv())
+                    .await
+                    .map_err(|e| HarnessError::Broker(e.to_string()))?
+                    .map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?
+            }
+            None => {
+                let admin: AdminClient<DefaultClientContext> = self.client_config().create()?;
+                let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+                let results = admin.create_topics([&topic], &AdminOptions::new()).await?;
+                for r in results {
+                    r.map_err(|(t, e)| HarnessError::Broker(format!("cannot create topic {t}: {e}")))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(e) = self.embedded.as_mut() {
+            let _ = e.requests.send(Request::Shutdown);
+            if let Some(t) = e.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// The base configuration of every client of a run: loopback only, quick to notice a dead
+/// broker.
+pub fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4")
+        .set("socket.connection.setup.timeout.ms", "2000")
+        .set("log_level", "3");
+    c
+}
+
+fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Result<String>>) {
+    let owner: BaseProducer = match ClientConfig::new().set("test.mock.num.brokers", "1").set("log_level", "3").create()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = ready.send(Err(HarnessError::Broker(format!("cannot create the mock cluster: {e}"))));
+            return;
+        }
+    };
+    let Some(mock) = owner.client().mock_cluster() else {
+        let _ = ready.send(Err(HarnessError::Broker("librdkafka created no mock cluster".into())));
+        return;
+    };
+    remove_initial_rebalance_delay(owner.client());
+    let _ = ready.send(Ok(mock.bootstrap_servers()));
+    while let Ok(req) = requests.recv() {
+        match req {
+            Request::CreateTopic { name, partitions, reply } => {
+                let r = mock
+                    .create_topic(&name, partitions, 1)
+                    .map_err(|e| HarnessError::Broker(format!("cannot create topic {name}: {e}")));
+                let _ = reply.send(r);
+            }
+            Request::Shutdown => break,
+        }
+    }
+    drop(mock);
+    let _ = owner.flush(Duration::from_millis(100));
+}
+
+/// Sets the mock group coordinator's initial rebalance delay to 0 (it is 3 s by default, which
+/// every consumer-group start would pay).
+#[allow(unsafe_code)]
+fn remove_initial_rebalance_delay<C: rdkafka::ClientContext>(client: &rdkafka::client::Client<C>) {
+    // SAFETY: `client` was created with `test.mock.num.brokers`, so it owns a mock cluster that
+    // lives as long as it; the pointer is used only during this call, on the owning thread.
+    unsafe {
+        let mcluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
+        if !mcluster.is_null() {
+            rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, 0);
+        }
+    }
+}

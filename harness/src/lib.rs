@@ -1,0 +1,68 @@
+//! loudfail's engine: a chaos test harness for streaming pipelines that read Kafka and write
+//! Delta Lake. For each (pipeline, topology, fault) it answers one question: does the fault fail
+//! **loudly**, does the job **restart**, and does every record land **exactly once**?
+//!
+//! The module list below is a map of the code.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`run`] | one chaos run, start to verdict: the [`Scenario`] builder and its lifecycle |
+//! | [`pipeline`] | what a pipeline is to the harness: plan, query logic, workload ([`Pipeline`]) |
+//! | [`fault`] | what a fault is: inject, heal, expectation ([`Fault`]) |
+//! | [`topology`] | how queries are laid out on tasks and clusters; await policies |
+//! | [`supervisor`] | the jobs service: runs, tasks, retries, backoff, and the states a UI shows |
+//! | [`process`] | child processes: process groups, parent-death signal, reaping |
+//! | [`worker`] | the cluster and task processes (the binary re-executed) |
+//! | [`stream`] | the micro-batch engine every query runs on: checkpoint, source, exactly-once sink |
+//! | [`checkpoint`] | `offsets/` and `commits/`, as Spark lays them out |
+//! | [`failpoint`] | named failpoints that travel across processes |
+//! | [`proto`] | what crosses process boundaries |
+//! | [`kafka`] | the run's broker: librdkafka's mock cluster, or an external one |
+//! | [`catalog`] | table name → storage location |
+//! | [`rundir`] | the run directory and its layout |
+//! | [`history`] | the one append-only history everything is recorded in |
+//! | [`observer`] | what the world shows: sink versions and txns, source ends, checkpoints |
+//! | [`oracle`] | pure functions of the history, and the verdict |
+//! | [`report`] | the verdict table, `report.json`, the replay line |
+//! | [`time`] | one time scale for every Databricks-scale interval |
+//! | [`error`] | harness errors (never verdicts) |
+
+#![deny(unsafe_code)]
+#![deny(missing_debug_implementations)]
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod checkpoint;
+pub mod error;
+pub mod failpoint;
+pub mod fault;
+pub mod history;
+pub mod kafka;
+pub mod observer;
+pub mod oracle;
+pub mod pipeline;
+pub mod process;
+pub mod proto;
+pub mod report;
+pub mod run;
+pub mod rundir;
+pub mod stream;
+pub mod supervisor;
+pub mod time;
+pub mod topology;
+pub mod worker;
+
+pub use error::{HarnessError, Result};
+pub use fault::{Expectation, Fault, FaultCatalog, FaultCtx};
+pub use history::{Event, History, Record};
+pub use oracle::{Analysis, Verdict, analyze};
+pub use pipeline::{Pipeline, PipelineOptions, Registry};
+pub use report::Report;
+pub use run::Scenario;
+pub use time::{TimeScale, Timings};
+pub use topology::{AwaitPolicy, Topology, TopologyKind};
+
+/// Re-exported so pipelines and faults use the same versions as the harness.
+pub use async_trait::async_trait;
+pub use deltalake;
+pub use rdkafka;

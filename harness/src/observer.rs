@@ -1,0 +1,220 @@
+//! The observer: what the world shows, sampled and recorded on change. Ground truth comes from
+//! here, not from what processes say about themselves: each sink's Delta version and its query's
+//! `txn`, each source's end positions, and each checkpoint's last commit.
+
+use crate::checkpoint::Checkpoint;
+use crate::history::{Event, History, Positions};
+use crate::kafka::client_config;
+use crate::pipeline::{PipelineEnv, PipelinePlan, QuerySpec, SourceSpec};
+use crate::stream::{open_table, partition_key, txn_version};
+use deltalake::DeltaTable;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+
+/// What the world showed of one query at the last sample.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryWorld {
+    /// Its sink table's version.
+    pub sink_version: Option<i64>,
+    /// Its `txn` version in the sink (last batch that landed).
+    pub txn: Option<i64>,
+    /// Its source's end.
+    pub source_end: Positions,
+    /// Its checkpoint's last committed batch and where it ended.
+    pub committed: Option<(i64, Positions)>,
+}
+
+impl QueryWorld {
+    /// True when the source holds data the query has not committed.
+    pub fn lagging(&self) -> bool {
+        lagging(&self.source_end, self.committed.as_ref().map(|(_, e)| e))
+    }
+}
+
+/// True when `end` is past `consumed` anywhere. A missing Kafka position is 0; a missing Delta
+/// position is -1 (before batch 0).
+pub fn lagging(end: &Positions, consumed: Option<&Positions>) -> bool {
+    end.iter().any(|(k, v)| {
+        let start = if k.contains('/') { 0 } else { -1 };
+        *v > consumed.and_then(|c| c.get(k)).copied().unwrap_or(start)
+    })
+}
+
+/// The world at the last sample.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct World {
+    /// Per query.
+    pub queries: BTreeMap<String, QueryWorld>,
+    /// How many samples were taken.
+    pub samples: u64,
+}
+
+impl World {
+    /// True when no query lags its source.
+    pub fn caught_up(&self) -> bool {
+        !self.queries.is_empty() && self.queries.values().all(|q| !q.lagging())
+    }
+}
+
+/// A running observer.
+#[derive(Debug)]
+pub struct Observer {
+    world: watch::Receiver<World>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Observer {
+    /// Starts sampling every `interval`.
+    pub fn start(env: PipelineEnv, plan: &PipelinePlan, history: History, interval: Duration) -> Observer {
+        let (tx, rx) = watch::channel(World::default());
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let queries = plan.queries.clone();
+        let task = tokio::spawn(observe(env, queries, history, interval, tx, stop_rx));
+        Observer { world: rx, stop: Some(stop_tx), task: Some(task) }
+    }
+
+    /// The world as last sampled; `changed()` on it awaits the next sample.
+    pub fn world(&self) -> watch::Receiver<World> {
+        self.world.clone()
+    }
+
+    /// Takes one last sample and stops.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+struct Sampler {
+    env: PipelineEnv,
+    queries: Vec<QuerySpec>,
+    history: History,
+    consumer: Option<Arc<BaseConsumer>>,
+    tables: BTreeMap<String, DeltaTable>,
+    world: World,
+}
+
+async fn observe(
+    env: PipelineEnv,
+    queries: Vec<QuerySpec>,
+    history: History,
+    interval: Duration,
+    tx: watch::Sender<World>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let consumer = client_config(&env.config.bootstrap)
+        .set("group.id", "loudfail-observer")
+        .create::<BaseConsumer>()
+        .ok()
+        .map(Arc::new);
+    let mut s = Sampler { env, queries, history, consumer, tables: BTreeMap::new(), world: World::default() };
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let last = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = &mut stop => true,
+        };
+        s.sample().await;
+        tx.send_replace(s.world.clone());
+        if last {
+            return;
+        }
+    }
+}
+
+impl Sampler {
+    async fn table(&mut self, name: &str) -> Option<&DeltaTable> {
+        if !self.tables.contains_key(name) {
+            // A table that cannot be opened yet is simply not observed yet.
+            let t = open_table(&self.env.catalog, name).await.ok()?;
+            self.tables.insert(name.to_string(), t);
+        } else {
+            let t = self.tables.get_mut(name)?;
+            t.update_incremental(None).await.ok()?;
+        }
+        self.tables.get(name)
+    }
+
+    async fn kafka_end(&self, topic: &str) -> Option<Positions> {
+        let c = self.consumer.clone()?;
+        let t = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let md = c.fetch_metadata(Some(&t), Duration::from_secs(5)).ok()?;
+            let mut end = Positions::new();
+            for p in md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())) {
+                let (_, high) = c.fetch_watermarks(&t, p, Duration::from_secs(5)).ok()?;
+                end.insert(partition_key(&t, p), high);
+            }
+            Some(end)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    async fn sample(&mut self) {
+        self.world.samples += 1;
+        // Order matters: checkpoints first, then sinks, then source ends. Each is read no later
+        // than what it is compared with, so a sample can show lag that is gone, never hide lag
+        // that is there (a drain must not end on a stale sample).
+        let mut committed: BTreeMap<String, Option<(i64, Positions)>> = BTreeMap::new();
+        for q in &self.queries {
+            let c =
+                Checkpoint::open(&self.env.checkpoint(&q.name)).ok().and_then(|c| c.last_committed().ok().flatten());
+            committed.insert(q.name.clone(), c);
+        }
+        let mut txns: BTreeMap<String, Option<i64>> = BTreeMap::new();
+        for q in self.queries.clone() {
+            let Some(t) = self.table(&q.sink).await else { continue };
+            let version = t.version().map(|v| v as i64).unwrap_or(-1);
+            let txn = txn_version(t, q.app_id()).await.ok().flatten();
+            txns.insert(q.name.clone(), txn);
+            let w = self.world.queries.entry(q.name.clone()).or_default();
+            if w.sink_version != Some(version) || w.txn != txn {
+                w.sink_version = Some(version);
+                w.txn = txn;
+                self.history.record(Event::SinkObserved { query: q.name.clone(), table: q.sink.clone(), version, txn });
+            }
+        }
+        for q in self.queries.clone() {
+            let end = match &q.source {
+                SourceSpec::Kafka { topic } => self.kafka_end(topic).await,
+                SourceSpec::Delta { table, app_id } => {
+                    let upstream = self.queries.iter().find(|u| u.app_id() == app_id && u.sink == *table);
+                    let txn = upstream.and_then(|u| txns.get(&u.name).copied().flatten());
+                    Some(txn.map(|v| Positions::from([(table.clone(), v)])).unwrap_or_default())
+                }
+            };
+            let committed = committed.remove(&q.name).flatten();
+            let w = self.world.queries.entry(q.name.clone()).or_default();
+            if committed.is_some() && w.committed != committed {
+                w.committed = committed.clone();
+                let (batch, end) = committed.unwrap_or_default();
+                self.history.record(Event::CheckpointObserved { query: q.name.clone(), batch, end });
+            }
+            if let Some(end) = end
+                && w.source_end != end
+            {
+                w.source_end = end.clone();
+                self.history.record(Event::SourceObserved { query: q.name.clone(), end });
+            }
+        }
+    }
+}

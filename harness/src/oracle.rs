@@ -1,0 +1,635 @@
+//! Oracles: pure functions of the history, run after the run (Jepsen's checkers). They compose
+//! into one verdict; a harness problem is an `ERROR`, never a pass.
+//!
+//! | oracle | question |
+//! |---|---|
+//! | loud | is every fault followed, within the detection bound, by a state a user sees (task or run FAILED, task RETRYING)? |
+//! | restarted | after that, does every affected query progress again within the restart bound? |
+//! | silent window | what is the longest interval in which a query made no progress while its source had lag and every state said RUNNING? |
+//! | no loss, no duplicates | is every produced record in its sink exactly once? |
+//! | alerts resolved | is every alert that received a RESOLVE closed? |
+
+use crate::history::{Event, Positions, Record, RunState, TableAudit, TaskState};
+use crate::observer::lagging;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+/// The bounds the oracles judge by, in real microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bounds {
+    /// Fault effect → loud state.
+    pub detection_us: i64,
+    /// Loud state → affected queries progressing again.
+    pub restart_us: i64,
+    /// Longest stall tolerated in a run without faults.
+    pub silence_us: i64,
+}
+
+impl Bounds {
+    /// The bounds of a run, from its `run_started` record.
+    pub fn of(records: &[Record]) -> Option<Bounds> {
+        records.iter().find_map(|r| match &r.event {
+            Event::RunStarted { scale, timings, .. } => {
+                let us = |d: Duration| (d.as_secs_f64() * scale * 1e6) as i64;
+                Some(Bounds {
+                    detection_us: us(timings.detection_bound),
+                    restart_us: us(timings.restart_bound),
+                    silence_us: us(timings.restart_bound),
+                })
+            }
+            _ => None,
+        })
+    }
+}
+
+/// What the oracles found about one fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultFinding {
+    /// The fault.
+    pub fault: String,
+    /// The query it broke.
+    pub query: String,
+    /// The error it caused.
+    pub error_kind: String,
+    /// When it took effect.
+    pub effect_at: i64,
+    /// The first loud state after it: when, and what.
+    pub loud_at: Option<i64>,
+    /// What that state was (`task main FAILED`).
+    pub loud_state: Option<String>,
+    /// Effect → loud state, in µs.
+    pub detection_us: Option<i64>,
+    /// Loud state → every affected query progressing again, in µs.
+    pub restart_us: Option<i64>,
+    /// The queries the fault stopped (its target, and every query whose cluster died).
+    pub affected: Vec<String>,
+    /// Loud within the detection bound.
+    pub loud: bool,
+    /// Restarted within the restart bound.
+    pub restarted: bool,
+}
+
+/// The longest silent interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    /// The query that stalled.
+    pub query: String,
+    /// From.
+    pub from: i64,
+    /// To.
+    pub to: i64,
+}
+
+impl Silence {
+    /// Its length.
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros((self.to - self.from).max(0) as u64)
+    }
+}
+
+/// A cell's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", content = "detail")]
+pub enum Verdict {
+    /// Every fault failed loudly and the job restarted; nothing lost or duplicated.
+    #[serde(rename = "LOUD+RESTARTED")]
+    LoudRestarted,
+    /// A fault went unnoticed; the longest silent window, in µs.
+    #[serde(rename = "SILENT")]
+    Silent(i64),
+    /// Loud, but the affected queries did not progress again in time.
+    #[serde(rename = "LOUD-NOT-RESTARTED")]
+    LoudNotRestarted,
+    /// Records missing from their sinks.
+    #[serde(rename = "LOSS")]
+    Loss(u64),
+    /// Records in their sinks more than once.
+    #[serde(rename = "DUPLICATES")]
+    Duplicates(u64),
+    /// No fault, no silence, nothing lost or duplicated.
+    #[serde(rename = "CLEAN")]
+    Clean,
+    /// A harness or infrastructure problem: no verdict on the pipeline.
+    #[serde(rename = "ERROR")]
+    Error(String),
+}
+
+impl Verdict {
+    /// True for the verdicts a user's gate accepts.
+    pub fn passed(&self) -> bool {
+        matches!(self, Verdict::LoudRestarted | Verdict::Clean)
+    }
+
+    /// The verdict's name without figures.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::LoudRestarted => "LOUD+RESTARTED",
+            Verdict::Silent(_) => "SILENT",
+            Verdict::LoudNotRestarted => "LOUD-NOT-RESTARTED",
+            Verdict::Loss(_) => "LOSS",
+            Verdict::Duplicates(_) => "DUPLICATES",
+            Verdict::Clean => "CLEAN",
+            Verdict::Error(_) => "ERROR",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Silent(us) => write!(f, "SILENT({})", crate::time::human(Duration::from_micros(*us as u64))),
+            Verdict::Loss(n) => write!(f, "LOSS({n})"),
+            Verdict::Duplicates(n) => write!(f, "DUPLICATES({n})"),
+            Verdict::Error(e) => write!(f, "ERROR({e})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Everything the oracles found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Per fault.
+    pub faults: Vec<FaultFinding>,
+    /// The longest silent window, if any query ever stalled.
+    pub silence: Option<Silence>,
+    /// States the job showed during that window.
+    pub states_during_silence: Vec<String>,
+    /// Records missing from their sinks.
+    pub missing: u64,
+    /// Records in their sinks more than once.
+    pub duplicated: u64,
+    /// Rows where no record should be.
+    pub unexpected: u64,
+    /// Resolved alerts still open.
+    pub unresolved: u64,
+    /// The audits.
+    pub audits: Vec<TableAudit>,
+    /// Harness errors.
+    pub errors: Vec<String>,
+    /// How many runs of the job there were.
+    pub runs: u32,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Runs every oracle on a history.
+pub fn analyze(records: &[Record]) -> Analysis {
+    let mut records = records.to_vec();
+    records.sort_by_key(|r| r.at);
+    let bounds = Bounds::of(&records);
+    let mut errors: Vec<String> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::HarnessError { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    let bounds = bounds.unwrap_or_else(|| {
+        errors.push("the history has no run_started record".into());
+        Bounds { detection_us: 0, restart_us: 0, silence_us: 0 }
+    });
+    let faults = fault_findings(&records, &bounds);
+    let (silence, states_during_silence) = silent_window(&records);
+    let audits: Vec<TableAudit> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TableAudit(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    if audits.is_empty() && errors.is_empty() {
+        errors.push("no table was audited: the run ended before its checks".into());
+    }
+    let sum = |f: fn(&TableAudit) -> u64| audits.iter().map(f).sum::<u64>();
+    let (missing, duplicated, unexpected, unresolved) =
+        (sum(|a| a.missing), sum(|a| a.duplicated), sum(|a| a.unexpected), sum(|a| a.unresolved));
+    let runs = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::RunState { run, .. } => Some(*run),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let silent_us = silence.as_ref().map(|s| s.to - s.from).unwrap_or(0);
+    let verdict = if let Some(e) = errors.first() {
+        Verdict::Error(e.clone())
+    } else if faults.iter().any(|f| !f.loud) {
+        Verdict::Silent(silent_us)
+    } else if faults.iter().any(|f| !f.restarted) {
+        Verdict::LoudNotRestarted
+    } else if missing + unresolved > 0 {
+        Verdict::Loss(missing + unresolved)
+    } else if duplicated > 0 {
+        Verdict::Duplicates(duplicated)
+    } else if faults.is_empty() && silent_us > bounds.silence_us {
+        Verdict::Silent(silent_us)
+    } else if faults.is_empty() {
+        Verdict::Clean
+    } else {
+        Verdict::LoudRestarted
+    };
+    Analysis {
+        faults,
+        silence,
+        states_during_silence,
+        missing,
+        duplicated,
+        unexpected,
+        unresolved,
+        audits,
+        errors,
+        runs,
+        verdict,
+    }
+}
+
+fn loud_state(event: &Event) -> Option<String> {
+    match event {
+        Event::TaskState { task, state: s @ (TaskState::Failed | TaskState::Retrying), .. } => {
+            Some(format!("task {task} {}", serde_json::to_value(s).ok()?.as_str()?))
+        }
+        Event::RunState { run, state: RunState::Failed } => Some(format!("run {run} FAILED")),
+        _ => None,
+    }
+}
+
+fn fault_findings(records: &[Record], bounds: &Bounds) -> Vec<FaultFinding> {
+    let mut out = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
+        let t0 = r.at;
+        let loud = records[i..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
+        let affected = affected_queries(records, t0, query);
+        let (mut restart_us, mut restarted) = (None, false);
+        if let Some((loud_at, _)) = &loud {
+            let mut latest = Some(0i64);
+            for q in &affected {
+                let before = best_txn(records.iter().filter(|r| r.at <= *loud_at), q);
+                let again = records.iter().find(|r| {
+                    r.at > *loud_at && matches!(&r.event, Event::SinkObserved { query: rq, txn: Some(t), .. } if rq == q && before.is_none_or(|b| *t > b))
+                });
+                latest = match (latest, again) {
+                    (Some(l), Some(a)) => Some(l.max(a.at - loud_at)),
+                    _ => None,
+                };
+            }
+            restart_us = latest;
+            restarted = latest.is_some_and(|us| us <= bounds.restart_us);
+        }
+        let detection_us = loud.as_ref().map(|(at, _)| at - t0);
+        out.push(FaultFinding {
+            fault: fault.clone(),
+            query: query.clone(),
+            error_kind: error_kind.clone(),
+            effect_at: t0,
+            loud_at: loud.as_ref().map(|(at, _)| *at),
+            loud_state: loud.map(|(_, s)| s),
+            detection_us,
+            restart_us,
+            affected,
+            loud: detection_us.is_some_and(|us| us <= bounds.detection_us),
+            restarted,
+        });
+    }
+    out
+}
+
+fn best_txn<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Option<i64> {
+    records
+        .filter_map(|r| match &r.event {
+            Event::SinkObserved { query: q, txn, .. } if q == query => *txn,
+            _ => None,
+        })
+        .max()
+}
+
+/// The fault's target, and every query that ran on a cluster that died after the fault.
+fn affected_queries(records: &[Record], t0: i64, target: &str) -> Vec<String> {
+    let mut out = BTreeSet::from([target.to_string()]);
+    let mut on_cluster: BTreeMap<(String, u32), BTreeSet<String>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.at <= t0) {
+        if let Event::QueryStarted { cluster, query, run } = &r.event {
+            on_cluster.entry((cluster.clone(), *run)).or_default().insert(query.clone());
+        }
+    }
+    for r in records.iter().filter(|r| r.at > t0) {
+        if let Event::ProcessExited { role: crate::history::Role::Cluster, name, run, .. } = &r.event
+            && let Some(qs) = on_cluster.get(&(name.clone(), *run))
+        {
+            out.extend(qs.iter().cloned());
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[derive(Default)]
+struct QueryTrack {
+    end: Positions,
+    consumed: Option<Positions>,
+    best: Option<i64>,
+    open: Option<i64>,
+}
+
+/// The longest interval in which some query made no progress while its source had lag and
+/// every state said RUNNING; and the states shown during it.
+pub fn silent_window(records: &[Record]) -> (Option<Silence>, Vec<String>) {
+    let mut tracks: BTreeMap<String, QueryTrack> = BTreeMap::new();
+    let mut run_state: Option<(u32, RunState)> = None;
+    let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
+    let mut best: Option<Silence> = None;
+    let close = |q: &str, from: i64, to: i64, best: &mut Option<Silence>| {
+        if best.as_ref().is_none_or(|b| to - from > b.to - b.from) {
+            *best = Some(Silence { query: q.to_string(), from, to });
+        }
+    };
+    for r in records {
+        let mut progressed: Option<&str> = None;
+        match &r.event {
+            Event::RunState { run, state } => {
+                if run_state.is_none_or(|(n, _)| *run > n) {
+                    tasks.clear();
+                }
+                run_state = Some((*run, *state));
+            }
+            Event::TaskState { run, task, state, .. } if run_state.is_some_and(|(n, _)| n == *run) => {
+                tasks.insert(task.clone(), *state);
+            }
+            Event::SourceObserved { query, end } => tracks.entry(query.clone()).or_default().end = end.clone(),
+            Event::CheckpointObserved { query, end, .. } => {
+                tracks.entry(query.clone()).or_default().consumed = Some(end.clone())
+            }
+            Event::SinkObserved { query, txn: Some(t), .. } => {
+                let tr = tracks.entry(query.clone()).or_default();
+                if tr.best.is_none_or(|b| *t > b) {
+                    tr.best = Some(*t);
+                    progressed = Some(query.as_str());
+                }
+            }
+            _ => {}
+        }
+        let all_running = run_state.is_some_and(|(_, s)| s == RunState::Running)
+            && !tasks.is_empty()
+            && tasks.values().all(|s| *s == TaskState::Running);
+        for (q, tr) in tracks.iter_mut() {
+            let stalled = all_running && lagging(&tr.end, tr.consumed.as_ref());
+            if progressed == Some(q.as_str()) {
+                if let Some(from) = tr.open.take() {
+                    close(q, from, r.at, &mut best);
+                }
+                tr.open = stalled.then_some(r.at);
+            } else if stalled && tr.open.is_none() {
+                tr.open = Some(r.at);
+            } else if !stalled && let Some(from) = tr.open.take() {
+                close(q, from, r.at, &mut best);
+            }
+        }
+    }
+    let end = records.last().map(|r| r.at).unwrap_or(0);
+    for (q, tr) in tracks.iter_mut() {
+        if let Some(from) = tr.open.take() {
+            close(q, from, end, &mut best);
+        }
+    }
+    let states = match &best {
+        None => Vec::new(),
+        Some(s) => states_during(records, s.from, s.to),
+    };
+    (best, states)
+}
+
+/// The run and task states in effect at any time in `[from, to)`: those in effect at `from`,
+/// and every change before `to`.
+fn states_during(records: &[Record], from: i64, to: i64) -> Vec<String> {
+    let name = |s: &dyn erased::Named| s.name();
+    let mut run: Option<(u32, String)> = None;
+    let mut tasks: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for r in records.iter().take_while(|r| r.at < to) {
+        match &r.event {
+            Event::RunState { run: n, state } => {
+                if run.as_ref().is_none_or(|(m, _)| n > m) {
+                    tasks.clear();
+                }
+                run = Some((*n, name(state)));
+            }
+            Event::TaskState { task, state, .. } => {
+                tasks.insert(task.clone(), name(state));
+            }
+            _ => continue,
+        }
+        if r.at >= from {
+            if let Some((n, s)) = &run {
+                seen.insert(format!("run {n} {s}"));
+            }
+            seen.extend(tasks.iter().map(|(t, s)| format!("task {t} {s}")));
+        }
+    }
+    if seen.is_empty() {
+        if let Some((n, s)) = &run {
+            seen.insert(format!("run {n} {s}"));
+        }
+        seen.extend(tasks.iter().map(|(t, s)| format!("task {t} {s}")));
+    }
+    seen.into_iter().collect()
+}
+
+mod erased {
+    /// A state's name as the UI shows it.
+    pub trait Named {
+        fn name(&self) -> String;
+    }
+    impl<T: serde::Serialize> Named for T {
+        fn name(&self) -> String {
+            serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{TimeScale, Timings};
+
+    /// A hand-made history, in milliseconds at the test scale (detection bound 250 ms, restart
+    /// bound 1 s).
+    struct H(Vec<Record>);
+
+    impl H {
+        fn new() -> H {
+            let mut h = H(Vec::new());
+            h.at(
+                0,
+                Event::RunStarted {
+                    run_id: "t".into(),
+                    seed: 1,
+                    scenario: serde_json::Value::Null,
+                    scale: TimeScale::TEST.factor,
+                    timings: Timings::default(),
+                },
+            );
+            h.at(1, Event::RunState { run: 1, state: RunState::Pending });
+            h.at(2, Event::QueryStarted { cluster: "driver".into(), query: "resolver".into(), run: 1 });
+            h.at(
+                3,
+                Event::TaskState { run: 1, task: "main".into(), attempt: 1, state: TaskState::Running, reason: None },
+            );
+            h.at(4, Event::RunState { run: 1, state: RunState::Running });
+            h
+        }
+        fn at(&mut self, ms: i64, event: Event) -> &mut H {
+            self.0.push(Record { at: ms * 1000, event });
+            self
+        }
+        fn source(&mut self, ms: i64, end: i64) -> &mut H {
+            self.at(ms, Event::SourceObserved { query: "resolver".into(), end: [("alerts/0".to_string(), end)].into() })
+        }
+        fn commit(&mut self, ms: i64, batch: i64, end: i64) -> &mut H {
+            self.at(
+                ms,
+                Event::SinkObserved {
+                    query: "resolver".into(),
+                    table: "alerts".into(),
+                    version: batch,
+                    txn: Some(batch),
+                },
+            );
+            self.at(
+                ms,
+                Event::CheckpointObserved {
+                    query: "resolver".into(),
+                    batch,
+                    end: [("alerts/0".to_string(), end)].into(),
+                },
+            )
+        }
+        fn effect(&mut self, ms: i64) -> &mut H {
+            self.at(
+                ms,
+                Event::FaultEffect {
+                    fault: "concurrent-append".into(),
+                    query: "resolver".into(),
+                    error_kind: "ConcurrentAppend".into(),
+                    error: "Commit failed".into(),
+                },
+            )
+        }
+        fn audit(&mut self, ms: i64, missing: u64, duplicated: u64) -> &mut H {
+            self.at(
+                ms,
+                Event::TableAudit(TableAudit {
+                    table: "alerts".into(),
+                    query: "resolver".into(),
+                    expected: 100,
+                    present: 100 - missing,
+                    missing,
+                    duplicated,
+                    ..TableAudit::default()
+                }),
+            )
+        }
+        fn analyze(&self) -> Analysis {
+            analyze(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_stalled_query_under_running_states_is_silent() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).source(30, 10).effect(40);
+        for ms in (100..3000).step_by(100) {
+            h.source(ms, 10 + ms / 100);
+        }
+        h.audit(3100, 0, 0);
+        let a = h.analyze();
+        assert_eq!(a.verdict.name(), "SILENT", "{a:?}");
+        let s = a.silence.unwrap();
+        assert_eq!(s.query, "resolver");
+        assert_eq!((s.from, s.to), (30_000, 3_100_000));
+        assert_eq!(a.states_during_silence, vec!["run 1 RUNNING".to_string(), "task main RUNNING".to_string()]);
+        assert!(!a.faults[0].loud);
+    }
+
+    #[test]
+    fn a_loud_failure_followed_by_progress_is_loud_and_restarted() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).source(30, 10).effect(40);
+        h.at(
+            45,
+            Event::TaskState {
+                run: 1,
+                task: "main".into(),
+                attempt: 1,
+                state: TaskState::Failed,
+                reason: Some("boom".into()),
+            },
+        );
+        h.at(46, Event::RunState { run: 1, state: RunState::Failed });
+        h.at(100, Event::RunState { run: 2, state: RunState::Pending });
+        h.at(
+            200,
+            Event::TaskState { run: 2, task: "main".into(), attempt: 1, state: TaskState::Running, reason: None },
+        );
+        h.at(201, Event::RunState { run: 2, state: RunState::Running });
+        h.commit(400, 1, 10).audit(500, 0, 0);
+        let a = h.analyze();
+        assert_eq!(a.verdict, Verdict::LoudRestarted, "{a:?}");
+        let f = &a.faults[0];
+        assert_eq!(f.detection_us, Some(5_000));
+        assert_eq!(f.restart_us, Some(355_000));
+        assert_eq!(f.loud_state.as_deref(), Some("task main FAILED"));
+    }
+
+    #[test]
+    fn a_loud_failure_that_never_progresses_again_is_not_restarted() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).effect(40);
+        h.at(45, Event::TaskState { run: 1, task: "main".into(), attempt: 1, state: TaskState::Failed, reason: None });
+        h.audit(3000, 0, 0);
+        assert_eq!(h.analyze().verdict, Verdict::LoudNotRestarted);
+    }
+
+    #[test]
+    fn a_lost_record_is_loss() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).audit(100, 1, 0);
+        assert_eq!(h.analyze().verdict, Verdict::Loss(1));
+    }
+
+    #[test]
+    fn a_duplicate_is_duplicates() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).audit(100, 0, 2);
+        assert_eq!(h.analyze().verdict, Verdict::Duplicates(2));
+    }
+
+    #[test]
+    fn a_harness_error_is_never_a_pass() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).audit(100, 0, 0);
+        h.at(101, Event::HarnessError { message: "broker died".into() });
+        assert_eq!(h.analyze().verdict, Verdict::Error("broker died".into()));
+    }
+
+    #[test]
+    fn a_run_without_audit_is_an_error() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5);
+        assert_eq!(h.analyze().verdict.name(), "ERROR");
+    }
+
+    #[test]
+    fn a_clean_run_has_only_short_stalls() {
+        let mut h = H::new();
+        for i in 0..20 {
+            h.source(10 + i * 50, 5 * (i + 1)).commit(40 + i * 50, i, 5 * (i + 1));
+        }
+        h.audit(2000, 0, 0);
+        let a = h.analyze();
+        assert_eq!(a.verdict, Verdict::Clean, "{a:?}");
+        assert_eq!(a.silence.unwrap().duration(), Duration::from_millis(30));
+    }
+}

@@ -1,0 +1,375 @@
+//! What a pipeline is to the harness: a *factory* (turmoil's lesson: we might restart the host),
+//! never an instance. The harness asks it for a plan (topics, tables, queries, tasks), the cluster
+//! process asks it for each query's logic, and the harness asks it for the workload that feeds it
+//! and audits what landed.
+//!
+//! A user's own pipeline implements [`Pipeline`] and registers it in a [`Registry`] handed to
+//! `loudfail`'s entry points; it is then as first-class as the reference pipelines in `suites`.
+
+use crate::catalog::Catalog;
+use crate::error::{HarnessError, Result};
+use crate::failpoint::Failpoints;
+use crate::history::{History, Positions, TableAudit};
+use crate::proto::RunConfig;
+use async_trait::async_trait;
+use deltalake::DeltaTable;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options every pipeline understands; each reads the ones that concern it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineOptions {
+    /// Number of domain queries (telemetry: 2 by default, up to 6).
+    pub domains: usize,
+    /// Partitions per topic.
+    pub partitions: i32,
+    /// Records per second the workload produces on its main stream.
+    pub rate: u32,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions { domains: 2, partitions: 2, rate: 400 }
+    }
+}
+
+/// A topic the pipeline reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicSpec {
+    /// Its name (unique to the run).
+    pub name: String,
+    /// Partitions.
+    pub partitions: i32,
+}
+
+/// A Delta table the pipeline writes.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// Catalog name.
+    pub name: String,
+    /// Arrow schema.
+    pub schema: SchemaRef,
+    /// Table properties (`delta.isolationLevel`, ...).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Where a query reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceSpec {
+    /// A Kafka topic, read by offsets kept in the checkpoint (as Spark's Kafka source does).
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
+    /// A Delta table written by another query, read by that query's batch ids (its `txn`).
+    Delta {
+        /// The table.
+        table: String,
+        /// The app id of the query writing it.
+        app_id: String,
+    },
+}
+
+/// One streaming query: source → transform → exactly-once Delta sink, in micro-batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuerySpec {
+    /// Its name (also its checkpoint directory and sink app id).
+    pub name: String,
+    /// Where it reads.
+    pub source: SourceSpec,
+    /// The table it writes (catalog name).
+    pub sink: String,
+}
+
+impl QuerySpec {
+    /// The `txn` app id the query commits with.
+    pub fn app_id(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A task of the pipeline's natural job: which queries one process starts, in await order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPlan {
+    /// The task's name.
+    pub name: String,
+    /// Its queries, in the order the task awaits them.
+    pub queries: Vec<String>,
+}
+
+/// Everything the harness sets up for a pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelinePlan {
+    /// Topics to create.
+    pub topics: Vec<TopicSpec>,
+    /// Tables to create.
+    pub tables: Vec<TableSpec>,
+    /// Queries.
+    pub queries: Vec<QuerySpec>,
+    /// The pipeline's tasks.
+    pub tasks: Vec<TaskPlan>,
+}
+
+impl PipelinePlan {
+    /// A query by name.
+    pub fn query(&self, name: &str) -> Result<&QuerySpec> {
+        self.queries.iter().find(|q| q.name == name).ok_or_else(|| {
+            let known: Vec<_> = self.queries.iter().map(|q| q.name.as_str()).collect();
+            HarnessError::bad_input(format!("no query named {name:?}"), format!("queries: {}", known.join(", ")))
+        })
+    }
+}
+
+/// What a pipeline's code sees of its run (in the harness and in a cluster process alike).
+#[derive(Debug, Clone)]
+pub struct PipelineEnv {
+    /// The run's configuration.
+    pub config: RunConfig,
+    /// The catalog.
+    pub catalog: Catalog,
+}
+
+impl PipelineEnv {
+    /// A run's unique prefix for topic names.
+    pub fn topic(&self, name: &str) -> String {
+        format!("lf-{}-{name}", self.config.run_id)
+    }
+
+    /// Where a query keeps its checkpoint.
+    pub fn checkpoint(&self, query: &str) -> PathBuf {
+        self.config.run_dir.join("checkpoints").join(query)
+    }
+
+    /// The real trigger interval.
+    pub fn trigger(&self) -> Duration {
+        self.config.scale.real(self.config.timings.trigger)
+    }
+}
+
+/// The data of one micro-batch.
+#[derive(Debug)]
+pub enum Input {
+    /// Records of a Kafka topic.
+    Kafka(Vec<KafkaRecord>),
+    /// New batches of a Delta table: those with batch id in `(after, upto]`.
+    Delta {
+        /// The table, loaded at a version holding batch `upto`.
+        table: DeltaTable,
+        /// Last batch already processed.
+        after: i64,
+        /// Last batch of this micro-batch.
+        upto: i64,
+    },
+}
+
+/// One Kafka record.
+#[derive(Debug, Clone)]
+pub struct KafkaRecord {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// A micro-batch handed to a query's logic.
+#[derive(Debug)]
+pub struct MicroBatch<'a> {
+    /// Batch id.
+    pub id: i64,
+    /// The query.
+    pub query: &'a QuerySpec,
+    /// Its input.
+    pub input: Input,
+    /// The sink table, loaded (read) just before this call: operations built on it commit
+    /// against this snapshot.
+    pub sink: DeltaTable,
+    /// The process's failpoints.
+    pub failpoints: &'a Failpoints,
+}
+
+impl MicroBatch<'_> {
+    /// Commit properties that make the sink exactly-once: a `txn` action (app id = query, version
+    /// = batch id) committed with the data.
+    pub fn commit_properties(&self) -> CommitProperties {
+        CommitProperties::default().with_application_transaction(Transaction::new(self.query.app_id(), self.id))
+    }
+}
+
+/// A query's error, classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    /// Its class: `ConcurrentAppend`, `ConcurrentTransaction`, `NotATable`, `Failpoint`, ...
+    pub kind: String,
+    /// Its message.
+    pub message: String,
+}
+
+impl QueryError {
+    /// An error of a given class.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        QueryError { kind: kind.into(), message: message.into() }
+    }
+}
+
+impl From<deltalake::DeltaTableError> for QueryError {
+    fn from(e: deltalake::DeltaTableError) -> Self {
+        QueryError { kind: classify_delta(&e), message: e.to_string() }
+    }
+}
+
+impl From<crate::failpoint::FailpointError> for QueryError {
+    fn from(e: crate::failpoint::FailpointError) -> Self {
+        QueryError::new("Failpoint", e.to_string())
+    }
+}
+
+impl From<HarnessError> for QueryError {
+    fn from(e: HarnessError) -> Self {
+        QueryError::new("Harness", e.to_string())
+    }
+}
+
+impl From<deltalake::datafusion::error::DataFusionError> for QueryError {
+    fn from(e: deltalake::datafusion::error::DataFusionError) -> Self {
+        QueryError::new("DataFusion", e.to_string())
+    }
+}
+
+impl From<deltalake::arrow::error::ArrowError> for QueryError {
+    fn from(e: deltalake::arrow::error::ArrowError) -> Self {
+        QueryError::new("Arrow", e.to_string())
+    }
+}
+
+/// Classifies a delta-rs error by its type, never by its message.
+pub fn classify_delta(e: &deltalake::DeltaTableError) -> String {
+    use deltalake::DeltaTableError as E;
+    use deltalake::kernel::transaction::TransactionError as T;
+    match e {
+        E::Transaction { source: T::CommitConflict(c) } => {
+            use deltalake::kernel::transaction::CommitConflictError as C;
+            match c {
+                C::ConcurrentAppend => "ConcurrentAppend",
+                C::ConcurrentDeleteRead => "ConcurrentDeleteRead",
+                C::ConcurrentDeleteDelete => "ConcurrentDeleteDelete",
+                C::MetadataChanged => "MetadataChanged",
+                C::ConcurrentTransaction => "ConcurrentTransaction",
+                C::ProtocolChanged(_) => "ProtocolChanged",
+                _ => "CommitConflict",
+            }
+            .into()
+        }
+        E::Transaction { source: T::MaxCommitAttempts(_) } => "MaxCommitAttempts".into(),
+        E::Transaction { .. } => "Transaction".into(),
+        E::NotATable(_) => "NotATable".into(),
+        E::InvalidTableLocation(_) => "InvalidTableLocation".into(),
+        E::ObjectStore { .. } => "ObjectStore".into(),
+        E::Arrow { .. } => "Arrow".into(),
+        E::SchemaMismatch { .. } => "SchemaMismatch".into(),
+        _ => "Delta".into(),
+    }
+}
+
+/// The logic of one query: what it does with a micro-batch. It must commit to `batch.sink` with
+/// `batch.commit_properties()` (or commit nothing), and return how many input rows it handled.
+#[async_trait]
+pub trait QueryLogic: Send {
+    /// Processes one micro-batch.
+    async fn process(&mut self, batch: MicroBatch<'_>) -> Result<u64, QueryError>;
+}
+
+/// A writer outside the pipeline's queries that commits to one of its tables (the ML job of
+/// incident 1). Faults use it to commit exactly what conflicts with a reader.
+#[async_trait]
+pub trait ConcurrentWriter: Send + Sync + Debug {
+    /// Commits rows whose keys fall inside what a reader read, as described by `context` (the
+    /// reader's failpoint context). Returns the keys written; the workload's ledger includes them.
+    async fn commit_overlapping(&self, context: &serde_json::Value) -> Result<Vec<String>>;
+}
+
+/// What feeds a pipeline during a run, and what checks the tables afterwards.
+#[async_trait]
+pub trait Workload: Send + Sync + Debug {
+    /// Starts producing (returns at once; production runs until [`Workload::stop`]).
+    async fn start(&self) -> Result<()>;
+    /// Stops producing and waits for in-flight writes. Records what was produced in the history.
+    async fn stop(&self) -> Result<()>;
+    /// Compares every sink table with what was produced.
+    async fn audit(&self) -> Result<Vec<TableAudit>>;
+    /// The concurrent writer of a table, if the workload has one.
+    fn writer(&self, table: &str) -> Option<Arc<dyn ConcurrentWriter>>;
+    /// Source positions the workload has produced up to (for tests; the observer reads the broker).
+    fn produced(&self) -> Positions {
+        Positions::new()
+    }
+}
+
+/// A pipeline: a factory of plans, query logic and workloads.
+pub trait Pipeline: Send + Sync + Debug {
+    /// Registry name (`telemetry`).
+    fn name(&self) -> &'static str;
+    /// One line for `--help` and reports.
+    fn about(&self) -> &'static str;
+    /// Checks options and describes topics, tables, queries and tasks.
+    fn plan(&self, run_id: &str, options: &PipelineOptions) -> Result<PipelinePlan>;
+    /// The logic of one query (called in the cluster process).
+    fn query(&self, spec: &QuerySpec, env: &PipelineEnv) -> Result<Box<dyn QueryLogic>>;
+    /// The workload (called in the harness process).
+    fn workload(
+        &self,
+        env: &PipelineEnv,
+        plan: &PipelinePlan,
+        history: History,
+        seed: u64,
+    ) -> Result<Arc<dyn Workload>>;
+}
+
+/// The pipelines a binary knows, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    pipelines: Vec<Arc<dyn Pipeline>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a pipeline.
+    pub fn with(mut self, p: Arc<dyn Pipeline>) -> Self {
+        self.pipelines.push(p);
+        self
+    }
+
+    /// Looks a pipeline up; an unknown name is bad input naming the known ones.
+    pub fn get(&self, name: &str) -> Result<Arc<dyn Pipeline>> {
+        self.pipelines.iter().find(|p| p.name() == name).cloned().ok_or_else(|| {
+            HarnessError::bad_input(
+                format!("unknown pipeline {name:?}"),
+                format!("choose one of: {}", self.names().join(", ")),
+            )
+        })
+    }
+
+    /// Names of every pipeline.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.pipelines.iter().map(|p| p.name()).collect()
+    }
+
+    /// Every pipeline.
+    pub fn all(&self) -> &[Arc<dyn Pipeline>] {
+        &self.pipelines
+    }
+}

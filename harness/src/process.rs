@@ -1,0 +1,167 @@
+//! Child processes: each in its own process group, killed by the kernel if the harness thread
+//! that started it dies (`PR_SET_PDEATHSIG`), killed on drop, and listed in a process-wide
+//! registry so a Ctrl-C handler can reap them all ([`kill_all`]).
+//!
+//! A child's stdout is the history channel: every line is a [`Record`] appended to the history;
+//! its stderr goes to a log file in the run directory.
+
+use crate::error::{HarnessError, Result};
+use crate::history::{Event, History, Record, Role};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Mutex;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::mpsc;
+
+static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Kills every live child process of this process (with SIGKILL, to its whole group).
+/// Safe to call from a signal-handling task or a panic hook.
+pub fn kill_all() {
+    let pids: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
+    for pid in pids {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// How many children are alive now.
+pub fn live_count() -> usize {
+    LIVE.lock().map(|l| l.len()).unwrap_or(0)
+}
+
+/// Sends a signal to a child's process group.
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) -> Result<()> {
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig)
+        .map_err(|e| HarnessError::Process { name: pid.to_string(), problem: format!("cannot send {sig}: {e}") })
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// Cluster or task.
+    pub role: Role,
+    /// Its name.
+    pub name: String,
+    /// Run number.
+    pub run: u32,
+    /// Attempt within the run.
+    pub attempt: u32,
+    /// Its pid.
+    pub pid: u32,
+    /// Exit code.
+    pub code: Option<i32>,
+    /// Killing signal.
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    /// True for exit code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// `exit code 1`, `killed by SIGKILL`.
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
+                Ok(sig) => format!("killed by {sig}"),
+                Err(_) => format!("killed by signal {s}"),
+            },
+            (None, None) => "ended".into(),
+        }
+    }
+}
+
+/// A started child.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid (also its process group).
+    pub pid: u32,
+    /// Its stdin (the control channel of a cluster).
+    pub stdin: Option<ChildStdin>,
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Spec<'a> {
+    /// Cluster or task.
+    pub role: Role,
+    /// Its name.
+    pub name: &'a str,
+    /// Run number.
+    pub run: u32,
+    /// Attempt within the run.
+    pub attempt: u32,
+    /// Program.
+    pub program: &'a Path,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// Where its stderr goes.
+    pub log: &'a Path,
+}
+
+/// Starts a child. Its exit is recorded in the history (after every line it printed) and sent
+/// on `exits`.
+#[allow(unsafe_code)]
+pub fn spawn(spec: Spec<'_>, history: &History, exits: mpsc::UnboundedSender<Exit>) -> Result<Spawned> {
+    let err = |problem: String| HarnessError::Process { name: spec.name.to_string(), problem };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(spec.log)
+        .map_err(|e| HarnessError::io(spec.log, e))?;
+    let mut cmd = Command::new(spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .process_group(0);
+    // SAFETY: only async-signal-safe work between fork and exec: one prctl call.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| err(format!("cannot start {}: {e}", spec.program.display())))?;
+    let pid = child.id().ok_or_else(|| err("started and vanished".into()))?;
+    LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32);
+    history.record(Event::ProcessStarted { role: spec.role, name: spec.name.to_string(), run: spec.run, pid });
+
+    let stdout = child.stdout.take().ok_or_else(|| err("no stdout".into()))?;
+    let stdin = child.stdin.take();
+    let h = history.clone();
+    let reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            // A line that is not a record is the child's own chatter; it belongs in its log,
+            // not in the history.
+            if let Ok(rec) = serde_json::from_str::<Record>(&line) {
+                h.append(rec);
+            }
+        }
+    });
+    let (role, name, run, attempt) = (spec.role, spec.name.to_string(), spec.run, spec.attempt);
+    let h = history.clone();
+    tokio::spawn(async move {
+        let status = child.wait().await;
+        let _ = reader.await;
+        if let Ok(mut l) = LIVE.lock() {
+            l.remove(&(pid as i32));
+        }
+        use std::os::unix::process::ExitStatusExt;
+        let (code, signal) = match status {
+            Ok(s) => (s.code(), s.signal()),
+            Err(_) => (None, None),
+        };
+        h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal });
+        let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal });
+    });
+    Ok(Spawned { pid, stdin })
+}

@@ -1,0 +1,211 @@
+//! The report of one run: verdict, figures, artifacts, and the one command that replays it.
+
+use crate::error::Result;
+use crate::fault::Expectation;
+use crate::oracle::{Analysis, Verdict};
+use crate::rundir::write_json_atomic;
+use crate::time::{TimeScale, human};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit code of a passing run.
+pub const EXIT_PASS: i32 = 0;
+/// Exit code of a failing verdict.
+pub const EXIT_FAIL: i32 = 1;
+/// Exit code of bad input or a harness error.
+pub const EXIT_ERROR: i32 = 2;
+
+/// The report of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The run's id.
+    pub run_id: String,
+    /// Its artifacts.
+    pub dir: PathBuf,
+    /// Its seed.
+    pub seed: u64,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The topology.
+    pub topology: String,
+    /// The faults injected.
+    pub faults: Vec<String>,
+    /// What the topology was expected to make of them.
+    pub expected: Option<Expectation>,
+    /// The time scale.
+    pub scale: TimeScale,
+    /// Detection bound, real.
+    pub detection_bound: Duration,
+    /// Restart bound, real.
+    pub restart_bound: Duration,
+    /// Observation horizon, real.
+    pub horizon: Duration,
+    /// What the oracles found.
+    pub analysis: Analysis,
+    /// Wall time of the run.
+    pub wall: Duration,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+impl Report {
+    /// The verdict.
+    pub fn verdict(&self) -> &Verdict {
+        &self.analysis.verdict
+    }
+
+    /// Whether the verdict is what the topology was expected to produce.
+    pub fn as_expected(&self) -> Option<bool> {
+        let e = self.expected?;
+        Some(matches!(
+            (e, self.verdict()),
+            (Expectation::LoudRestarted, Verdict::LoudRestarted) | (Expectation::Silent, Verdict::Silent(_))
+        ))
+    }
+
+    /// 0 for LOUD+RESTARTED (or CLEAN), 1 for a failing verdict, 2 for a harness error.
+    pub fn exit_code(&self) -> i32 {
+        match self.verdict() {
+            Verdict::Error(_) => EXIT_ERROR,
+            v if v.passed() => EXIT_PASS,
+            _ => EXIT_FAIL,
+        }
+    }
+
+    /// Writes `report.json`.
+    pub fn save(&self) -> Result<()> {
+        write_json_atomic(&self.dir.join("report.json"), self)
+    }
+
+    /// Detection latency of the first fault.
+    pub fn detection(&self) -> Option<Duration> {
+        self.analysis.faults.first()?.detection_us.map(us)
+    }
+
+    /// Restart latency of the first fault.
+    pub fn restart(&self) -> Option<Duration> {
+        self.analysis.faults.first()?.restart_us.map(us)
+    }
+
+    /// The longest silent window.
+    pub fn silent_window(&self) -> Duration {
+        self.analysis.silence.as_ref().map(|s| s.duration()).unwrap_or_default()
+    }
+
+    /// The verdict table a person reads.
+    pub fn render(&self) -> String {
+        let a = &self.analysis;
+        let nominal = |d: Duration| {
+            if self.scale.factor < 1.0 {
+                format!(" (= {} nominal)", human(self.scale.nominal(d)))
+            } else {
+                String::new()
+            }
+        };
+        let opt = |d: Option<Duration>| d.map(human).unwrap_or_else(|| "—".into());
+        let mut s = String::new();
+        let _ = writeln!(s, "loudfail run {}  (seed {})", self.run_id, self.seed);
+        let _ = writeln!(s, "  pipeline    {}", self.pipeline);
+        let _ = writeln!(s, "  topology    {}", self.topology);
+        let _ = writeln!(
+            s,
+            "  fault       {}",
+            if self.faults.is_empty() { "none".into() } else { self.faults.join(", ") }
+        );
+        if let Some(e) = self.expected {
+            let _ = writeln!(s, "  expected    {e}");
+        }
+        let mark = match self.as_expected() {
+            Some(true) => "  (as expected)",
+            Some(false) => "  (NOT as expected)",
+            None => "",
+        };
+        let _ = writeln!(s, "\n  VERDICT     {}{mark}\n", self.verdict());
+        let _ = writeln!(s, "  {:<28} {:<24} {}", "figure", "measured", "bound");
+        for f in &a.faults {
+            let _ = writeln!(s, "  {:<28} {} in {} ({})", "fault took effect", f.error_kind, f.query, f.fault);
+            let _ = writeln!(
+                s,
+                "  {:<28} {:<24} {}",
+                "detection latency",
+                opt(f.detection_us.map(us)),
+                human(self.detection_bound)
+            );
+            let _ = writeln!(
+                s,
+                "  {:<28} {:<24} {}",
+                "  first loud state",
+                f.loud_state.clone().unwrap_or_else(|| "none".into()),
+                ""
+            );
+            let _ = writeln!(
+                s,
+                "  {:<28} {:<24} {}",
+                "restart latency",
+                opt(f.restart_us.map(us)),
+                human(self.restart_bound)
+            );
+            let _ = writeln!(s, "  {:<28} {}", "  queries affected", f.affected.join(", "));
+        }
+        match &a.silence {
+            Some(sw) => {
+                let _ = writeln!(
+                    s,
+                    "  {:<28} {}{} in {}",
+                    "longest silent window",
+                    human(sw.duration()),
+                    nominal(sw.duration()),
+                    sw.query
+                );
+                if !a.states_during_silence.is_empty() {
+                    let _ = writeln!(s, "  {:<28} {}", "  states shown meanwhile", a.states_during_silence.join(", "));
+                }
+            }
+            None => {
+                let _ = writeln!(s, "  {:<28} none", "longest silent window");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "  {:<28} {}",
+            "observation horizon",
+            format_args!("{}{}", human(self.horizon), nominal(self.horizon))
+        );
+        let _ = writeln!(s, "  {:<28} {}", "runs of the job", a.runs);
+        let _ = writeln!(
+            s,
+            "  {:<28} {} missing, {} duplicated, {} unexpected",
+            "exactly once", a.missing, a.duplicated, a.unexpected
+        );
+        for t in &a.audits {
+            let extra = if t.unresolved > 0 || t.table.contains("alert") {
+                format!(", {} resolved alerts still open", t.unresolved)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                s,
+                "    {:<26} {}/{} present, {} duplicated{extra}",
+                t.table, t.present, t.expected, t.duplicated
+            );
+            for (what, ids) in &t.samples {
+                let _ = writeln!(s, "      {what}: {}", ids.join(", "));
+            }
+        }
+        for e in &a.errors {
+            let _ = writeln!(s, "  harness error: {e}");
+        }
+        let _ = writeln!(s, "\n  wall time   {}", human(self.wall));
+        let _ = writeln!(s, "  artifacts   {}  (history.jsonl, report.json, logs/)", self.dir.display());
+        if self.exit_code() != EXIT_PASS {
+            let _ = writeln!(s, "  replay      {}", self.replay);
+        }
+        s
+    }
+}
+
+fn us(v: i64) -> Duration {
+    Duration::from_micros(v.max(0) as u64)
+}

@@ -1,0 +1,465 @@
+//! One chaos run, from nothing to a verdict.
+//!
+//! ```text
+//!  Scenario ──▶ check input (pipeline plan, faults) ─── bad input: error, nothing created
+//!     │
+//!     ▼
+//!  broker up ─▶ run dir ─▶ topics, catalog, tables, run.json ─▶ history: run_started
+//!     │
+//!     ▼
+//!  workload.start ─▶ supervisor.start (clusters, then tasks) ─▶ observer.start
+//!     │
+//!     ▼
+//!  warm-up: every query commits a few batches ──────────────── timeout: ERROR
+//!     │
+//!     ▼
+//!  fault.inject (returns once the designed error happened) ─── could not: ERROR
+//!     │
+//!     ▼
+//!  observe for the horizon ─▶ fault.heal ─▶ a query still stalled? operator restart
+//!     │
+//!     ▼
+//!  workload.stop ─▶ drain: wait until no query lags ─▶ supervisor.stop (everything reaped)
+//!     │
+//!     ▼
+//!  observer.stop (last sample) ─▶ audit every sink ─▶ run_ended ─▶ oracles ─▶ report.json
+//! ```
+//! Whatever happens in between, everything the run started is stopped before `run` returns.
+
+use crate::catalog::Catalog;
+use crate::error::{HarnessError, Result};
+use crate::fault::{Fault, FaultCtx};
+use crate::history::{Event, History};
+use crate::kafka::Broker;
+use crate::observer::Observer;
+use crate::oracle::analyze;
+use crate::pipeline::{Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, Workload};
+use crate::proto::RunConfig;
+use crate::report::Report;
+use crate::rundir::RunDir;
+use crate::stream::open_table;
+use crate::supervisor::{Supervisor, SupervisorConfig};
+use crate::time::{TimeScale, Timings};
+use crate::topology::{JobSpec, Topology};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::{DataType, StructField};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything that defines one run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The pipeline.
+    pub pipeline: Arc<dyn Pipeline>,
+    /// Its options.
+    pub options: PipelineOptions,
+    /// The topology.
+    pub topology: Topology,
+    /// Faults to inject, in order.
+    pub faults: Vec<Arc<dyn Fault>>,
+    /// The seed.
+    pub seed: u64,
+    /// The run directory (default `target/loudfail/<run-id>`).
+    pub dir: Option<PathBuf>,
+    /// The time scale.
+    pub scale: TimeScale,
+    /// Nominal timings.
+    pub timings: Timings,
+    /// An external broker's bootstrap address (default: the embedded one).
+    pub broker: Option<String>,
+    /// The binary that runs `__cluster` and `__task` (default: this executable).
+    pub bin: Option<PathBuf>,
+    /// The command that replays this run (default: built from the fields).
+    pub replay: Option<String>,
+}
+
+impl Scenario {
+    /// A scenario with defaults: multi-query, await any, no fault, test time scale, seed 1.
+    pub fn new(pipeline: Arc<dyn Pipeline>) -> Scenario {
+        Scenario {
+            pipeline,
+            options: PipelineOptions::default(),
+            topology: Topology::multi_query(crate::AwaitPolicy::Any),
+            faults: Vec::new(),
+            seed: 1,
+            dir: None,
+            scale: TimeScale::TEST,
+            timings: Timings::default(),
+            broker: None,
+            bin: None,
+            replay: None,
+        }
+    }
+
+    /// Sets the topology.
+    pub fn topology(mut self, t: Topology) -> Self {
+        self.topology = t;
+        self
+    }
+
+    /// Adds a fault.
+    pub fn fault(mut self, f: Arc<dyn Fault>) -> Self {
+        self.faults.push(f);
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the run directory.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the worker binary.
+    pub fn bin(mut self, bin: impl Into<PathBuf>) -> Self {
+        self.bin = Some(bin.into());
+        self
+    }
+
+    /// Sets the pipeline options.
+    pub fn options(mut self, o: PipelineOptions) -> Self {
+        self.options = o;
+        self
+    }
+
+    /// Sets the time scale.
+    pub fn scale(mut self, s: TimeScale) -> Self {
+        self.scale = s;
+        self
+    }
+
+    /// The command that replays this scenario.
+    pub fn replay_line(&self) -> String {
+        if let Some(r) = &self.replay {
+            return r.clone();
+        }
+        let mut s = format!(
+            "loudfail run --pipeline {} --topology {} --await {} --domains {}",
+            self.pipeline.name(),
+            self.topology.kind.name(),
+            self.topology.await_policy.name(),
+            self.options.domains
+        );
+        if self.topology.max_retries > 0 {
+            s.push_str(&format!(" --max-retries {}", self.topology.max_retries));
+        }
+        for f in &self.faults {
+            s.push_str(&format!(" --fault {}", f.name()));
+        }
+        if self.faults.is_empty() {
+            s.push_str(" --fault none");
+        }
+        s.push_str(&format!(" --seed {}", self.seed));
+        s
+    }
+
+    fn expectation(&self) -> Option<crate::fault::Expectation> {
+        self.faults.first().map(|f| f.expectation(&self.topology))
+    }
+
+    /// Runs the scenario. Bad input is an `Err` (nothing was created); everything else, harness
+    /// trouble included, is a [`Report`].
+    pub async fn run(self) -> Result<Report> {
+        let started = Instant::now();
+        let run_id = format!("{}-{:x}", chrono_id(), self.seed);
+        let plan = self.pipeline.plan(&run_id, &self.options)?;
+        for f in &self.faults {
+            f.check(&plan)?;
+        }
+        let bin = match &self.bin {
+            Some(b) => b.clone(),
+            None => std::env::current_exe().map_err(|e| HarnessError::io("current executable", e))?,
+        };
+        if !bin.is_file() {
+            return Err(HarnessError::bad_input(
+                format!("worker binary {} does not exist", bin.display()),
+                "build loudfail first (cargo build) or pass the path of the loudfail binary",
+            ));
+        }
+        let broker = match &self.broker {
+            None => Broker::embedded()?,
+            Some(addr) => Broker::external(addr, Duration::from_secs(5))?,
+        };
+        let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
+        let history = History::create(&dir.history())?;
+        history.record(Event::RunStarted {
+            run_id: run_id.clone(),
+            seed: self.seed,
+            scenario: serde_json::json!({
+                "pipeline": self.pipeline.name(),
+                "options": self.options,
+                "topology": self.topology,
+                "faults": self.faults.iter().map(|f| f.name()).collect::<Vec<_>>(),
+            }),
+            scale: self.scale.factor,
+            timings: self.timings.clone(),
+        });
+        let mut live = Live { supervisor: None, observer: None, workload: None };
+        let outcome = self.drive(&run_id, &dir, &history, &broker, &plan, &bin, &mut live).await;
+        live.shutdown(&history).await;
+        if let Err(e) = outcome {
+            history.record(Event::HarnessError { message: e.to_string() });
+        }
+        history.record(Event::RunEnded);
+        drop(broker);
+        let analysis = analyze(&history.snapshot());
+        let report = Report {
+            run_id,
+            dir: dir.root().to_path_buf(),
+            seed: self.seed,
+            pipeline: format!("{} ({} domains)", self.pipeline.name(), self.options.domains),
+            topology: self.topology.to_string(),
+            faults: self.faults.iter().map(|f| format!("{} → {}", f.name(), f.target())).collect(),
+            expected: self.expectation(),
+            scale: self.scale,
+            detection_bound: self.scale.real(self.timings.detection_bound),
+            restart_bound: self.scale.real(self.timings.restart_bound),
+            horizon: self.scale.real(self.timings.horizon),
+            analysis,
+            wall: started.elapsed(),
+            replay: self.replay_line(),
+        };
+        report.save()?;
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drive(
+        &self,
+        run_id: &str,
+        dir: &RunDir,
+        history: &History,
+        broker: &Broker,
+        plan: &PipelinePlan,
+        bin: &std::path::Path,
+        live: &mut Live,
+    ) -> Result<()> {
+        let real = |d: Duration| self.scale.real(d);
+        // Infrastructure: topics, catalog, tables, the configuration children read.
+        for t in &plan.topics {
+            broker.create_topic(&t.name, t.partitions).await?;
+        }
+        let catalog = Catalog {
+            tables: plan.tables.iter().map(|t| (t.name.clone(), dir.table(&t.name).display().to_string())).collect(),
+        };
+        catalog.save(&dir.catalog())?;
+        let config = RunConfig {
+            run_id: run_id.to_string(),
+            run_dir: dir.root().to_path_buf(),
+            pipeline: self.pipeline.name().to_string(),
+            options: self.options.clone(),
+            bootstrap: broker.bootstrap().to_string(),
+            scale: self.scale,
+            timings: self.timings.clone(),
+        };
+        dir.write_json("run.json", &config)?;
+        let env = PipelineEnv { config, catalog };
+        create_tables(&env, plan).await?;
+
+        // The system under test.
+        let workload = self.pipeline.workload(&env, plan, history.clone(), self.seed)?;
+        workload.start().await?;
+        live.workload = Some(workload.clone());
+        let job: JobSpec = self.topology.job(plan);
+        live.supervisor = Some(Supervisor::start(SupervisorConfig {
+            bin: bin.to_path_buf(),
+            run_dir: dir.clone(),
+            history: history.clone(),
+            job: job.clone(),
+            scale: self.scale,
+            timings: self.timings.clone(),
+            env: Vec::new(),
+        }));
+        let sample = real(self.timings.trigger).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        live.observer = Some(Observer::start(env.clone(), plan, history.clone(), sample));
+
+        // Warm-up: every query commits a few batches (how many derives from the seed).
+        history.record(Event::Phase { name: "warmup".into() });
+        let want = 2 + (self.seed % 3) as usize;
+        let mut counts: std::collections::BTreeMap<String, usize> =
+            plan.queries.iter().map(|q| (q.name.clone(), 0)).collect();
+        history
+            .wait_for(0, real(self.timings.warmup_timeout), "every query to commit its first batches", |r| {
+                match &r.event {
+                    Event::BatchCommitted { query, skipped: false, .. } => {
+                        *counts.entry(query.clone()).or_default() += 1;
+                        counts.values().all(|n| *n >= want).then_some(())
+                    }
+                    _ => None,
+                }
+            })
+            .await?;
+
+        // Faults.
+        let supervisor = live.supervisor.as_ref().expect("started above");
+        let ctx = FaultCtx {
+            history,
+            supervisor,
+            workload: &workload,
+            plan,
+            job: &job,
+            scale: self.scale,
+            timings: &self.timings,
+        };
+        let effect_mark = history.len();
+        for f in &self.faults {
+            history.record(Event::Phase { name: format!("inject {}", f.name()) });
+            history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
+            f.inject(&ctx).await?;
+        }
+        history.record(Event::Phase { name: "observe".into() });
+        tokio::time::sleep(real(self.timings.horizon)).await;
+        for f in &self.faults {
+            f.heal(&ctx).await?;
+            history.record(Event::FaultHealed { fault: f.name().into() });
+        }
+
+        // The on-call engineer: a query that has not committed since the fault gets the job
+        // restarted by hand, so the exactly-once checks see a recovered system.
+        if !self.faults.is_empty() {
+            let records = history.snapshot();
+            let stalled: Vec<String> = plan
+                .queries
+                .iter()
+                .filter(|q| {
+                    !records[effect_mark..]
+                        .iter()
+                        .any(|r| matches!(&r.event, Event::BatchCommitted { query, .. } if *query == q.name))
+                })
+                .map(|q| q.name.clone())
+                .collect();
+            if !stalled.is_empty() {
+                supervisor.operator_restart(&format!("no progress since the fault in {}", stalled.join(", ")))?;
+            }
+        }
+
+        // Drain: stop producing, then wait until no query lags its source.
+        history.record(Event::Phase { name: "drain".into() });
+        workload.stop().await?;
+        let observer = live.observer.as_ref().expect("started above");
+        let mut world = observer.world();
+        let after = world.borrow().samples + 1;
+        let drained = tokio::time::timeout(real(self.timings.drain_timeout), async {
+            loop {
+                {
+                    let w = world.borrow_and_update();
+                    if w.samples > after && w.caught_up() {
+                        return;
+                    }
+                }
+                if world.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            history.record(Event::Phase { name: "drain timed out: some query never caught up".into() });
+        }
+        history.record(Event::Phase { name: "audit".into() });
+        Ok(())
+    }
+}
+
+/// What a run has started, stopped in order whatever happened.
+struct Live {
+    supervisor: Option<Supervisor>,
+    observer: Option<Observer>,
+    workload: Option<Arc<dyn Workload>>,
+}
+
+impl Live {
+    async fn shutdown(&mut self, history: &History) {
+        if let Some(w) = &self.workload
+            && let Err(e) = w.stop().await
+        {
+            history.record(Event::HarnessError { message: format!("stopping the workload: {e}") });
+        }
+        if let Some(s) = self.supervisor.take() {
+            s.stop().await;
+        }
+        if let Some(o) = self.observer.take() {
+            o.stop().await;
+        }
+        if let Some(w) = self.workload.take() {
+            match w.audit().await {
+                Ok(audits) => {
+                    for a in audits {
+                        history.record(Event::TableAudit(a));
+                    }
+                }
+                Err(e) => history.record(Event::HarnessError { message: format!("auditing the tables: {e}") }),
+            }
+        }
+    }
+}
+
+/// Creates every table of the plan at its catalog location.
+async fn create_tables(env: &PipelineEnv, plan: &PipelinePlan) -> Result<()> {
+    for t in &plan.tables {
+        let location = env.catalog.location(&t.name)?;
+        std::fs::create_dir_all(&location).map_err(|e| HarnessError::io(&location, e))?;
+        let url = env.catalog.url(&t.name)?;
+        let fields: Vec<StructField> = t
+            .schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let dt: DataType = f.data_type().try_into_kernel().map_err(|e| {
+                    HarnessError::bad_input(format!("table {}: {e}", t.name), "use Delta-compatible column types")
+                })?;
+                Ok(StructField::new(f.name().clone(), dt, f.is_nullable()))
+            })
+            .collect::<Result<_>>()?;
+        let table = deltalake::DeltaTable::try_from_url(url).await?;
+        table
+            .create()
+            .with_table_name(t.name.clone())
+            .with_columns(fields)
+            .with_configuration(t.properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))))
+            .await?;
+        // Prove it opens the way queries will open it.
+        open_table(&env.catalog, &t.name)
+            .await
+            .map_err(|e| HarnessError::Fault { fault: "setup".into(), problem: e.to_string() })?;
+    }
+    Ok(())
+}
+
+/// A sortable, readable id: `20261122-153012-123`.
+fn chrono_id() -> String {
+    let us = crate::time::now_us();
+    let secs = us / 1_000_000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}", rem / 3600, (rem % 3600) / 60, rem % 60, (us / 1000) % 1000)
+}
+
+/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_779), (2026, 11, 22));
+    }
+}

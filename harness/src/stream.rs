@@ -1,0 +1,273 @@
+//! The micro-batch engine every query runs on, in the cluster process.
+//!
+//! ```text
+//!   trigger ─▶ plan batch N ─▶ offsets/N ─▶ load sink (read) ─▶ sink txn ≥ N? ──yes──▶ skip ─┐
+//!              (or replay the                                      │ no                     │
+//!               uncommitted one)                                   ▼                        │
+//!                                                  read source range ─▶ logic.process:      │
+//!                                                  commit data + txn(app=query, version=N)  │
+//!                                                                  │                        │
+//!                                                                  ▼                        │
+//!                                                      commits/N ◀─────────────────────────┘
+//! ```
+//!
+//! A crash anywhere replays batch N with the same range; the sink's `txn` makes the replay
+//! exactly-once. The query ends only with an error (or when its task goes away).
+
+use crate::catalog::Catalog;
+use crate::checkpoint::{Checkpoint, OffsetsEntry, Resume};
+use crate::error::HarnessError;
+use crate::failpoint::Failpoints;
+use crate::history::{Event, Positions};
+use crate::kafka::client_config;
+use crate::pipeline::{Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec};
+use crate::proto::report;
+use deltalake::DeltaTable;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Opens a table through the catalog; a location without a table is an error.
+pub async fn open_table(catalog: &Catalog, table: &str) -> Result<DeltaTable, QueryError> {
+    let url = catalog.url(table)?;
+    Ok(deltalake::open_table(url).await?)
+}
+
+/// The `txn` version of `app_id` in a loaded table.
+pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, deltalake::DeltaTableError> {
+    table.snapshot()?.transaction_version(table.log_store().as_ref(), app_id).await
+}
+
+/// Where a Kafka partition's position is kept.
+pub fn partition_key(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
+}
+
+/// A query's source.
+enum Source {
+    Kafka { topic: String, partitions: Vec<i32>, consumer: Arc<BaseConsumer> },
+    Delta { table: String, app_id: String, handle: Option<DeltaTable> },
+}
+
+impl Source {
+    async fn open(spec: &SourceSpec, env: &PipelineEnv, query: &str) -> Result<Source, QueryError> {
+        Ok(match spec {
+            SourceSpec::Kafka { topic } => {
+                let consumer: BaseConsumer = client_config(&env.config.bootstrap)
+                    .set("group.id", format!("loudfail-{query}"))
+                    .set("enable.auto.commit", "false")
+                    .set("enable.auto.offset.store", "false")
+                    .set("auto.offset.reset", "earliest")
+                    .create()
+                    .map_err(|e| QueryError::new("Kafka", e.to_string()))?;
+                let consumer = Arc::new(consumer);
+                let (c, t) = (consumer.clone(), topic.clone());
+                let partitions = blocking(move || {
+                    let md = c.fetch_metadata(Some(&t), Duration::from_secs(10))?;
+                    Ok(md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect::<Vec<_>>())
+                })
+                .await?;
+                if partitions.is_empty() {
+                    return Err(QueryError::new("Kafka", format!("topic {topic} has no partitions")));
+                }
+                Source::Kafka { topic: topic.clone(), partitions, consumer }
+            }
+            SourceSpec::Delta { table, app_id } => {
+                Source::Delta { table: table.clone(), app_id: app_id.clone(), handle: None }
+            }
+        })
+    }
+
+    /// Latest available positions.
+    async fn end(&mut self, catalog: &Catalog) -> Result<Positions, QueryError> {
+        match self {
+            Source::Kafka { topic, partitions, consumer } => {
+                let (c, t, ps) = (consumer.clone(), topic.clone(), partitions.clone());
+                blocking(move || {
+                    let mut end = Positions::new();
+                    for p in ps {
+                        let (_, high) = c.fetch_watermarks(&t, p, Duration::from_secs(10))?;
+                        end.insert(partition_key(&t, p), high);
+                    }
+                    Ok(end)
+                })
+                .await
+            }
+            Source::Delta { table, app_id, handle } => {
+                let t = match handle {
+                    Some(t) => {
+                        t.update_incremental(None).await?;
+                        t
+                    }
+                    None => handle.insert(open_table(catalog, table).await?),
+                };
+                let mut end = Positions::new();
+                if let Some(v) = txn_version(t, app_id).await? {
+                    end.insert(table.clone(), v);
+                }
+                Ok(end)
+            }
+        }
+    }
+
+    /// Reads `[start, end)` (Kafka) or `(start, end]` (Delta).
+    async fn read(&mut self, catalog: &Catalog, start: &Positions, end: &Positions) -> Result<Input, QueryError> {
+        match self {
+            Source::Kafka { topic, partitions, consumer } => {
+                let mut ranges = Vec::new();
+                for p in partitions.iter() {
+                    let key = partition_key(topic, *p);
+                    let (from, to) = (start.get(&key).copied().unwrap_or(0), end.get(&key).copied().unwrap_or(0));
+                    if to > from {
+                        ranges.push((*p, from, to));
+                    }
+                }
+                let (c, t) = (consumer.clone(), topic.clone());
+                let records = blocking(move || read_kafka(&c, &t, &ranges)).await?;
+                Ok(Input::Kafka(records))
+            }
+            Source::Delta { table, handle, .. } => {
+                // A replayed batch reads without asking for the end first: open the table now.
+                let t = match handle {
+                    Some(t) => {
+                        t.update_incremental(None).await?;
+                        t.clone()
+                    }
+                    None => handle.insert(open_table(catalog, table).await?).clone(),
+                };
+                Ok(Input::Delta {
+                    table: t,
+                    after: start.get(table.as_str()).copied().unwrap_or(-1),
+                    upto: end.get(table.as_str()).copied().unwrap_or(-1),
+                })
+            }
+        }
+    }
+}
+
+fn read_kafka(
+    consumer: &BaseConsumer,
+    topic: &str,
+    ranges: &[(i32, i64, i64)],
+) -> Result<Vec<KafkaRecord>, rdkafka::error::KafkaError> {
+    let mut out = Vec::new();
+    if ranges.is_empty() {
+        return Ok(out);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (p, from, _) in ranges {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*from))?;
+    }
+    consumer.assign(&tpl)?;
+    drop(tpl);
+    let mut open: std::collections::HashMap<i32, i64> = ranges.iter().map(|(p, _, to)| (*p, *to)).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !open.is_empty() {
+        if Instant::now() > deadline {
+            return Err(rdkafka::error::KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::RequestTimedOut,
+            ));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            None => {}
+            Some(Err(e)) => return Err(e),
+            Some(Ok(m)) => {
+                let p = m.partition();
+                if let Some(&to) = open.get(&p) {
+                    if m.offset() < to {
+                        out.push(KafkaRecord {
+                            partition: p,
+                            offset: m.offset(),
+                            payload: m.payload().unwrap_or_default().to_vec(),
+                        });
+                    }
+                    if m.offset() + 1 >= to {
+                        open.remove(&p);
+                    }
+                }
+            }
+        }
+    }
+    consumer.unassign()?;
+    Ok(out)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, rdkafka::error::KafkaError> + Send + 'static,
+) -> Result<T, QueryError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| QueryError::new("Harness", e.to_string()))?
+        .map_err(|e| QueryError::new("Kafka", e.to_string()))
+}
+
+/// Runs one query until it fails. Reports every committed batch.
+pub async fn run_query(
+    spec: &QuerySpec,
+    mut logic: Box<dyn QueryLogic>,
+    env: &PipelineEnv,
+    failpoints: &Failpoints,
+) -> Result<(), QueryError> {
+    let checkpoint = Checkpoint::open(&env.checkpoint(&spec.name)).map_err(QueryError::from)?;
+    let mut source = Source::open(&spec.source, env, &spec.name).await?;
+    let mut sink = open_table(&env.catalog, &spec.sink).await?;
+    let mut pending = checkpoint.resume().map_err(checkpoint_error)?;
+    let mut ticker = tokio::time::interval(env.trigger());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let (entry, replayed) = match &pending {
+            Resume::Replay(entry) => (entry.clone(), true),
+            Resume::Next { batch, start } => {
+                let end = source.end(&env.catalog).await?;
+                if !advanced(start, &end) {
+                    continue;
+                }
+                let entry = OffsetsEntry { batch: *batch, start: start.clone(), end };
+                checkpoint.plan(&entry).map_err(QueryError::from)?;
+                (entry, false)
+            }
+        };
+        sink.update_incremental(None).await?;
+        let skipped = txn_version(&sink, spec.app_id()).await?.is_some_and(|v| v >= entry.batch);
+        let rows = if skipped {
+            0
+        } else {
+            let input = source.read(&env.catalog, &entry.start, &entry.end).await?;
+            let batch = MicroBatch { id: entry.batch, query: spec, input, sink: sink.clone(), failpoints };
+            logic.process(batch).await?
+        };
+        checkpoint.commit(entry.batch).map_err(QueryError::from)?;
+        report(Event::BatchCommitted { query: spec.name.clone(), batch: entry.batch, rows, replayed, skipped });
+        pending = Resume::Next { batch: entry.batch + 1, start: entry.end };
+    }
+}
+
+fn checkpoint_error(e: HarnessError) -> QueryError {
+    QueryError::new("Checkpoint", e.to_string())
+}
+
+/// True when any position of `end` is past `start`.
+fn advanced(start: &Positions, end: &Positions) -> bool {
+    end.iter().any(|(k, v)| match start.get(k) {
+        Some(s) => v > s,
+        // A Kafka partition starts at 0; a Delta source starts before batch 0.
+        None => *v > 0 || !k.contains('/'),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advanced_compares_every_position() {
+        let p = |v: &[(&str, i64)]| v.iter().map(|(k, v)| (k.to_string(), *v)).collect::<Positions>();
+        assert!(!advanced(&p(&[]), &p(&[("t/0", 0)])));
+        assert!(advanced(&p(&[]), &p(&[("t/0", 3)])));
+        assert!(!advanced(&p(&[("t/0", 3)]), &p(&[("t/0", 3)])));
+        assert!(advanced(&p(&[]), &p(&[("bronze", 0)])));
+        assert!(!advanced(&p(&[("bronze", 4)]), &p(&[("bronze", 4)])));
+    }
+}

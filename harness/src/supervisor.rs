@@ -1,0 +1,461 @@
+//! The supervisor: runs a continuous job the way Databricks' jobs service does, and says what
+//! the system says (run and task states, as a jobs UI shows them).
+//!
+//! ```text
+//!  run n: PENDING ─▶ clusters up ─▶ tasks started ─▶ RUNNING
+//!           │                                         │ task exits non-zero
+//!           │                               retries left? ── yes ─▶ task RETRYING ─(min_retry_interval)─▶ task RUNNING
+//!           │                                         │ no
+//!           │                                         ▼
+//!           │                         task FAILED, run FAILED, everything killed
+//!           │                                         │ backoff (doubles; reset after a healthy run)
+//!           └──────────────────── run n+1 ◀───────────┘
+//! ```
+//! A cluster that dies takes its tasks with it; a task that dies leaves its cluster running.
+
+use crate::error::{HarnessError, Result};
+use crate::history::{Event, History, Role, RunState, TaskState};
+use crate::process::{self, Exit, Spec};
+use crate::proto::{Control, encode};
+use crate::rundir::RunDir;
+use crate::time::{TimeScale, Timings};
+use crate::topology::JobSpec;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::process::ChildStdin;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// What the supervisor needs.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// The binary that runs `__cluster` and `__task`.
+    pub bin: PathBuf,
+    /// The run directory.
+    pub run_dir: RunDir,
+    /// The history.
+    pub history: History,
+    /// The job.
+    pub job: JobSpec,
+    /// The time scale.
+    pub scale: TimeScale,
+    /// Nominal timings.
+    pub timings: Timings,
+    /// Extra environment for every child.
+    pub env: Vec<(String, String)>,
+}
+
+enum Cmd {
+    Control { cluster: String, msg: Control, reply: oneshot::Sender<Result<()>> },
+    OperatorRestart { reason: String },
+    Stop { reply: oneshot::Sender<()> },
+}
+
+/// A handle on the running supervisor.
+#[derive(Debug)]
+pub struct Supervisor {
+    cmds: mpsc::UnboundedSender<Cmd>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Supervisor {
+    /// Starts the job.
+    pub fn start(config: SupervisorConfig) -> Supervisor {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(Job::new(config, rx).run());
+        Supervisor { cmds: tx, task: Some(task) }
+    }
+
+    /// Sends a control message to a cluster of the current run.
+    pub async fn control(&self, cluster: &str, msg: Control) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Control { cluster: cluster.to_string(), msg, reply }).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Restarts the job by hand: the current run is terminated and a new one starts at once.
+    pub fn operator_restart(&self, reason: &str) -> Result<()> {
+        self.cmds.send(Cmd::OperatorRestart { reason: reason.to_string() }).map_err(|_| gone())
+    }
+
+    /// Stops the job: every process is killed and reaped.
+    pub async fn stop(mut self) {
+        let (reply, rx) = oneshot::channel();
+        if self.cmds.send(Cmd::Stop { reply }).is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // Dropped without stop() (a panic, a cancelled run): aborting the job task drops the
+        // job, which kills every process it owns (see `Drop for Job`).
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+fn gone() -> HarnessError {
+    HarnessError::Process { name: "supervisor".into(), problem: "the supervisor has stopped".into() }
+}
+
+struct Live {
+    role: Role,
+    name: String,
+    pid: u32,
+    attempt: u32,
+    stdin: Option<ChildStdin>,
+}
+
+enum RunEnd {
+    Failed { healthy_for: Duration },
+    Restarted,
+    Succeeded,
+    Stopped(oneshot::Sender<()>),
+}
+
+struct Job {
+    cfg: SupervisorConfig,
+    cmds: mpsc::UnboundedReceiver<Cmd>,
+    exits_tx: mpsc::UnboundedSender<Exit>,
+    exits: mpsc::UnboundedReceiver<Exit>,
+    live: HashMap<String, Live>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        for l in self.live.values() {
+            let _ = process::signal(l.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+impl Job {
+    fn new(cfg: SupervisorConfig, cmds: mpsc::UnboundedReceiver<Cmd>) -> Job {
+        let (exits_tx, exits) = mpsc::unbounded_channel();
+        Job { cfg, cmds, exits_tx, exits, live: HashMap::new() }
+    }
+
+    fn real(&self, d: Duration) -> Duration {
+        self.cfg.scale.real(d)
+    }
+
+    async fn run(mut self) {
+        let t = self.cfg.timings.clone();
+        let mut backoff = t.backoff_initial;
+        let mut run = 0;
+        loop {
+            run += 1;
+            match self.run_once(run).await {
+                RunEnd::Stopped(reply) => {
+                    let _ = reply.send(());
+                    return;
+                }
+                RunEnd::Restarted | RunEnd::Succeeded => backoff = t.backoff_initial,
+                RunEnd::Failed { healthy_for } => {
+                    let (wait, next) = backoff_after_failure(backoff, self.cfg.scale.nominal(healthy_for), &t);
+                    backoff = next;
+                    let until = Instant::now() + self.real(wait);
+                    loop {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until) => break,
+                            cmd = self.cmds.recv() => match cmd {
+                                None => return,
+                                Some(Cmd::Stop { reply }) => { let _ = reply.send(()); return; }
+                                Some(Cmd::OperatorRestart { reason }) => {
+                                    self.cfg.history.record(Event::OperatorRestart { reason });
+                                    backoff = t.backoff_initial;
+                                    break;
+                                }
+                                Some(Cmd::Control { reply, .. }) => { let _ = reply.send(Err(no_run())); }
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self, role: Role, name: &str, run: u32, attempt: u32, args: Vec<String>) -> Result<()> {
+        let log = self.cfg.run_dir.log(&format!("{name}-run{run}-attempt{attempt}"));
+        let spawned = process::spawn(
+            Spec { role, name, run, attempt, program: &self.cfg.bin, args, env: self.cfg.env.clone(), log: &log },
+            &self.cfg.history,
+            self.exits_tx.clone(),
+        )?;
+        self.live.insert(
+            name.to_string(),
+            Live { role, name: name.to_string(), pid: spawned.pid, attempt, stdin: spawned.stdin },
+        );
+        Ok(())
+    }
+
+    fn cluster_args(&self, cluster: &str, run: u32) -> Vec<String> {
+        vec![
+            "__cluster".into(),
+            "--run-dir".into(),
+            self.cfg.run_dir.root().display().to_string(),
+            "--cluster".into(),
+            cluster.into(),
+            "--run".into(),
+            run.to_string(),
+        ]
+    }
+
+    fn task_args(&self, task: &crate::topology::TaskSpec, run: u32) -> Vec<String> {
+        vec![
+            "__task".into(),
+            "--run-dir".into(),
+            self.cfg.run_dir.root().display().to_string(),
+            "--task".into(),
+            task.name.clone(),
+            "--cluster".into(),
+            task.cluster.clone(),
+            "--run".into(),
+            run.to_string(),
+            "--queries".into(),
+            task.queries.join(","),
+            "--await".into(),
+            task.await_policy.name().into(),
+        ]
+    }
+
+    fn task_state(&self, run: u32, task: &str, attempt: u32, state: TaskState, reason: Option<String>) {
+        self.cfg.history.record(Event::TaskState { run, task: task.to_string(), attempt, state, reason });
+    }
+
+    /// Why a task ended: what it raised, or how its process ended.
+    fn reason(&self, exit: &Exit) -> String {
+        let raised = self.cfg.history.snapshot().into_iter().rev().find_map(|r| match r.event {
+            Event::TaskFailed { task, error } if task == exit.name => Some(error),
+            Event::ProcessStarted { name, .. } if name == exit.name => Some(String::new()),
+            _ => None,
+        });
+        match raised {
+            Some(e) if !e.is_empty() => e,
+            _ => format!("process {}", exit.describe()),
+        }
+    }
+
+    async fn run_once(&mut self, run: u32) -> RunEnd {
+        let h = self.cfg.history.clone();
+        h.record(Event::RunState { run, state: RunState::Pending });
+        for t in &self.cfg.job.tasks {
+            self.task_state(run, &t.name, 1, TaskState::Pending, None);
+        }
+        // Clusters first; tasks attach once each cluster listens.
+        let from = h.len();
+        for c in self.cfg.job.clusters.clone() {
+            let args = self.cluster_args(&c.name, run);
+            if let Err(e) = self.spawn(Role::Cluster, &c.name, run, 1, args) {
+                h.record(Event::HarnessError { message: e.to_string() });
+                return self.teardown(run, RunState::Failed, Instant::now()).await;
+            }
+        }
+        for c in self.cfg.job.clusters.clone() {
+            let what = format!("cluster {} to listen", c.name);
+            let ready = h.wait_for(from, Duration::from_secs(60), &what, |r| match &r.event {
+                Event::ClusterReady { cluster, run: rn } if *cluster == c.name && *rn == run => Some(true),
+                Event::ProcessExited { name, run: rn, .. } if *name == c.name && *rn == run => Some(false),
+                _ => None,
+            });
+            match ready.await {
+                Ok((true, _)) => {}
+                Ok((false, _)) => {
+                    for t in &self.cfg.job.tasks {
+                        self.task_state(
+                            run,
+                            &t.name,
+                            1,
+                            TaskState::Failed,
+                            Some(format!("cluster {} failed to start", c.name)),
+                        );
+                    }
+                    return self.teardown(run, RunState::Failed, Instant::now()).await;
+                }
+                Err(e) => {
+                    h.record(Event::HarnessError { message: e.to_string() });
+                    return self.teardown(run, RunState::Failed, Instant::now()).await;
+                }
+            }
+        }
+        for t in self.cfg.job.tasks.clone() {
+            let args = self.task_args(&t, run);
+            if let Err(e) = self.spawn(Role::Task, &t.name, run, 1, args) {
+                h.record(Event::HarnessError { message: e.to_string() });
+                return self.teardown(run, RunState::Failed, Instant::now()).await;
+            }
+            self.task_state(run, &t.name, 1, TaskState::Running, None);
+        }
+        h.record(Event::RunState { run, state: RunState::Running });
+        let running_since = Instant::now();
+        let mut retries: Vec<(Instant, String, u32)> = Vec::new();
+        let mut finished: Vec<String> = Vec::new();
+        loop {
+            let next_retry = retries.iter().map(|(at, _, _)| *at).min();
+            tokio::select! {
+                cmd = self.cmds.recv() => match cmd {
+                    None => return self.teardown(run, RunState::Terminated, running_since).await,
+                    Some(Cmd::Stop { reply }) => {
+                        self.teardown(run, RunState::Terminated, running_since).await;
+                        return RunEnd::Stopped(reply);
+                    }
+                    Some(Cmd::OperatorRestart { reason }) => {
+                        h.record(Event::OperatorRestart { reason });
+                        self.teardown(run, RunState::Terminated, running_since).await;
+                        return RunEnd::Restarted;
+                    }
+                    Some(Cmd::Control { cluster, msg, reply }) => {
+                        let r = self.send_control(&cluster, &msg).await;
+                        let _ = reply.send(r);
+                    }
+                },
+                Some(exit) = self.exits.recv() => {
+                    if exit.run != run || self.live.get(&exit.name).is_none_or(|l| l.pid != exit.pid) {
+                        continue;
+                    }
+                    self.live.remove(&exit.name);
+                    match exit.role {
+                        Role::Cluster => {
+                            let reason = format!("cluster {} terminated: {}", exit.name, exit.describe());
+                            for t in self.cfg.job.tasks.clone() {
+                                if t.cluster == exit.name {
+                                    let attempt = self.live.get(&t.name).map(|l| l.attempt).unwrap_or(1);
+                                    self.task_state(run, &t.name, attempt, TaskState::Failed, Some(reason.clone()));
+                                }
+                            }
+                            return self.teardown(run, RunState::Failed, running_since).await;
+                        }
+                        Role::Task if exit.success() => {
+                            self.task_state(run, &exit.name, exit.attempt, TaskState::Terminated, None);
+                            finished.push(exit.name.clone());
+                            if finished.len() == self.cfg.job.tasks.len() {
+                                self.teardown(run, RunState::Terminated, running_since).await;
+                                return RunEnd::Succeeded;
+                            }
+                        }
+                        Role::Task => {
+                            let reason = self.reason(&exit);
+                            let spec = self.cfg.job.tasks.iter().find(|t| t.name == exit.name).cloned();
+                            let max = spec.as_ref().map(|s| s.max_retries).unwrap_or(0);
+                            if exit.attempt <= max {
+                                self.task_state(run, &exit.name, exit.attempt, TaskState::Retrying, Some(reason));
+                                let at = Instant::now() + self.real(self.cfg.timings.min_retry_interval);
+                                retries.push((at, exit.name.clone(), exit.attempt + 1));
+                            } else {
+                                self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
+                                return self.teardown(run, RunState::Failed, running_since).await;
+                            }
+                        }
+                    }
+                },
+                _ = sleep_until_opt(next_retry) => {
+                    let now = Instant::now();
+                    let due: Vec<_> = retries.iter().filter(|(at, _, _)| *at <= now).cloned().collect();
+                    retries.retain(|(at, _, _)| *at > now);
+                    for (_, name, attempt) in due {
+                        let Some(spec) = self.cfg.job.tasks.iter().find(|t| t.name == name).cloned() else { continue };
+                        let args = self.task_args(&spec, run);
+                        match self.spawn(Role::Task, &name, run, attempt, args) {
+                            Ok(()) => self.task_state(run, &name, attempt, TaskState::Running, None),
+                            Err(e) => {
+                                h.record(Event::HarnessError { message: e.to_string() });
+                                return self.teardown(run, RunState::Failed, running_since).await;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send_control(&mut self, cluster: &str, msg: &Control) -> Result<()> {
+        let live = self.live.get_mut(cluster).filter(|l| l.role == Role::Cluster).ok_or_else(|| {
+            HarnessError::Process { name: cluster.to_string(), problem: "no such cluster is running".into() }
+        })?;
+        let stdin = live.stdin.as_mut().ok_or_else(|| HarnessError::Process {
+            name: cluster.to_string(),
+            problem: "its control channel is closed".into(),
+        })?;
+        stdin.write_all(&encode(msg)).await.map_err(|e| HarnessError::Process {
+            name: cluster.to_string(),
+            problem: format!("cannot send a control message: {e}"),
+        })
+    }
+
+    /// Kills every process of the run, waits until each is reaped, and records the run's end.
+    async fn teardown(&mut self, run: u32, state: RunState, running_since: Instant) -> RunEnd {
+        let mut tasks_first: Vec<&Live> = self.live.values().collect();
+        tasks_first.sort_by_key(|l| l.role == Role::Cluster);
+        for l in tasks_first {
+            let _ = process::signal(l.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        while !self.live.is_empty() {
+            match self.exits.recv().await {
+                Some(exit) => {
+                    if let Some(l) = self.live.get(&exit.name).filter(|l| l.pid == exit.pid) {
+                        if l.role == Role::Task {
+                            self.task_state(
+                                run,
+                                &l.name,
+                                l.attempt,
+                                TaskState::Terminated,
+                                Some("run torn down".into()),
+                            );
+                        }
+                        self.live.remove(&exit.name);
+                    }
+                }
+                None => break,
+            }
+        }
+        self.cfg.history.record(Event::RunState { run, state });
+        RunEnd::Failed { healthy_for: running_since.elapsed() }
+    }
+}
+
+/// The continuous job's backoff after a failed run, in nominal time: the wait before the next
+/// run, and the backoff after that. It doubles up to `backoff_max`, and starts over when the
+/// failed run had been healthy for `backoff_reset_after`.
+pub fn backoff_after_failure(current: Duration, healthy_for: Duration, t: &Timings) -> (Duration, Duration) {
+    let wait = if healthy_for >= t.backoff_reset_after { t.backoff_initial } else { current };
+    (wait, (wait * 2).min(t.backoff_max))
+}
+
+fn no_run() -> HarnessError {
+    HarnessError::Process { name: "supervisor".into(), problem: "no run is active (the job is backing off)".into() }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets_after_a_healthy_run() {
+        let t = Timings::default();
+        let mut b = t.backoff_initial;
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let (wait, next) = backoff_after_failure(b, Duration::ZERO, &t);
+            waits.push(wait.as_secs());
+            b = next;
+        }
+        assert_eq!(waits, vec![30, 60, 120, 240, 480, 600, 600]);
+        let (wait, next) = backoff_after_failure(b, t.backoff_reset_after, &t);
+        assert_eq!((wait.as_secs(), next.as_secs()), (30, 60));
+    }
+}

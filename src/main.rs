@@ -1,0 +1,317 @@
+//! The `loudfail` command: runs chaos scenarios against streaming pipelines, and (hidden
+//! subcommands) is itself the cluster and task processes those scenarios start.
+
+use clap::{Args, Parser, Subcommand};
+use harness::report::EXIT_ERROR;
+use harness::time::human;
+use harness::worker::{ClusterArgs, TaskArgs};
+use harness::{AwaitPolicy, HarnessError, PipelineOptions, Scenario, TimeScale, Topology, TopologyKind};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// loudfail: every fault must fail loudly.
+///
+/// Starts a local Kafka and Delta storage, runs a reference pipeline under a topology, injects a
+/// fault, records a history of everything, and checks that the fault produced a loud failure and
+/// a restart, and that every record still landed exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "loudfail", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one scenario and print its verdict. Exit 0: LOUD+RESTARTED (or CLEAN) with nothing
+    /// lost or duplicated; 1: a failing verdict (SILENT, LOSS, DUPLICATES, LOUD-NOT-RESTARTED);
+    /// 2: bad input or a harness error.
+    Run(RunArgs),
+    /// Run a scenario repeatedly and print detection latency, restart latency and wall time.
+    Bench(BenchArgs),
+    /// List pipelines, topologies and faults.
+    List,
+    #[command(name = "__cluster", hide = true)]
+    Cluster {
+        #[arg(long)]
+        run_dir: PathBuf,
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        run: u32,
+    },
+    #[command(name = "__task", hide = true)]
+    Task {
+        #[arg(long)]
+        run_dir: PathBuf,
+        #[arg(long)]
+        task: String,
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        run: u32,
+        #[arg(long, value_delimiter = ',')]
+        queries: Vec<String>,
+        #[arg(long = "await")]
+        await_policy: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct ScenarioArgs {
+    /// Reference pipeline to run (see `loudfail list`).
+    #[arg(long, default_value = "telemetry")]
+    pipeline: String,
+    /// How queries are laid out on tasks and clusters: multi-query (one cluster, one task
+    /// running every query).
+    #[arg(long, default_value = "multi-query")]
+    topology: String,
+    /// How the task waits on its queries: `each` (awaitTermination of each in order, the
+    /// incident) or `any` (awaitAnyTermination, the band-aid).
+    #[arg(long = "await", default_value = "any")]
+    await_policy: String,
+    /// Fault to inject (see `loudfail list`), or `none` for a fault-free baseline.
+    #[arg(long, default_value = "concurrent-append")]
+    fault: String,
+    /// Seed of the run: the workload's data and the fault's timing derive from it.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of domain queries of the telemetry pipeline (1 to 6).
+    #[arg(long, default_value_t = 2)]
+    domains: usize,
+    /// Time scale: `test` (10 nominal minutes take 1 s), `real`, or a factor in (0, 1].
+    #[arg(long, default_value = "test")]
+    scale: String,
+    /// Retries of each task before its run fails (Databricks' task `max_retries`).
+    #[arg(long, default_value_t = 0)]
+    max_retries: u32,
+    /// Bootstrap address of an external Kafka instead of the embedded broker.
+    #[arg(long)]
+    broker: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Run directory for the artifacts (must be new or empty). Default: target/loudfail/<run-id>.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// How many runs.
+    #[arg(long, default_value_t = 5)]
+    runs: u32,
+    /// Parent directory of the runs' directories (must be new or empty).
+    /// Default: target/loudfail/bench-<pid>.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
+    let pipeline = suites::registry().get(&a.pipeline)?;
+    let kind = TopologyKind::parse(&a.topology)?;
+    let await_policy = AwaitPolicy::parse(&a.await_policy)?;
+    let scale = TimeScale::parse(&a.scale).ok_or_else(|| {
+        HarnessError::bad_input(
+            format!("unknown time scale {:?}", a.scale),
+            "use test, real, or a factor between 0 and 1",
+        )
+    })?;
+    let mut s = Scenario::new(pipeline)
+        .topology(Topology { kind, await_policy, max_retries: a.max_retries })
+        .seed(a.seed)
+        .scale(scale)
+        .options(PipelineOptions { domains: a.domains, ..PipelineOptions::default() });
+    if a.fault != "none" {
+        s = s.fault(suites::faults().get(&a.fault)?);
+    }
+    s.broker = a.broker.clone();
+    Ok(s)
+}
+
+fn fail(e: &HarnessError) -> i32 {
+    eprintln!("loudfail: {e}");
+    EXIT_ERROR
+}
+
+async fn run(args: RunArgs) -> i32 {
+    let mut s = match scenario(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if let Some(d) = &args.dir {
+        s = s.dir(d);
+    }
+    match s.run().await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", report.render());
+            }
+            report.exit_code()
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn bench(args: BenchArgs) -> i32 {
+    let base = scenario(&args.scenario);
+    let mut base = match base {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let parent = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("target/loudfail").join(format!("bench-{}", std::process::id())));
+    if parent.exists() && std::fs::read_dir(&parent).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return fail(&HarnessError::bad_input(
+            format!("bench directory {} exists and is not empty", parent.display()),
+            "pass --dir with a new or empty directory",
+        ));
+    }
+    base.replay = None;
+    let (mut detection, mut restart, mut wall) = (Vec::new(), Vec::new(), Vec::new());
+    let mut failures = 0;
+    for i in 0..args.runs {
+        let s = base.clone().seed(args.scenario.seed + i as u64).dir(parent.join(format!("run-{i}")));
+        match s.run().await {
+            Ok(r) => {
+                println!(
+                    "run {i}: {}  detection {}  restart {}  wall {}",
+                    r.verdict(),
+                    opt(r.detection()),
+                    opt(r.restart()),
+                    human(r.wall)
+                );
+                if !r.verdict().passed() {
+                    failures += 1;
+                }
+                detection.extend(r.detection());
+                restart.extend(r.restart());
+                wall.push(r.wall);
+            }
+            Err(e) => return fail(&e),
+        }
+    }
+    println!("\n{} runs of: {}", args.runs, base.replay_line());
+    println!("  {:<20} {:>10} {:>10}   target", "", "median", "max");
+    row("detection latency", &detection, "<= 250ms");
+    row("restart latency", &restart, "<= 1.0s");
+    row("wall time per run", &wall, "");
+    println!("  artifacts: {}", parent.display());
+    if failures > 0 { 1 } else { 0 }
+}
+
+fn opt(d: Option<Duration>) -> String {
+    d.map(human).unwrap_or_else(|| "—".into())
+}
+
+fn row(name: &str, v: &[Duration], target: &str) {
+    let mut v = v.to_vec();
+    v.sort();
+    let median = v.get(v.len() / 2).copied();
+    let max = v.last().copied();
+    println!("  {name:<20} {:>10} {:>10}   {target}", opt(median), opt(max));
+}
+
+fn list() -> i32 {
+    println!("pipelines:");
+    for p in suites::registry().all() {
+        println!("  {:<22} {}", p.name(), p.about());
+    }
+    println!("topologies:");
+    for (n, _) in TopologyKind::ALL {
+        println!("  {n}");
+    }
+    println!(
+        "await policies:\n  each                   await each query in order (the incident)\n  any                    await any termination (the band-aid)"
+    );
+    println!("faults:");
+    for f in suites::faults().all() {
+        println!("  {:<22} {}", f.name(), f.about());
+    }
+    0
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let worker = matches!(cli.command, Command::Cluster { .. } | Command::Task { .. });
+    if !worker {
+        // Whatever happens to this process, its children go with it.
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            harness::process::kill_all();
+            default_hook(info);
+        }));
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loudfail: cannot start the async runtime: {e}");
+            std::process::exit(EXIT_ERROR);
+        }
+    };
+    let code = rt.block_on(async move {
+        match cli.command {
+            Command::Cluster { run_dir, cluster, run } => {
+                harness::worker::cluster_main(&suites::registry(), ClusterArgs { run_dir, cluster, run }).await
+            }
+            Command::Task { run_dir, task, cluster, run, queries, await_policy } => {
+                let Ok(await_policy) = AwaitPolicy::parse(&await_policy) else { return harness::worker::EXIT_SETUP };
+                harness::worker::task_main(TaskArgs { run_dir, task, cluster, run, queries, await_policy }).await
+            }
+            Command::List => list(),
+            Command::Run(args) => interruptible(run(args)).await,
+            Command::Bench(args) => interruptible(bench(args)).await,
+        }
+    });
+    // Drop the runtime before exiting so every child handle is reaped.
+    drop(rt);
+    std::process::exit(code);
+}
+
+/// Runs `f` until it ends or Ctrl-C / SIGTERM arrives; on a signal every child is killed and
+/// the run directory is left as it is.
+async fn interruptible(f: impl std::future::Future<Output = i32>) -> i32 {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("loudfail: cannot handle SIGTERM: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    tokio::select! {
+        code = f => code,
+        _ = tokio::signal::ctrl_c() => interrupted("Ctrl-C"),
+        _ = term.recv() => interrupted("SIGTERM"),
+    }
+}
+
+fn interrupted(what: &str) -> i32 {
+    harness::process::kill_all();
+    eprintln!(
+        "loudfail: interrupted by {what}; every process of the run was stopped; its directory keeps what was recorded"
+    );
+    130
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,27 @@
+//! loudfail's reference pipelines and scenario catalogue.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`telemetry`] | incident 1: bronze ingestion, domain queries, alert resolution beside an ML writer |
+//! | [`audit`] | comparing what a table holds with what the workload produced |
+//!
+//! [`registry`] lists the pipelines the `loudfail` binary knows; [`faults`] the faults.
+
+#![forbid(unsafe_code)]
+#![deny(missing_debug_implementations)]
+
+pub mod audit;
+pub mod telemetry;
+
+use harness::pipeline::Registry;
+use std::sync::Arc;
+
+/// Every reference pipeline.
+pub fn registry() -> Registry {
+    Registry::new().with(Arc::new(telemetry::Telemetry))
+}
+
+/// Every fault of the catalogue.
+pub fn faults() -> harness::FaultCatalog {
+    faults::catalog()
+}

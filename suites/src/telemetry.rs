@@ -1,0 +1,616 @@
+//! Reference pipeline `telemetry` — incident 1.
+//!
+//! ```text
+//!  producer ──▶ topic telemetry ──▶ [bronze] ──▶ table bronze ──▶ [domain_<d>] ──▶ table domain_<d>   (2..6 of them)
+//!  producer ──▶ topic alert-events (RESOLVE) ──▶ [resolver] ──MERGE──▶ table alerts ◀── ML writer (CREATE, appends)
+//! ```
+//! Every query is a micro-batch query with a checkpoint and an exactly-once sink. The resolver
+//! MERGEs (predicate `target.alert_id = source.alert_id`) into the table the ML writer appends
+//! to; the failpoint `resolver.before-commit` sits between its read and its commit.
+//!
+//! Ids: telemetry record `i` belongs to domain `i % domains`; ML alerts are `A{n:010}-00`; a
+//! RESOLVE is produced only after its alert's CREATE committed, so every resolved alert exists.
+
+use crate::audit::{compare, int64s, query, strings};
+use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
+use harness::deltalake::kernel::transaction::CommitProperties;
+use harness::history::{Event, History, TableAudit};
+use harness::kafka::client_config;
+use harness::pipeline::{
+    ConcurrentWriter, Input, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError, QueryLogic,
+    QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Workload,
+};
+use harness::rdkafka::producer::{FutureProducer, FutureRecord};
+use harness::stream::open_table;
+use harness::{HarnessError, Result, async_trait};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Domain names, in order; `--domains N` uses the first N.
+pub const DOMAINS: [&str; 6] = ["temperature", "pressure", "vibration", "humidity", "voltage", "flow"];
+/// The resolver's failpoint between reading its snapshot and committing its MERGE.
+pub const RESOLVER_BEFORE_COMMIT: &str = "resolver.before-commit";
+/// The resolver query's name.
+pub const RESOLVER: &str = "resolver";
+/// The alerts table.
+pub const ALERTS: &str = "alerts";
+
+/// The `telemetry` pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Telemetry;
+
+/// A telemetry record on the `telemetry` topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reading {
+    /// Unique id.
+    pub id: i64,
+    /// Device.
+    pub device: String,
+    /// Domain.
+    pub domain: String,
+    /// Value.
+    pub value: f64,
+}
+
+/// An alert event on the `alert-events` topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Unique id.
+    pub event_id: i64,
+    /// The alert it resolves.
+    pub alert_id: String,
+    /// `RESOLVE`.
+    pub kind: String,
+}
+
+/// An ML alert's id.
+pub fn alert_id(n: u64) -> String {
+    format!("A{n:010}-00")
+}
+
+fn parse_alert_number(id: &str) -> Option<u64> {
+    id.strip_prefix('A')?.get(..10)?.parse().ok()
+}
+
+fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
+    Arc::new(Schema::new(fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect::<Vec<_>>()))
+}
+
+fn bronze_schema() -> SchemaRef {
+    schema(&[
+        ("id", DataType::Int64, false),
+        ("device", DataType::Utf8, false),
+        ("domain", DataType::Utf8, false),
+        ("value", DataType::Float64, false),
+        ("batch", DataType::Int64, false),
+    ])
+}
+
+fn domain_schema() -> SchemaRef {
+    schema(&[("id", DataType::Int64, false), ("device", DataType::Utf8, false), ("value", DataType::Float64, false)])
+}
+
+fn alerts_schema() -> SchemaRef {
+    schema(&[
+        ("alert_id", DataType::Utf8, false),
+        ("status", DataType::Utf8, false),
+        ("created_by", DataType::Utf8, false),
+        ("resolved_by", DataType::Int64, true),
+    ])
+}
+
+fn domain_query(d: &str) -> String {
+    format!("domain_{d}")
+}
+
+impl Pipeline for Telemetry {
+    fn name(&self) -> &'static str {
+        "telemetry"
+    }
+
+    fn about(&self) -> &'static str {
+        "incident 1: bronze ingestion, domain queries, and an alert resolver MERGEing beside an ML writer"
+    }
+
+    fn plan(&self, run_id: &str, o: &PipelineOptions) -> Result<PipelinePlan> {
+        if !(1..=DOMAINS.len()).contains(&o.domains) {
+            return Err(HarnessError::bad_input(
+                format!("telemetry has 1 to {} domain queries, not {}", DOMAINS.len(), o.domains),
+                "pass --domains between 1 and 6 (the default is 2)",
+            ));
+        }
+        if !(1..=16).contains(&o.partitions) {
+            return Err(HarnessError::bad_input(
+                format!("{} partitions per topic", o.partitions),
+                "pass --partitions between 1 and 16",
+            ));
+        }
+        let topic = |n: &str| format!("lf-{run_id}-{n}");
+        let domains = &DOMAINS[..o.domains];
+        let mut queries = vec![QuerySpec {
+            name: "bronze".into(),
+            source: SourceSpec::Kafka { topic: topic("telemetry") },
+            sink: "bronze".into(),
+        }];
+        for d in domains {
+            queries.push(QuerySpec {
+                name: domain_query(d),
+                source: SourceSpec::Delta { table: "bronze".into(), app_id: "bronze".into() },
+                sink: domain_query(d),
+            });
+        }
+        queries.push(QuerySpec {
+            name: RESOLVER.into(),
+            source: SourceSpec::Kafka { topic: topic("alert-events") },
+            sink: ALERTS.into(),
+        });
+        let mut tables =
+            vec![TableSpec { name: "bronze".into(), schema: bronze_schema(), properties: BTreeMap::new() }];
+        for d in domains {
+            tables.push(TableSpec { name: domain_query(d), schema: domain_schema(), properties: BTreeMap::new() });
+        }
+        tables.push(TableSpec {
+            name: ALERTS.into(),
+            schema: alerts_schema(),
+            // delta-rs reads camelCase; Spark's `WriteSerializable` would silently mean Serializable.
+            properties: BTreeMap::from([("delta.isolationLevel".to_string(), "serializable".to_string())]),
+        });
+        Ok(PipelinePlan {
+            topics: vec![
+                TopicSpec { name: topic("telemetry"), partitions: o.partitions },
+                TopicSpec { name: topic("alert-events"), partitions: o.partitions },
+            ],
+            tables,
+            // One task, the resolver awaited last: the incident's main.
+            tasks: vec![TaskPlan {
+                name: "telemetry".into(),
+                queries: queries.iter().map(|q| q.name.clone()).collect(),
+            }],
+            queries,
+        })
+    }
+
+    fn query(&self, spec: &QuerySpec, _env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
+        Ok(match spec.name.as_str() {
+            "bronze" => Box::new(Bronze),
+            RESOLVER => Box::new(Resolver),
+            name => match name.strip_prefix("domain_") {
+                Some(d) if DOMAINS.contains(&d) => Box::new(Domain { domain: d.to_string() }),
+                _ => return Err(HarnessError::bad_input(format!("telemetry has no query {name:?}"), "check the plan")),
+            },
+        })
+    }
+
+    fn workload(
+        &self,
+        env: &PipelineEnv,
+        _plan: &PipelinePlan,
+        history: History,
+        seed: u64,
+    ) -> Result<Arc<dyn Workload>> {
+        Ok(Arc::new(TelemetryWorkload::new(env.clone(), history, seed)?))
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(r: &harness::pipeline::KafkaRecord) -> Result<T, QueryError> {
+    serde_json::from_slice(&r.payload)
+        .map_err(|e| QueryError::new("Parse", format!("record at partition {} offset {}: {e}", r.partition, r.offset)))
+}
+
+fn kafka(input: Input) -> Result<Vec<harness::pipeline::KafkaRecord>, QueryError> {
+    match input {
+        Input::Kafka(r) => Ok(r),
+        other => Err(QueryError::new("Harness", format!("expected Kafka input, got {other:?}"))),
+    }
+}
+
+/// Raw telemetry → bronze, with the batch id in every row (the domain queries read by it).
+#[derive(Debug)]
+struct Bronze;
+
+#[async_trait]
+impl QueryLogic for Bronze {
+    async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
+        let commit = b.commit_properties();
+        let readings: Vec<Reading> = kafka(b.input)?.iter().map(parse).collect::<Result<_, _>>()?;
+        let n = readings.len();
+        let rb = RecordBatch::try_new(
+            bronze_schema(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
+                Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.device.as_str()))),
+                Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.domain.as_str()))),
+                Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.value))),
+                Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(b.id, n))),
+            ],
+        )?;
+        b.sink.write(vec![rb]).with_commit_properties(commit).await?;
+        Ok(n as u64)
+    }
+}
+
+/// Bronze → one domain table.
+#[derive(Debug)]
+struct Domain {
+    domain: String,
+}
+
+#[async_trait]
+impl QueryLogic for Domain {
+    async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
+        let commit = b.commit_properties();
+        let Input::Delta { table, after, upto } = b.input else {
+            return Err(QueryError::new("Harness", "domain queries read a Delta table"));
+        };
+        let ctx = SessionContext::new();
+        ctx.register_table("bronze", table.table_provider().await?)?;
+        let sql = format!(
+            "SELECT id, device, value FROM bronze WHERE domain = '{}' AND batch > {after} AND batch <= {upto}",
+            self.domain
+        );
+        let batches = ctx.sql(&sql).await?.collect().await?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        // Commit even an empty batch: its txn is what makes the batch exactly-once.
+        let batches = if batches.is_empty() { vec![RecordBatch::new_empty(domain_schema())] } else { batches };
+        b.sink.write(batches).with_commit_properties(commit).await?;
+        Ok(rows as u64)
+    }
+}
+
+/// RESOLVE events → MERGE into alerts.
+#[derive(Debug)]
+struct Resolver;
+
+#[async_trait]
+impl QueryLogic for Resolver {
+    async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
+        let commit = b.commit_properties();
+        let events: Vec<AlertEvent> = kafka(b.input)?.iter().map(parse).collect::<Result<_, _>>()?;
+        let events: Vec<AlertEvent> = events.into_iter().filter(|e| e.kind == "RESOLVE").collect();
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let n = events.len() as u64;
+        let min = events.iter().map(|e| e.alert_id.clone()).min().unwrap_or_default();
+        let max = events.iter().map(|e| e.alert_id.clone()).max().unwrap_or_default();
+        let rb = RecordBatch::try_new(
+            schema(&[("alert_id", DataType::Utf8, false), ("event_id", DataType::Int64, false)]),
+            vec![
+                Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.alert_id.as_str()))),
+                Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.event_id))),
+            ],
+        )?;
+        let source = SessionContext::new().read_batch(rb)?;
+        // The sink snapshot was read before this call: whatever commits now, the MERGE commits
+        // against the snapshot it read.
+        b.failpoints
+            .hit(
+                RESOLVER_BEFORE_COMMIT,
+                serde_json::json!({"table": ALERTS, "key": "alert_id", "min": min, "max": max, "batch": b.id}),
+            )
+            .await?;
+        b.sink
+            .merge(source, col("target.alert_id").eq(col("source.alert_id")))
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .when_matched_update(|u| u.update("status", lit("CLOSED")).update("resolved_by", col("source.event_id")))?
+            .with_commit_properties(commit)
+            .await?;
+        Ok(n)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Telemetry ids produced: 0..next_reading.
+    next_reading: i64,
+    /// ML alerts created (committed): numbers 0..next_alert.
+    next_alert: u64,
+    /// Alerts created by faults.
+    fault_alerts: Vec<String>,
+    /// RESOLVE events produced: alert -> event id.
+    resolved: BTreeMap<String, i64>,
+    next_event: i64,
+}
+
+/// The workload: a telemetry producer, the ML writer, and RESOLVEs for created alerts.
+#[derive(Debug)]
+pub struct TelemetryWorkload {
+    inner: Arc<Inner>,
+    stop: watch::Sender<bool>,
+    loops: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// What the workload's loops share.
+struct Inner {
+    env: PipelineEnv,
+    history: History,
+    seed: u64,
+    producer: FutureProducer,
+    ledger: Arc<Mutex<Ledger>>,
+    writer: Arc<MlWriter>,
+}
+
+/// The ML job: appends CREATE alerts to the alerts table.
+#[derive(Debug)]
+pub struct MlWriter {
+    env: PipelineEnv,
+    ledger: Arc<Mutex<Ledger>>,
+    history: History,
+}
+
+impl MlWriter {
+    async fn append(&self, ids: &[String]) -> Result<()> {
+        let rb = RecordBatch::try_new(
+            alerts_schema(),
+            vec![
+                Arc::new(StringArray::from_iter_values(ids.iter().map(String::as_str))),
+                Arc::new(StringArray::from_iter_values(ids.iter().map(|_| "OPEN"))),
+                Arc::new(StringArray::from_iter_values(ids.iter().map(|_| "ml"))),
+                Arc::new(Int64Array::from(vec![None::<i64>; ids.len()])),
+            ],
+        )
+        .map_err(|e| HarnessError::Check { what: "ML alerts".into(), problem: e.to_string() })?;
+        // A blind append can still lose to a MERGE that rewrote files (delta-rs reports
+        // ConcurrentDeleteRead): the ML job retries on a fresh snapshot, as a real job would.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let table = open_table(&self.env.catalog, ALERTS)
+                .await
+                .map_err(|e| HarnessError::Check { what: ALERTS.into(), problem: e.message })?;
+            match table.write(vec![rb.clone()]).with_commit_properties(CommitProperties::default()).await {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < 20 && harness::pipeline::classify_delta(&e).starts_with("Concurrent") => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ConcurrentWriter for MlWriter {
+    async fn commit_overlapping(&self, context: &serde_json::Value) -> Result<Vec<String>> {
+        let key = |k: &str| context.get(k).and_then(|v| v.as_str()).and_then(parse_alert_number);
+        let (Some(lo), Some(hi)) = (key("min"), key("max")) else {
+            return Err(HarnessError::Fault {
+                fault: "concurrent-append".into(),
+                problem: format!("the resolver's failpoint context has no alert range: {context}"),
+            });
+        };
+        // One file whose alert_id stats span [min, max]: `A{lo}` sorts before `A{lo}-00`, and
+        // `A{hi}-9k` after `A{hi}-00`. Neither form is ever produced by the ML job itself.
+        let k = self.ledger.lock().expect("ledger").fault_alerts.len();
+        let ids = vec![format!("A{lo:010}"), format!("A{hi:010}-9{k}")];
+        self.append(&ids).await?;
+        self.ledger.lock().expect("ledger").fault_alerts.extend(ids.iter().cloned());
+        self.history.record(Event::Phase { name: format!("ML writer committed {} overlapping alerts", ids.len()) });
+        Ok(ids)
+    }
+}
+
+const TICK: Duration = Duration::from_millis(50);
+
+impl TelemetryWorkload {
+    fn new(env: PipelineEnv, history: History, seed: u64) -> Result<TelemetryWorkload> {
+        let producer: FutureProducer =
+            client_config(&env.config.bootstrap).set("linger.ms", "2").set("message.timeout.ms", "10000").create()?;
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let writer = Arc::new(MlWriter { env: env.clone(), ledger: ledger.clone(), history: history.clone() });
+        let (stop, _) = watch::channel(false);
+        let inner = Arc::new(Inner { env, history, seed, producer, ledger, writer });
+        Ok(TelemetryWorkload { inner, stop, loops: Mutex::new(Vec::new()) })
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("run", &self.env.config.run_id).field("seed", &self.seed).finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn topic(&self, name: &str) -> String {
+        format!("lf-{}-{name}", self.env.config.run_id)
+    }
+
+    async fn send_all(&self, topic: &str, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
+        let sends = payloads
+            .iter()
+            .map(|(key, p)| self.producer.send(FutureRecord::to(topic).key(key).payload(p), Duration::from_secs(10)));
+        for r in futures::future::join_all(sends).await {
+            r.map_err(|(e, _)| HarnessError::Broker(format!("producing to {topic}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// One tick of the telemetry producer.
+    async fn produce_readings(&self, rng: &mut rand::rngs::SmallRng) -> Result<()> {
+        let per_tick = (self.env.config.options.rate as f64 * TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        let domains = self.env.config.options.domains as i64;
+        let first = self.ledger.lock().expect("ledger").next_reading;
+        let payloads = (first..first + per_tick)
+            .map(|id| {
+                let r = Reading {
+                    id,
+                    device: format!("dev-{}", rng.random_range(0..50)),
+                    domain: DOMAINS[(id % domains) as usize].to_string(),
+                    value: rng.random_range(-40.0..120.0),
+                };
+                (r.device.clone(), serde_json::to_vec(&r).expect("serializes"))
+            })
+            .collect();
+        self.send_all(&self.topic("telemetry"), payloads).await?;
+        self.ledger.lock().expect("ledger").next_reading = first + per_tick;
+        self.history.record(Event::Produced {
+            stream: "telemetry".into(),
+            first: first as u64,
+            last: (first + per_tick - 1) as u64,
+        });
+        Ok(())
+    }
+
+    /// One tick of the ML job: create a few alerts, then resolve some of the previous tick's.
+    async fn ml_tick(&self, rng: &mut rand::rngs::SmallRng, previous: &mut Vec<String>) -> Result<()> {
+        let k = rng.random_range(2..6u64);
+        let first = self.ledger.lock().expect("ledger").next_alert;
+        let ids: Vec<String> = (first..first + k).map(alert_id).collect();
+        self.writer.append(&ids).await?;
+        self.ledger.lock().expect("ledger").next_alert = first + k;
+        self.history.record(Event::Produced { stream: "alerts".into(), first, last: first + k - 1 });
+        // RESOLVE two in three of the alerts whose CREATE committed a tick ago.
+        let to_resolve: Vec<String> = previous.drain(..).filter(|_| rng.random_range(0..3) != 0).collect();
+        *previous = ids;
+        if to_resolve.is_empty() {
+            return Ok(());
+        }
+        let first_event = self.ledger.lock().expect("ledger").next_event;
+        let events: Vec<AlertEvent> = to_resolve
+            .iter()
+            .enumerate()
+            .map(|(i, a)| AlertEvent { event_id: first_event + i as i64, alert_id: a.clone(), kind: "RESOLVE".into() })
+            .collect();
+        let payloads =
+            events.iter().map(|e| (e.alert_id.clone(), serde_json::to_vec(e).expect("serializes"))).collect();
+        self.send_all(&self.topic("alert-events"), payloads).await?;
+        let mut l = self.ledger.lock().expect("ledger");
+        for e in &events {
+            l.resolved.insert(e.alert_id.clone(), e.event_id);
+        }
+        l.next_event = first_event + events.len() as i64;
+        let last = l.next_event - 1;
+        drop(l);
+        self.history.record(Event::Produced {
+            stream: "alert-events".into(),
+            first: first_event as u64,
+            last: last as u64,
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Workload for TelemetryWorkload {
+    async fn start(&self) -> Result<()> {
+        let mut loops = self.loops.lock().expect("loops");
+        for which in [Loop::Readings, Loop::Ml] {
+            let me = self.inner.clone();
+            let mut stop = self.stop.subscribe();
+            loops.push(tokio::spawn(async move {
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(me.seed.wrapping_add(which as u64));
+                let mut previous = Vec::new();
+                let mut ticker = tokio::time::interval(TICK);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        _ = stop.changed() => return,
+                    }
+                    if *stop.borrow() {
+                        return;
+                    }
+                    let r = match which {
+                        Loop::Readings => me.produce_readings(&mut rng).await,
+                        Loop::Ml => me.ml_tick(&mut rng, &mut previous).await,
+                    };
+                    if let Err(e) = r {
+                        me.history.record(Event::HarnessError { message: format!("workload: {e}") });
+                        return;
+                    }
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    async fn stop(&self) -> Result<()> {
+        self.stop.send_replace(true);
+        let loops: Vec<_> = self.loops.lock().expect("loops").drain(..).collect();
+        for l in loops {
+            let _ = l.await;
+        }
+        Ok(())
+    }
+
+    async fn audit(&self) -> Result<Vec<TableAudit>> {
+        let me = &self.inner;
+        let (produced, alerts, fault_alerts, resolved) = {
+            let l = me.ledger.lock().expect("ledger");
+            (l.next_reading, l.next_alert, l.fault_alerts.clone(), l.resolved.clone())
+        };
+        let cat = &me.env.catalog;
+        let open = |t: &'static str| async move {
+            open_table(cat, t).await.map_err(|e| HarnessError::Check { what: t.into(), problem: e.message })
+        };
+        let mut out = Vec::new();
+        let bronze = int64s(&query(open("bronze").await?, "SELECT id FROM t").await?, 0);
+        out.push(compare("bronze", "bronze", 0..produced, bronze));
+        let domains = me.env.config.options.domains as i64;
+        for (i, d) in DOMAINS[..domains as usize].iter().enumerate() {
+            let name = domain_query(d);
+            let t = open_table(cat, &name)
+                .await
+                .map_err(|e| HarnessError::Check { what: name.clone(), problem: e.message })?;
+            let ids = int64s(&query(t, "SELECT id FROM t").await?, 0);
+            out.push(compare(&name, &name, (0..produced).filter(|id| id % domains == i as i64), ids));
+        }
+        let rows = query(open(ALERTS).await?, "SELECT alert_id, status, resolved_by FROM t").await?;
+        let ids: Vec<String> = strings(&rows, 0).into_iter().flatten().collect();
+        let expected = (0..alerts).map(alert_id).chain(fault_alerts);
+        let mut audit = compare(ALERTS, RESOLVER, expected, ids);
+        // Alerts resolved: every alert that received a RESOLVE is CLOSED.
+        let status: BTreeMap<String, String> =
+            strings(&rows, 0).into_iter().zip(strings(&rows, 1)).filter_map(|(a, s)| Some((a?, s?))).collect();
+        let open_resolved: Vec<String> =
+            resolved.keys().filter(|a| status.get(*a).map(String::as_str) != Some("CLOSED")).cloned().collect();
+        audit.unresolved = open_resolved.len() as u64;
+        if !open_resolved.is_empty() {
+            audit.samples.insert("resolved but open".into(), open_resolved.into_iter().take(20).collect());
+        }
+        audit.samples.insert("resolved".into(), vec![format!("{} RESOLVE events", resolved.len())]);
+        out.push(audit);
+        Ok(out)
+    }
+
+    fn writer(&self, table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
+        (table == ALERTS).then(|| self.inner.writer.clone() as Arc<dyn ConcurrentWriter>)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Loop {
+    Readings = 0,
+    Ml = 1,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_alert_ids_sort_around_the_resolved_range() {
+        let (lo, hi) = (alert_id(100), alert_id(140));
+        let below = format!("A{:010}", 100);
+        let above = format!("A{:010}-90", 140);
+        assert!(below < lo && lo < hi && hi < above);
+        assert!(below > alert_id(99) && above < alert_id(141));
+        assert_eq!(parse_alert_number(&hi), Some(140));
+    }
+
+    #[test]
+    fn domains_are_bounded() {
+        let o = PipelineOptions { domains: 7, ..PipelineOptions::default() };
+        let err = Telemetry.plan("r", &o).unwrap_err().to_string();
+        assert!(err.contains("1 to 6") && err.contains("--domains"), "{err}");
+        let plan = Telemetry.plan("r", &PipelineOptions::default()).unwrap();
+        assert_eq!(plan.queries.last().unwrap().name, RESOLVER);
+        assert_eq!(plan.queries.len(), 4);
+    }
+}

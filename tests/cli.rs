@@ -1,0 +1,82 @@
+//! The `loudfail` command as a user meets it: exit codes, bad input, and nothing left behind.
+
+use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use std::process::{Command, Output};
+
+fn loudfail(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("loudfail runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Bad input: exit 2, a message naming the problem and the fix, and no run directory created.
+fn rejects(args: &[&str], problem: &str, fix: &str) {
+    let dir = scratch("bad");
+    let mut all: Vec<&str> = vec!["run", "--dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let o = loudfail(&all);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+    assert!(t.contains(problem), "{args:?} should name {problem:?}: {t}");
+    assert!(t.contains(fix), "{args:?} should say {fix:?}: {t}");
+    assert!(!dir.exists(), "{args:?} created {}", dir.display());
+}
+
+#[test]
+fn unknown_names_are_rejected_with_the_known_ones() {
+    rejects(&["--pipeline", "nope"], "unknown pipeline \"nope\"", "telemetry");
+    rejects(&["--topology", "mesh"], "unknown topology \"mesh\"", "multi-query");
+    rejects(&["--fault", "meteor"], "unknown fault \"meteor\"", "concurrent-append");
+    rejects(&["--await", "some"], "unknown await policy \"some\"", "--await each or --await any");
+    rejects(&["--domains", "9"], "1 to 6 domain queries", "--domains between 1 and 6");
+    rejects(&["--scale", "fast"], "unknown time scale", "test, real");
+}
+
+#[test]
+fn a_foreign_directory_is_refused_and_left_untouched() {
+    let dir = scratch("foreign");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let o = loudfail(&["run", "--dir", dir.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("is not a loudfail run directory") && t.contains("Help:"), "{t}");
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("notes.txt")]);
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+}
+
+#[test]
+fn a_broker_that_does_not_answer_is_a_clear_error() {
+    let dir = scratch("nobroker");
+    // Port 1 on loopback: nothing listens there.
+    let o = loudfail(&["run", "--broker", "127.0.0.1:1", "--dir", dir.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("the broker at 127.0.0.1:1 did not answer") && t.contains("Help:"), "{t}");
+    assert!(!dir.exists());
+}
+
+#[test]
+fn help_explains_every_option() {
+    let t = text(&loudfail(&["run", "--help"]));
+    for opt in ["--pipeline", "--topology", "--await", "--fault", "--seed", "--dir", "--domains", "--scale", "--broker"]
+    {
+        assert!(t.contains(opt), "run --help lacks {opt}: {t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_configuration_exits_1_and_leaves_nothing_running() {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("cli-each");
+    let o = loudfail(&["run", "--await", "each", "--seed", "3", "--dir", dir.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("VERDICT     SILENT(") && t.contains("(as expected)"), "{t}");
+    assert!(t.contains("replay      loudfail run --pipeline telemetry --topology multi-query --await each"), "{t}");
+    assert!(dir.join("history.jsonl").is_file() && dir.join("report.json").is_file());
+    assert_nothing_left(&dir);
+}

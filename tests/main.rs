@@ -1,0 +1,7 @@
+//! loudfail's integration tests: one binary (FIELD-NOTES: every test binary that links
+//! deltalake costs a gigabyte and a link), one module per theme.
+
+mod support;
+
+mod cli;
+mod incident1;

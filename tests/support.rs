@@ -1,0 +1,48 @@
+//! Shared helpers: the worker binary, the lock that keeps chaos runs from sharing two cores,
+//! scratch directories, and the check that a run left no process behind.
+
+use std::path::{Path, PathBuf};
+
+/// The loudfail binary Cargo built for these tests (the cluster and task processes).
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_loudfail"))
+}
+
+/// Chaos runs measure latencies against bounds; two of them at once on a 2-core machine would
+/// measure each other. Every test that runs a scenario holds this lock.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A fresh, unique directory that does not exist yet.
+pub fn scratch(name: &str) -> PathBuf {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("loudfail-tests");
+    std::fs::create_dir_all(&base).unwrap();
+    let p = base.join(format!("{name}-{}-{}", std::process::id(), harness::time::now_us()));
+    assert!(!p.exists());
+    p
+}
+
+/// Processes whose command line mentions `dir` (every cluster and task of a run is started with
+/// `--run-dir <dir>`), other than this test process.
+pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
+    let needle = dir.display().to_string();
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmd.contains(&needle) {
+            out.push((pid, cmd));
+        }
+    }
+    out
+}
+
+/// Asserts that nothing of the run in `dir` is still running.
+pub fn assert_nothing_left(dir: &Path) {
+    let left = processes_mentioning(dir);
+    assert!(left.is_empty(), "processes left behind by the run in {}: {left:?}", dir.display());
+}
