@@ -11,7 +11,7 @@
 use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::PipelinePlan;
 use harness::topology::{AwaitPolicy, Topology};
-use harness::{Event, HarnessError, Result, Scenario, async_trait};
+use harness::{HarnessError, Result, Scenario, async_trait};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -40,19 +40,15 @@ impl Fault for ResolverRaises {
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let mark = ctx.mark();
         ctx.arm("resolver", "resolver.before-commit", "1*error(bad record in foreachBatch)").await?;
-        match ctx.await_termination(mark, "resolver").await? {
+        let ended = ctx.await_termination(mark, "resolver").await?;
+        match (&ended.error, &ended.error_kind) {
             (Some(error), Some(kind)) => {
-                ctx.record(Event::FaultEffect {
-                    fault: self.name().into(),
-                    query: "resolver".into(),
-                    error_kind: kind,
-                    error,
-                });
+                ctx.effect(ended.at, self.name(), "resolver", kind, error);
                 Ok(())
             }
-            other => Err(HarnessError::Fault {
+            _ => Err(HarnessError::Fault {
                 fault: self.name().into(),
-                problem: format!("resolver ended with {other:?}"),
+                problem: format!("resolver ended with {ended:?}"),
             }),
         }
     }

@@ -203,7 +203,13 @@ async fn bench(args: BenchArgs) -> i32 {
             Err(e) => return fail(&e),
         }
     }
-    println!("\n{} runs of: {}", args.runs, base.replay_line());
+    println!(
+        "\n{} runs (seeds {}..={}) of: {}",
+        args.runs,
+        args.scenario.seed,
+        args.scenario.seed + args.runs.saturating_sub(1) as u64,
+        base.replay_line()
+    );
     println!("  {:<20} {:>10} {:>10}   target", "", "median", "max");
     row("detection latency", &detection, "<= 250ms");
     row("restart latency", &restart, "<= 1.0s");

@@ -80,3 +80,29 @@ async fn the_incident_configuration_exits_1_and_leaves_nothing_running() {
     assert!(dir.join("history.jsonl").is_file() && dir.join("report.json").is_file());
     assert_nothing_left(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("ctrl-c");
+    let mut child = Command::new(bin())
+        .args(["run", "--await", "each", "--dir", dir.to_str().unwrap()])
+        .spawn()
+        .expect("loudfail runs");
+    // Await the moment the cluster has started its queries (the history says so).
+    let history = dir.join("history.jsonl");
+    let started = crate::support::await_file_contains(
+        &history,
+        "\"event\":\"query_started\"",
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert!(started, "the run never started its queries");
+    assert!(!crate::support::processes_mentioning(&dir).is_empty(), "cluster and task should be running");
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_nothing_left(&dir);
+    assert!(history.is_file(), "the run directory keeps what was recorded");
+}

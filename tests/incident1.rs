@@ -36,6 +36,7 @@ async fn awaiting_each_query_hides_the_resolver_failure() {
     // The fault really happened, as delta-rs's own error.
     let f = &a.faults[0];
     assert_eq!(f.error_kind, "ConcurrentAppend");
+    assert_eq!(f.affected, vec!["resolver"], "the other queries ran on, as in the incident");
     assert!(!f.loud && f.loud_state.as_ref().is_none_or(|s| !s.contains("run 1")), "{f:?}");
 
     // The silent window covers at least the observation horizon, in the resolver, and every
@@ -108,7 +109,8 @@ async fn a_task_retry_restarts_the_queries_on_the_same_cluster() {
     let a = &report.analysis;
     assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
     assert_eq!(a.faults[0].loud_state.as_deref(), Some("task main RETRYING"));
-    assert_eq!(a.faults[0].affected, vec!["resolver"], "the cluster survived, only the resolver died");
+    // A retried task restarts every query it owns, on the cluster that survived.
+    assert_eq!(a.faults[0].affected, vec!["bronze", "domain_pressure", "domain_temperature", "resolver"]);
     let history = History::read(&report.dir.join("history.jsonl")).unwrap();
     // One run, one cluster process; the task's second attempt ran on it.
     let clusters = history

@@ -46,3 +46,23 @@ pub fn assert_nothing_left(dir: &Path) {
     let left = processes_mentioning(dir);
     assert!(left.is_empty(), "processes left behind by the run in {}: {left:?}", dir.display());
 }
+
+/// Waits until `path` contains `needle`, re-reading it whenever it may have grown. Returns false
+/// after `timeout`.
+pub async fn await_file_contains(path: &Path, needle: &str, timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut seen_len = 0;
+    while std::time::Instant::now() < deadline {
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.len() as usize != seen_len
+        {
+            seen_len = meta.len() as usize;
+            if std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle)) {
+                return true;
+            }
+        }
+        // The file is written by another process; there is no event to await but its growth.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

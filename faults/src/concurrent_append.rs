@@ -21,7 +21,7 @@
 use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::PipelinePlan;
 use harness::topology::{AwaitPolicy, Topology};
-use harness::{Event, HarnessError, Result, async_trait};
+use harness::{HarnessError, Result, async_trait};
 
 /// The fault.
 #[derive(Debug, Clone)]
@@ -86,15 +86,10 @@ impl Fault for ConcurrentAppend {
         let written = writer.commit_overlapping(&read).await?;
         let after_write = ctx.mark();
         ctx.release(&self.query, &self.failpoint).await?;
-        let (error, kind) = ctx.await_termination(after_write, &self.query).await?;
-        match (error, kind) {
+        let ended = ctx.await_termination(after_write, &self.query).await?;
+        match (&ended.error, &ended.error_kind) {
             (Some(error), Some(kind)) if kind == "ConcurrentAppend" => {
-                ctx.record(Event::FaultEffect {
-                    fault: NAME.into(),
-                    query: self.query.clone(),
-                    error_kind: kind,
-                    error,
-                });
+                ctx.effect(ended.at, NAME, &self.query, kind, error);
                 Ok(())
             }
             (error, kind) => Err(HarnessError::Fault {

@@ -143,19 +143,33 @@ impl FaultCtx<'_> {
         Ok(ctx)
     }
 
-    /// Awaits the termination of `query` after `since`; returns its error and error class.
-    pub async fn await_termination(&self, since: usize, query: &str) -> Result<(Option<String>, Option<String>)> {
+    /// Awaits the termination of `query` after `since`.
+    pub async fn await_termination(&self, since: usize, query: &str) -> Result<Termination> {
         let what = format!("query {query} to terminate");
-        let (r, _) = self
+        let (t, _) = self
             .history
             .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
                 Event::QueryTerminated { query: q, error, error_kind } if q == query => {
-                    Some((error.clone(), error_kind.clone()))
+                    Some(Termination { at: r.at, error: error.clone(), error_kind: error_kind.clone() })
                 }
                 _ => None,
             })
             .await?;
-        Ok(r)
+        Ok(t)
+    }
+
+    /// Records that a fault took effect at `at` (when the error happened, not when the harness
+    /// noticed: detection latency is measured from here).
+    pub fn effect(&self, at: i64, fault: &str, query: &str, error_kind: &str, error: &str) {
+        self.history.append(crate::history::Record {
+            at,
+            event: Event::FaultEffect {
+                fault: fault.into(),
+                query: query.into(),
+                error_kind: error_kind.into(),
+                error: error.into(),
+            },
+        });
     }
 
     /// The workload's concurrent writer of `table`.
@@ -167,6 +181,17 @@ impl FaultCtx<'_> {
             )
         })
     }
+}
+
+/// How a query ended, as its cluster reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Termination {
+    /// When (the cluster's clock, the run's one clock).
+    pub at: i64,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// The error's class.
+    pub error_kind: Option<String>,
 }
 
 /// Faults by name.

@@ -307,7 +307,9 @@ fn best_txn<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Optio
         .max()
 }
 
-/// The fault's target, and every query that ran on a cluster that died after the fault.
+/// The fault's target, and every query the system stopped after the fault: those that
+/// terminated (with their task, or on their own) and those on a cluster that died. Only what
+/// happened before the harness stepped in (an operator restart, or the drain at the end) counts.
 fn affected_queries(records: &[Record], t0: i64, target: &str) -> Vec<String> {
     let mut out = BTreeSet::from([target.to_string()]);
     let mut on_cluster: BTreeMap<(String, u32), BTreeSet<String>> = BTreeMap::new();
@@ -316,11 +318,19 @@ fn affected_queries(records: &[Record], t0: i64, target: &str) -> Vec<String> {
             on_cluster.entry((cluster.clone(), *run)).or_default().insert(query.clone());
         }
     }
-    for r in records.iter().filter(|r| r.at > t0) {
-        if let Event::ProcessExited { role: crate::history::Role::Cluster, name, run, .. } = &r.event
-            && let Some(qs) = on_cluster.get(&(name.clone(), *run))
-        {
-            out.extend(qs.iter().cloned());
+    let harness_steps_in =
+        |e: &Event| matches!(e, Event::OperatorRestart { .. }) || matches!(e, Event::Phase { name } if name == "drain");
+    for r in records.iter().filter(|r| r.at > t0).take_while(|r| !harness_steps_in(&r.event)) {
+        match &r.event {
+            Event::QueryTerminated { query, .. } => {
+                out.insert(query.clone());
+            }
+            Event::ProcessExited { role: crate::history::Role::Cluster, name, run, .. } => {
+                if let Some(qs) = on_cluster.get(&(name.clone(), *run)) {
+                    out.extend(qs.iter().cloned());
+                }
+            }
+            _ => {}
         }
     }
     out.into_iter().collect()

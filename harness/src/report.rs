@@ -123,30 +123,12 @@ impl Report {
             None => "",
         };
         let _ = writeln!(s, "\n  VERDICT     {}{mark}\n", self.verdict());
-        let _ = writeln!(s, "  {:<28} {:<24} {}", "figure", "measured", "bound");
+        row(&mut s, "figure", "measured", "bound");
         for f in &a.faults {
-            let _ = writeln!(s, "  {:<28} {} in {} ({})", "fault took effect", f.error_kind, f.query, f.fault);
-            let _ = writeln!(
-                s,
-                "  {:<28} {:<24} {}",
-                "detection latency",
-                opt(f.detection_us.map(us)),
-                human(self.detection_bound)
-            );
-            let _ = writeln!(
-                s,
-                "  {:<28} {:<24} {}",
-                "  first loud state",
-                f.loud_state.clone().unwrap_or_else(|| "none".into()),
-                ""
-            );
-            let _ = writeln!(
-                s,
-                "  {:<28} {:<24} {}",
-                "restart latency",
-                opt(f.restart_us.map(us)),
-                human(self.restart_bound)
-            );
+            row(&mut s, "fault took effect", &format!("{} in {} ({})", f.error_kind, f.query, f.fault), "");
+            row(&mut s, "detection latency", &opt(f.detection_us.map(us)), &human(self.detection_bound));
+            row(&mut s, "  first loud state", f.loud_state.as_deref().unwrap_or("none"), "");
+            row(&mut s, "restart latency", &opt(f.restart_us.map(us)), &human(self.restart_bound));
             let _ = writeln!(s, "  {:<28} {}", "  queries affected", f.affected.join(", "));
         }
         match &a.silence {
@@ -204,6 +186,11 @@ impl Report {
         }
         s
     }
+}
+
+/// One line of the figures table: label, what was measured, the bound it is judged by.
+fn row(s: &mut String, label: &str, measured: &str, bound: &str) {
+    let _ = writeln!(s, "  {label:<28} {measured:<24} {bound}");
 }
 
 fn us(v: i64) -> Duration {

@@ -79,7 +79,8 @@ impl Default for Timings {
             trigger: Duration::from_secs(10),
             detection_bound: Duration::from_secs(150),
             restart_bound: min(10),
-            horizon: min(20),
+            // The incident's own length: 12 minutes of RUNNING while nothing committed.
+            horizon: min(12),
             backoff_initial: Duration::from_secs(30),
             backoff_max: min(10),
             backoff_reset_after: min(30),
