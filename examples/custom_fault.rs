@@ -32,9 +32,9 @@ impl Fault for ResolverRaises {
         plan.query("resolver").map(|_| ())
     }
     fn expectation(&self, t: &Topology) -> Expectation {
-        match t.await_policy {
-            AwaitPolicy::Each => Expectation::Silent,
-            AwaitPolicy::Any => Expectation::LoudRestarted,
+        match (t.await_policy, t.monitor_queries) {
+            (AwaitPolicy::Each, false) => Expectation::Silent,
+            _ => Expectation::LoudRestarted,
         }
     }
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {

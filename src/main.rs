@@ -63,7 +63,7 @@ struct ScenarioArgs {
     #[arg(long, default_value = "telemetry")]
     pipeline: String,
     /// How queries are laid out on tasks and clusters: multi-query (one cluster, one task
-    /// running every query).
+    /// running every query), shared-cluster (one cluster, a process per task), cluster-per-task.
     #[arg(long, default_value = "multi-query")]
     topology: String,
     /// How the task waits on its queries: `each` (awaitTermination of each in order, the
@@ -82,9 +82,14 @@ struct ScenarioArgs {
     /// Time scale: `test` (10 nominal minutes take 1 s), `real`, or a factor in (0, 1].
     #[arg(long, default_value = "test")]
     scale: String,
-    /// Retries of each task before its run fails (Databricks' task `max_retries`).
-    #[arg(long, default_value_t = 0)]
-    max_retries: u32,
+    /// Retries of each task before its run fails (Databricks' task `max_retries`). Default: 0
+    /// for multi-query, 3 for shared-cluster and cluster-per-task.
+    #[arg(long)]
+    max_retries: Option<u32>,
+    /// The job watches every query and fails the task whose query terminates with an error
+    /// (what Databricks documents that jobs do).
+    #[arg(long)]
+    monitor_queries: bool,
     /// Bootstrap address of an external Kafka instead of the embedded broker.
     #[arg(long)]
     broker: Option<String>,
@@ -126,7 +131,12 @@ fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
         )
     })?;
     let mut s = Scenario::new(pipeline)
-        .topology(Topology { kind, await_policy, max_retries: a.max_retries })
+        .topology(Topology {
+            kind,
+            await_policy,
+            max_retries: a.max_retries.unwrap_or(kind.default_retries()),
+            monitor_queries: a.monitor_queries,
+        })
         .seed(a.seed)
         .scale(scale)
         .options(PipelineOptions { domains: a.domains, ..PipelineOptions::default() });

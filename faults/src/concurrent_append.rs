@@ -72,9 +72,11 @@ impl Fault for ConcurrentAppend {
     }
 
     fn expectation(&self, topology: &Topology) -> Expectation {
-        match topology.await_policy {
-            AwaitPolicy::Each => Expectation::Silent,
-            AwaitPolicy::Any => Expectation::LoudRestarted,
+        // Only a task that awaits each query in order, with nobody watching the queries, misses
+        // the resolver's death.
+        match (topology.await_policy, topology.monitor_queries) {
+            (AwaitPolicy::Each, false) => Expectation::Silent,
+            _ => Expectation::LoudRestarted,
         }
     }
 

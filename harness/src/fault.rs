@@ -35,6 +35,17 @@ impl std::fmt::Display for Expectation {
     }
 }
 
+/// How far a fault reaches by its nature (DESIGN.md: query-scoped failures are the quiet ones,
+/// driver-scoped ones are loud).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// It breaks one query; anything beyond that query's task is collateral.
+    Query,
+    /// It breaks a cluster; every task on that cluster is in its reach.
+    Cluster,
+}
+
 /// A fault.
 #[async_trait]
 pub trait Fault: Send + Sync + Debug {
@@ -46,6 +57,10 @@ pub trait Fault: Send + Sync + Debug {
     fn target(&self) -> String;
     /// Checks that the pipeline has what the fault needs (a query, a writer, ...).
     fn check(&self, plan: &PipelinePlan) -> Result<()>;
+    /// How far it reaches by its nature.
+    fn scope(&self) -> Scope {
+        Scope::Query
+    }
     /// What `topology` is expected to make of it.
     fn expectation(&self, topology: &Topology) -> Expectation;
     /// Makes it happen. Returns once the fault has taken effect (recording

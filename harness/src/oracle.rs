@@ -9,8 +9,10 @@
 //! | no loss, no duplicates | is every produced record in its sink exactly once? |
 //! | alerts resolved | is every alert that received a RESOLVE closed? |
 
+use crate::fault::Scope;
 use crate::history::{Event, Positions, Record, RunState, TableAudit, TaskState};
 use crate::observer::lagging;
+use crate::topology::JobSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -65,6 +67,10 @@ pub struct FaultFinding {
     pub restart_us: Option<i64>,
     /// The queries the fault stopped (its target, and every query whose cluster died).
     pub affected: Vec<String>,
+    /// Tasks whose queries it disrupted.
+    pub blast_radius: Vec<String>,
+    /// Of those, the tasks beyond its reach (its query's task, or its cluster's tasks).
+    pub collateral: Vec<String>,
     /// Loud within the detection bound.
     pub loud: bool,
     /// Restarted within the restart bound.
@@ -108,6 +114,9 @@ pub enum Verdict {
     /// Records in their sinks more than once.
     #[serde(rename = "DUPLICATES")]
     Duplicates(u64),
+    /// The fault disrupted tasks beyond its reach.
+    #[serde(rename = "COLLATERAL")]
+    Collateral(Vec<String>),
     /// No fault, no silence, nothing lost or duplicated.
     #[serde(rename = "CLEAN")]
     Clean,
@@ -130,6 +139,7 @@ impl Verdict {
             Verdict::LoudNotRestarted => "LOUD-NOT-RESTARTED",
             Verdict::Loss(_) => "LOSS",
             Verdict::Duplicates(_) => "DUPLICATES",
+            Verdict::Collateral(_) => "COLLATERAL",
             Verdict::Clean => "CLEAN",
             Verdict::Error(_) => "ERROR",
         }
@@ -142,6 +152,7 @@ impl fmt::Display for Verdict {
             Verdict::Silent(us) => write!(f, "SILENT({})", crate::time::human(Duration::from_micros(*us as u64))),
             Verdict::Loss(n) => write!(f, "LOSS({n})"),
             Verdict::Duplicates(n) => write!(f, "DUPLICATES({n})"),
+            Verdict::Collateral(tasks) => write!(f, "COLLATERAL({})", tasks.join(", ")),
             Verdict::Error(e) => write!(f, "ERROR({e})"),
             other => f.write_str(other.name()),
         }
@@ -171,6 +182,8 @@ pub struct Analysis {
     pub errors: Vec<String>,
     /// How many runs of the job there were.
     pub runs: u32,
+    /// The longest time a task spent RETRYING while its run said RUNNING, in µs.
+    pub retrying_while_running_us: i64,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -191,7 +204,8 @@ pub fn analyze(records: &[Record]) -> Analysis {
         errors.push("the history has no run_started record".into());
         Bounds { detection_us: 0, restart_us: 0, silence_us: 0 }
     });
-    let faults = fault_findings(&records, &bounds);
+    let job = job_of(&records);
+    let faults = fault_findings(&records, &bounds, &job);
     let (silence, states_during_silence) = silent_window(&records);
     let audits: Vec<TableAudit> = records
         .iter()
@@ -225,6 +239,8 @@ pub fn analyze(records: &[Record]) -> Analysis {
         Verdict::Loss(missing + unresolved)
     } else if duplicated > 0 {
         Verdict::Duplicates(duplicated)
+    } else if let Some(f) = faults.iter().find(|f| !f.collateral.is_empty()) {
+        Verdict::Collateral(f.collateral.clone())
     } else if faults.is_empty() && silent_us > bounds.silence_us {
         Verdict::Silent(silent_us)
     } else if faults.is_empty() {
@@ -232,6 +248,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
     } else {
         Verdict::LoudRestarted
     };
+    let retrying_while_running_us = retrying_while_running(&records);
     Analysis {
         faults,
         silence,
@@ -243,6 +260,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
         audits,
         errors,
         runs,
+        retrying_while_running_us,
         verdict,
     }
 }
@@ -257,7 +275,82 @@ fn loud_state(event: &Event) -> Option<String> {
     }
 }
 
-fn fault_findings(records: &[Record], bounds: &Bounds) -> Vec<FaultFinding> {
+/// The job and the faults' scopes, as the run recorded them.
+#[derive(Debug, Default)]
+struct JobView {
+    job: Option<JobSpec>,
+    scopes: BTreeMap<String, Scope>,
+}
+
+impl JobView {
+    fn task_of(&self, query: &str) -> Option<String> {
+        self.job.as_ref()?.task_of(query).map(|t| t.name.clone())
+    }
+
+    /// The tasks a fault on `query` may reach by its scope.
+    fn reach(&self, fault: &str, query: &str) -> BTreeSet<String> {
+        let Some(job) = &self.job else { return BTreeSet::new() };
+        let Some(task) = job.task_of(query) else { return BTreeSet::new() };
+        match self.scopes.get(fault).copied().unwrap_or(Scope::Query) {
+            Scope::Query => BTreeSet::from([task.name.clone()]),
+            Scope::Cluster => job.tasks_on(&task.cluster).into_iter().map(|t| t.name.clone()).collect(),
+        }
+    }
+}
+
+fn job_of(records: &[Record]) -> JobView {
+    records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::RunStarted { scenario, .. } => Some(JobView {
+                job: serde_json::from_value(scenario.get("job")?.clone()).ok(),
+                scopes: scenario
+                    .get("faults")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|f| {
+                        Some((
+                            f.get("name")?.as_str()?.to_string(),
+                            serde_json::from_value(f.get("scope")?.clone()).ok()?,
+                        ))
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The longest time a task spent RETRYING while its run said RUNNING.
+fn retrying_while_running(records: &[Record]) -> i64 {
+    let mut run_running = false;
+    let mut since: BTreeMap<String, i64> = BTreeMap::new();
+    let mut longest = 0;
+    for r in records {
+        match &r.event {
+            Event::RunState { state, .. } => {
+                run_running = *state == RunState::Running;
+                if !run_running {
+                    for (_, from) in std::mem::take(&mut since) {
+                        longest = longest.max(r.at - from);
+                    }
+                }
+            }
+            Event::TaskState { task, state, .. } => {
+                if let Some(from) = since.remove(task) {
+                    longest = longest.max(r.at - from);
+                }
+                if *state == TaskState::Retrying && run_running {
+                    since.insert(task.clone(), r.at);
+                }
+            }
+            _ => {}
+        }
+    }
+    longest
+}
+
+fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<FaultFinding> {
     let mut out = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
@@ -281,7 +374,11 @@ fn fault_findings(records: &[Record], bounds: &Bounds) -> Vec<FaultFinding> {
             restarted = latest.is_some_and(|us| us <= bounds.restart_us);
         }
         let detection_us = loud.as_ref().map(|(at, _)| at - t0);
+        let blast: BTreeSet<String> = affected.iter().filter_map(|q| job.task_of(q)).collect();
+        let reach = job.reach(fault, query);
         out.push(FaultFinding {
+            collateral: blast.difference(&reach).cloned().collect(),
+            blast_radius: blast.into_iter().collect(),
             fault: fault.clone(),
             query: query.clone(),
             error_kind: error_kind.clone(),
@@ -614,6 +711,37 @@ mod tests {
         let mut h = H::new();
         h.source(10, 5).commit(20, 0, 5).audit(100, 0, 2);
         assert_eq!(h.analyze().verdict, Verdict::Duplicates(2));
+    }
+
+    #[test]
+    fn a_query_fault_that_stops_another_task_is_collateral() {
+        let mut h = H::new();
+        let job = serde_json::json!({
+            "clusters": [{"name": "shared"}],
+            "tasks": [
+                {"name": "ingest", "cluster": "shared", "queries": ["bronze"], "await_policy": "any", "max_retries": 0},
+                {"name": "alerts", "cluster": "shared", "queries": ["resolver"], "await_policy": "any", "max_retries": 0}
+            ]
+        });
+        if let Event::RunStarted { scenario, .. } = &mut h.0[0].event {
+            *scenario = serde_json::json!({"job": job, "faults": [{"name": "concurrent-append", "scope": "query"}]});
+        }
+        h.source(10, 5).commit(20, 0, 5).source(30, 10).effect(40);
+        h.at(42, Event::QueryTerminated { query: "bronze".into(), error: None, error_kind: None });
+        h.at(
+            45,
+            Event::TaskState { run: 1, task: "alerts".into(), attempt: 1, state: TaskState::Retrying, reason: None },
+        );
+        h.at(
+            200,
+            Event::TaskState { run: 1, task: "alerts".into(), attempt: 2, state: TaskState::Running, reason: None },
+        );
+        h.at(250, Event::SinkObserved { query: "bronze".into(), table: "bronze".into(), version: 1, txn: Some(1) });
+        h.commit(300, 1, 10).audit(400, 0, 0);
+        let a = h.analyze();
+        assert_eq!(a.verdict, Verdict::Collateral(vec!["ingest".into()]), "{a:?}");
+        assert_eq!(a.faults[0].blast_radius, vec!["alerts".to_string(), "ingest".to_string()]);
+        assert_eq!(a.retrying_while_running_us, 155_000);
     }
 
     #[test]

@@ -105,10 +105,27 @@ pub struct Spec<'a> {
     pub log: &'a Path,
 }
 
+/// A query that terminated with an error, as a child reported it (what a job that monitors its
+/// queries reacts to).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFailure {
+    /// Run number of the reporting process.
+    pub run: u32,
+    /// The query.
+    pub query: String,
+    /// Its error.
+    pub error: String,
+}
+
 /// Starts a child. Its exit is recorded in the history (after every line it printed) and sent
-/// on `exits`.
+/// on `exits`; every query failure it reports is sent on `failures`.
 #[allow(unsafe_code)]
-pub fn spawn(spec: Spec<'_>, history: &History, exits: mpsc::UnboundedSender<Exit>) -> Result<Spawned> {
+pub fn spawn(
+    spec: Spec<'_>,
+    history: &History,
+    exits: mpsc::UnboundedSender<Exit>,
+    failures: mpsc::UnboundedSender<QueryFailure>,
+) -> Result<Spawned> {
     let err = |problem: String| HarnessError::Process { name: spec.name.to_string(), problem };
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -137,17 +154,21 @@ pub fn spawn(spec: Spec<'_>, history: &History, exits: mpsc::UnboundedSender<Exi
     let stdout = child.stdout.take().ok_or_else(|| err("no stdout".into()))?;
     let stdin = child.stdin.take();
     let h = history.clone();
+    let run = spec.run;
     let reader = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             // A line that is not a record is the child's own chatter; it belongs in its log,
             // not in the history.
             if let Ok(rec) = serde_json::from_str::<Record>(&line) {
+                if let Event::QueryTerminated { query, error: Some(error), .. } = &rec.event {
+                    let _ = failures.send(QueryFailure { run, query: query.clone(), error: error.clone() });
+                }
                 h.append(rec);
             }
         }
     });
-    let (role, name, run, attempt) = (spec.role, spec.name.to_string(), spec.run, spec.attempt);
+    let (role, name, attempt) = (spec.role, spec.name.to_string(), spec.attempt);
     let h = history.clone();
     tokio::spawn(async move {
         let status = child.wait().await;

@@ -130,6 +130,11 @@ impl Report {
             row(&mut s, "  first loud state", f.loud_state.as_deref().unwrap_or("none"), "");
             row(&mut s, "restart latency", &opt(f.restart_us.map(us)), &human(self.restart_bound));
             let _ = writeln!(s, "  {:<28} {}", "  queries affected", f.affected.join(", "));
+            let _ =
+                writeln!(s, "  {:<28} {} task(s): {}", "blast radius", f.blast_radius.len(), f.blast_radius.join(", "));
+            if !f.collateral.is_empty() {
+                let _ = writeln!(s, "  {:<28} {}", "  beyond the fault's reach", f.collateral.join(", "));
+            }
         }
         match &a.silence {
             Some(sw) => {
@@ -156,6 +161,10 @@ impl Report {
             format_args!("{}{}", human(self.horizon), nominal(self.horizon))
         );
         let _ = writeln!(s, "  {:<28} {}", "runs of the job", a.runs);
+        if a.retrying_while_running_us > 0 {
+            let d = us(a.retrying_while_running_us);
+            let _ = writeln!(s, "  {:<28} {}{}", "retrying while RUNNING", human(d), nominal(d));
+        }
         let _ = writeln!(
             s,
             "  {:<28} {} missing, {} duplicated, {} unexpected",

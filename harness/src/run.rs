@@ -146,7 +146,10 @@ impl Scenario {
             self.topology.await_policy.name(),
             self.options.domains
         );
-        if self.topology.max_retries > 0 {
+        if self.topology.monitor_queries {
+            s.push_str(" --monitor-queries");
+        }
+        if self.topology.max_retries != self.topology.kind.default_retries() {
             s.push_str(&format!(" --max-retries {}", self.topology.max_retries));
         }
         for f in &self.faults {
@@ -186,6 +189,7 @@ impl Scenario {
             None => Broker::embedded()?,
             Some(addr) => Broker::external(addr, Duration::from_secs(5))?,
         };
+        let job: JobSpec = self.topology.job(&plan);
         let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
         let history = History::create(&dir.history())?;
         history.record(Event::RunStarted {
@@ -195,13 +199,14 @@ impl Scenario {
                 "pipeline": self.pipeline.name(),
                 "options": self.options,
                 "topology": self.topology,
-                "faults": self.faults.iter().map(|f| f.name()).collect::<Vec<_>>(),
+                "faults": self.faults.iter().map(|f| serde_json::json!({"name": f.name(), "scope": f.scope()})).collect::<Vec<_>>(),
+                "job": job,
             }),
             scale: self.scale.factor,
             timings: self.timings.clone(),
         });
         let mut live = Live { supervisor: None, observer: None, workload: None };
-        let outcome = self.drive(&run_id, &dir, &history, &broker, &plan, &bin, &mut live).await;
+        let outcome = self.drive(&run_id, &dir, &history, &broker, &plan, &job, &bin, &mut live).await;
         live.shutdown(&history).await;
         if let Err(e) = outcome {
             history.record(Event::HarnessError { message: e.to_string() });
@@ -237,6 +242,7 @@ impl Scenario {
         history: &History,
         broker: &Broker,
         plan: &PipelinePlan,
+        job: &JobSpec,
         bin: &std::path::Path,
         live: &mut Live,
     ) -> Result<()> {
@@ -266,7 +272,6 @@ impl Scenario {
         let workload = self.pipeline.workload(&env, plan, history.clone(), self.seed)?;
         workload.start().await?;
         live.workload = Some(workload.clone());
-        let job: JobSpec = self.topology.job(plan);
         live.supervisor = Some(Supervisor::start(SupervisorConfig {
             bin: bin.to_path_buf(),
             run_dir: dir.clone(),
@@ -303,7 +308,7 @@ impl Scenario {
             supervisor,
             workload: &workload,
             plan,
-            job: &job,
+            job,
             scale: self.scale,
             timings: &self.timings,
         };

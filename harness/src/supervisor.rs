@@ -15,7 +15,7 @@
 
 use crate::error::{HarnessError, Result};
 use crate::history::{Event, History, Role, RunState, TaskState};
-use crate::process::{self, Exit, Spec};
+use crate::process::{self, Exit, QueryFailure, Spec};
 use crate::proto::{Control, encode};
 use crate::rundir::RunDir;
 use crate::time::{TimeScale, Timings};
@@ -126,7 +126,11 @@ struct Job {
     cmds: mpsc::UnboundedReceiver<Cmd>,
     exits_tx: mpsc::UnboundedSender<Exit>,
     exits: mpsc::UnboundedReceiver<Exit>,
+    failures_tx: mpsc::UnboundedSender<QueryFailure>,
+    failures: mpsc::UnboundedReceiver<QueryFailure>,
     live: HashMap<String, Live>,
+    /// Tasks the job itself failed (a monitored query died), with the reason.
+    failing: HashMap<String, String>,
 }
 
 impl Drop for Job {
@@ -140,7 +144,8 @@ impl Drop for Job {
 impl Job {
     fn new(cfg: SupervisorConfig, cmds: mpsc::UnboundedReceiver<Cmd>) -> Job {
         let (exits_tx, exits) = mpsc::unbounded_channel();
-        Job { cfg, cmds, exits_tx, exits, live: HashMap::new() }
+        let (failures_tx, failures) = mpsc::unbounded_channel();
+        Job { cfg, cmds, exits_tx, exits, failures_tx, failures, live: HashMap::new(), failing: HashMap::new() }
     }
 
     fn real(&self, d: Duration) -> Duration {
@@ -189,6 +194,7 @@ impl Job {
             Spec { role, name, run, attempt, program: &self.cfg.bin, args, env: self.cfg.env.clone(), log: &log },
             &self.cfg.history,
             self.exits_tx.clone(),
+            self.failures_tx.clone(),
         )?;
         self.live.insert(
             name.to_string(),
@@ -251,39 +257,12 @@ impl Job {
             self.task_state(run, &t.name, 1, TaskState::Pending, None);
         }
         // Clusters first; tasks attach once each cluster listens.
-        let from = h.len();
         for c in self.cfg.job.clusters.clone() {
-            let args = self.cluster_args(&c.name, run);
-            if let Err(e) = self.spawn(Role::Cluster, &c.name, run, 1, args) {
-                h.record(Event::HarnessError { message: e.to_string() });
+            if let Err(reason) = self.start_cluster(&c.name, run).await {
+                for t in self.cfg.job.tasks_on(&c.name) {
+                    self.task_state(run, &t.name, 1, TaskState::Failed, Some(reason.clone()));
+                }
                 return self.teardown(run, RunState::Failed, Instant::now()).await;
-            }
-        }
-        for c in self.cfg.job.clusters.clone() {
-            let what = format!("cluster {} to listen", c.name);
-            let ready = h.wait_for(from, Duration::from_secs(60), &what, |r| match &r.event {
-                Event::ClusterReady { cluster, run: rn } if *cluster == c.name && *rn == run => Some(true),
-                Event::ProcessExited { name, run: rn, .. } if *name == c.name && *rn == run => Some(false),
-                _ => None,
-            });
-            match ready.await {
-                Ok((true, _)) => {}
-                Ok((false, _)) => {
-                    for t in &self.cfg.job.tasks {
-                        self.task_state(
-                            run,
-                            &t.name,
-                            1,
-                            TaskState::Failed,
-                            Some(format!("cluster {} failed to start", c.name)),
-                        );
-                    }
-                    return self.teardown(run, RunState::Failed, Instant::now()).await;
-                }
-                Err(e) => {
-                    h.record(Event::HarnessError { message: e.to_string() });
-                    return self.teardown(run, RunState::Failed, Instant::now()).await;
-                }
             }
         }
         for t in self.cfg.job.tasks.clone() {
@@ -323,17 +302,9 @@ impl Job {
                     }
                     self.live.remove(&exit.name);
                     match exit.role {
-                        Role::Cluster => {
-                            let reason = format!("cluster {} terminated: {}", exit.name, exit.describe());
-                            for t in self.cfg.job.tasks.clone() {
-                                if t.cluster == exit.name {
-                                    let attempt = self.live.get(&t.name).map(|l| l.attempt).unwrap_or(1);
-                                    self.task_state(run, &t.name, attempt, TaskState::Failed, Some(reason.clone()));
-                                }
-                            }
-                            return self.teardown(run, RunState::Failed, running_since).await;
-                        }
-                        Role::Task if exit.success() => {
+                        // Its tasks lose their driver and fail on their own, with that reason.
+                        Role::Cluster => {}
+                        Role::Task if exit.success() && !self.failing.contains_key(&exit.name) => {
                             self.task_state(run, &exit.name, exit.attempt, TaskState::Terminated, None);
                             finished.push(exit.name.clone());
                             if finished.len() == self.cfg.job.tasks.len() {
@@ -342,7 +313,7 @@ impl Job {
                             }
                         }
                         Role::Task => {
-                            let reason = self.reason(&exit);
+                            let reason = self.failing.remove(&exit.name).unwrap_or_else(|| self.reason(&exit));
                             let spec = self.cfg.job.tasks.iter().find(|t| t.name == exit.name).cloned();
                             let max = spec.as_ref().map(|s| s.max_retries).unwrap_or(0);
                             if exit.attempt <= max {
@@ -356,12 +327,30 @@ impl Job {
                         }
                     }
                 },
+                Some(failure) = self.failures.recv() => {
+                    if !self.cfg.job.monitor_queries || failure.run != run {
+                        continue;
+                    }
+                    // The job watches its queries: the task that started this one fails now.
+                    let Some(task) = self.cfg.job.task_of(&failure.query).map(|t| t.name.clone()) else { continue };
+                    if let Some(l) = self.live.get(&task).filter(|l| l.role == Role::Task) {
+                        self.failing.insert(task.clone(), format!("query {} terminated with an error: {}", failure.query, failure.error));
+                        let _ = process::signal(l.pid, nix::sys::signal::Signal::SIGKILL);
+                    }
+                },
                 _ = sleep_until_opt(next_retry) => {
                     let now = Instant::now();
                     let due: Vec<_> = retries.iter().filter(|(at, _, _)| *at <= now).cloned().collect();
                     retries.retain(|(at, _, _)| *at > now);
                     for (_, name, attempt) in due {
                         let Some(spec) = self.cfg.job.tasks.iter().find(|t| t.name == name).cloned() else { continue };
+                        // A task whose cluster died retries on a new one.
+                        if !self.live.contains_key(&spec.cluster)
+                            && let Err(reason) = self.start_cluster(&spec.cluster, run).await
+                        {
+                            self.task_state(run, &name, attempt, TaskState::Failed, Some(reason));
+                            return self.teardown(run, RunState::Failed, running_since).await;
+                        }
                         let args = self.task_args(&spec, run);
                         match self.spawn(Role::Task, &name, run, attempt, args) {
                             Ok(()) => self.task_state(run, &name, attempt, TaskState::Running, None),
@@ -372,6 +361,44 @@ impl Job {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Starts a cluster and waits until it listens. The error is the reason its tasks fail.
+    async fn start_cluster(&mut self, cluster: &str, run: u32) -> std::result::Result<(), String> {
+        let h = self.cfg.history.clone();
+        let from = h.len();
+        let args = self.cluster_args(cluster, run);
+        if let Err(e) = self.spawn(Role::Cluster, cluster, run, 1, args) {
+            h.record(Event::HarnessError { message: e.to_string() });
+            return Err(e.to_string());
+        }
+        let what = format!("cluster {cluster} to listen");
+        let ready = h.wait_for(from, Duration::from_secs(60), &what, |r| match &r.event {
+            Event::ClusterReady { cluster: c, run: rn } if c == cluster && *rn == run => Some(None),
+            Event::ProcessExited { name, run: rn, code, signal, .. } if name == cluster && *rn == run => {
+                Some(Some(Exit {
+                    role: Role::Cluster,
+                    name: name.clone(),
+                    run,
+                    attempt: 1,
+                    pid: 0,
+                    code: *code,
+                    signal: *signal,
+                }))
+            }
+            _ => None,
+        });
+        match ready.await {
+            Ok((None, _)) => Ok(()),
+            Ok((Some(exit), _)) => {
+                self.live.remove(cluster);
+                Err(format!("cluster {cluster} failed to start ({})", exit.describe()))
+            }
+            Err(e) => {
+                h.record(Event::HarnessError { message: e.to_string() });
+                Err(e.to_string())
             }
         }
     }

@@ -45,11 +45,19 @@ impl AwaitPolicy {
 pub enum TopologyKind {
     /// One cluster, one task running every query.
     MultiQuery,
+    /// One cluster, the pipeline's tasks as separate processes attached to it.
+    SharedCluster,
+    /// Every task on a cluster of its own.
+    ClusterPerTask,
 }
 
 impl TopologyKind {
     /// Every topology, by name.
-    pub const ALL: &'static [(&'static str, TopologyKind)] = &[("multi-query", TopologyKind::MultiQuery)];
+    pub const ALL: &'static [(&'static str, TopologyKind)] = &[
+        ("multi-query", TopologyKind::MultiQuery),
+        ("shared-cluster", TopologyKind::SharedCluster),
+        ("cluster-per-task", TopologyKind::ClusterPerTask),
+    ];
 
     /// Parses a topology name.
     pub fn parse(s: &str) -> Result<TopologyKind> {
@@ -63,6 +71,15 @@ impl TopologyKind {
     pub fn name(&self) -> &'static str {
         Self::ALL.iter().find(|(_, k)| k == self).map(|(n, _)| *n).unwrap_or("?")
     }
+
+    /// Task retries Databricks users give this layout: none for the single notebook, three
+    /// (then the whole job restarts) for multi-task jobs.
+    pub fn default_retries(&self) -> u32 {
+        match self {
+            TopologyKind::MultiQuery => 0,
+            TopologyKind::SharedCluster | TopologyKind::ClusterPerTask => 3,
+        }
+    }
 }
 
 /// A topology with its settings.
@@ -74,34 +91,70 @@ pub struct Topology {
     pub await_policy: AwaitPolicy,
     /// Retries of each task before the run fails.
     pub max_retries: u32,
+    /// The job watches every query and fails the task that started a query which terminates
+    /// with an error (what Databricks documents that jobs do).
+    #[serde(default)]
+    pub monitor_queries: bool,
 }
 
 impl Topology {
+    /// A layout with its default retries, awaiting `await_policy`, not monitoring queries.
+    pub fn new(kind: TopologyKind, await_policy: AwaitPolicy) -> Topology {
+        Topology { kind, await_policy, max_retries: kind.default_retries(), monitor_queries: false }
+    }
+
     /// multi-query with an await policy and no task retries.
     pub fn multi_query(await_policy: AwaitPolicy) -> Topology {
-        Topology { kind: TopologyKind::MultiQuery, await_policy, max_retries: 0 }
+        Topology::new(TopologyKind::MultiQuery, await_policy)
+    }
+
+    /// The same topology with the job monitoring every query.
+    pub fn monitored(mut self) -> Topology {
+        self.monitor_queries = true;
+        self
     }
 
     /// The job the supervisor runs for a pipeline in this topology.
     pub fn job(&self, plan: &PipelinePlan) -> JobSpec {
-        match self.kind {
-            TopologyKind::MultiQuery => JobSpec {
-                clusters: vec![ClusterSpec { name: "driver".into() }],
-                tasks: vec![TaskSpec {
-                    name: "main".into(),
-                    cluster: "driver".into(),
-                    queries: plan.tasks.iter().flat_map(|t| t.queries.clone()).collect(),
-                    await_policy: self.await_policy,
-                    max_retries: self.max_retries,
-                }],
-            },
+        let task = |name: &str, cluster: &str, queries: Vec<String>| TaskSpec {
+            name: name.into(),
+            cluster: cluster.into(),
+            queries,
+            await_policy: self.await_policy,
+            max_retries: self.max_retries,
+        };
+        let (clusters, tasks) = match self.kind {
+            TopologyKind::MultiQuery => (
+                vec!["driver".to_string()],
+                vec![task("main", "driver", plan.tasks.iter().flat_map(|t| t.queries.clone()).collect())],
+            ),
+            TopologyKind::SharedCluster => (
+                vec!["shared".to_string()],
+                plan.tasks.iter().map(|t| task(&t.name, "shared", t.queries.clone())).collect(),
+            ),
+            TopologyKind::ClusterPerTask => (
+                plan.tasks.iter().map(|t| format!("cluster-{}", t.name)).collect(),
+                plan.tasks.iter().map(|t| task(&t.name, &format!("cluster-{}", t.name), t.queries.clone())).collect(),
+            ),
+        };
+        JobSpec {
+            clusters: clusters.into_iter().map(|name| ClusterSpec { name }).collect(),
+            tasks,
+            monitor_queries: self.monitor_queries,
         }
     }
 }
 
 impl fmt::Display for Topology {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (await {})", self.kind.name(), self.await_policy.name())
+        write!(f, "{} (await {}", self.kind.name(), self.await_policy.name())?;
+        if self.max_retries > 0 {
+            write!(f, ", {} task retries", self.max_retries)?;
+        }
+        if self.monitor_queries {
+            write!(f, ", monitoring every query")?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -134,14 +187,60 @@ pub struct JobSpec {
     pub clusters: Vec<ClusterSpec>,
     /// Tasks.
     pub tasks: Vec<TaskSpec>,
+    /// Whether the job fails a task whose query terminates with an error.
+    #[serde(default)]
+    pub monitor_queries: bool,
 }
 
 impl JobSpec {
+    /// The task that starts `query`.
+    pub fn task_of(&self, query: &str) -> Option<&TaskSpec> {
+        self.tasks.iter().find(|t| t.queries.iter().any(|q| q == query))
+    }
+
+    /// The tasks attached to `cluster`.
+    pub fn tasks_on(&self, cluster: &str) -> Vec<&TaskSpec> {
+        self.tasks.iter().filter(|t| t.cluster == cluster).collect()
+    }
+
     /// The clusters a query executes on.
     pub fn clusters_of(&self, query: &str) -> Vec<String> {
         let mut out: Vec<String> =
             self.tasks.iter().filter(|t| t.queries.iter().any(|q| q == query)).map(|t| t.cluster.clone()).collect();
         out.dedup();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::TaskPlan;
+
+    fn plan() -> PipelinePlan {
+        PipelinePlan {
+            topics: vec![],
+            tables: vec![],
+            queries: vec![],
+            tasks: vec![
+                TaskPlan { name: "ingest".into(), queries: vec!["bronze".into(), "domain".into()] },
+                TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()] },
+            ],
+        }
+    }
+
+    #[test]
+    fn each_layout_places_tasks_on_clusters() {
+        let mq = Topology::multi_query(AwaitPolicy::Each).job(&plan());
+        assert_eq!(mq.clusters.len(), 1);
+        assert_eq!(mq.tasks[0].queries, vec!["bronze", "domain", "resolver"]);
+        let shared = Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any).job(&plan());
+        assert_eq!(shared.clusters.len(), 1);
+        assert_eq!(shared.tasks_on("shared").len(), 2);
+        assert_eq!(shared.tasks[0].max_retries, 3);
+        let cpt = Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any).job(&plan());
+        assert_eq!(cpt.clusters.len(), 2);
+        assert_eq!(cpt.task_of("resolver").unwrap().cluster, "cluster-alerts");
+        assert_eq!(cpt.clusters_of("bronze"), vec!["cluster-ingest"]);
     }
 }

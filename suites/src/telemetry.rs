@@ -168,11 +168,15 @@ impl Pipeline for Telemetry {
                 TopicSpec { name: topic("alert-events"), partitions: o.partitions },
             ],
             tables,
-            // One task, the resolver awaited last: the incident's main.
-            tasks: vec![TaskPlan {
-                name: "telemetry".into(),
-                queries: queries.iter().map(|q| q.name.clone()).collect(),
-            }],
+            // Two tasks when tasks are separate: ingestion, and alert resolution. In one
+            // notebook (multi-query) they run in this order, the resolver awaited last.
+            tasks: vec![
+                TaskPlan {
+                    name: "ingest".into(),
+                    queries: queries[..queries.len() - 1].iter().map(|q| q.name.clone()).collect(),
+                },
+                TaskPlan { name: "alerts".into(), queries: vec![RESOLVER.into()] },
+            ],
             queries,
         })
     }
