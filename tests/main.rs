@@ -5,4 +5,5 @@ mod support;
 
 mod cli;
 mod incident1;
+mod incident2;
 mod topologies;

@@ -4,16 +4,22 @@
 //! | module | fault |
 //! |---|---|
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
+//! | [`external_location`] | a catalog entry points at the wrong location: the write fails, or lands where no reader looks |
 
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 
 pub mod concurrent_append;
+pub mod external_location;
 
 use harness::FaultCatalog;
 use std::sync::Arc;
 
 /// Every fault of the catalogue.
 pub fn catalog() -> FaultCatalog {
-    FaultCatalog::new().with(Arc::new(concurrent_append::ConcurrentAppend::default()))
+    use external_location::{ExternalLocationMismatch, Variant};
+    FaultCatalog::new()
+        .with(Arc::new(concurrent_append::ConcurrentAppend::default()))
+        .with(Arc::new(ExternalLocationMismatch::new(Variant::Fails)))
+        .with(Arc::new(ExternalLocationMismatch::new(Variant::Quiet)))
 }

@@ -24,6 +24,10 @@ pub enum Expectation {
     LoudRestarted,
     /// The fault goes unnoticed while every state says RUNNING.
     Silent,
+    /// Records are lost without a sound.
+    Loss,
+    /// Loud and restarted, but the failure spread to tasks beyond the fault's reach.
+    Collateral,
 }
 
 impl std::fmt::Display for Expectation {
@@ -31,6 +35,8 @@ impl std::fmt::Display for Expectation {
         f.write_str(match self {
             Expectation::LoudRestarted => "LOUD+RESTARTED",
             Expectation::Silent => "SILENT",
+            Expectation::Loss => "LOSS",
+            Expectation::Collateral => "COLLATERAL",
         })
     }
 }
@@ -61,6 +67,11 @@ pub trait Fault: Send + Sync + Debug {
     fn scope(&self) -> Scope {
         Scope::Query
     }
+    /// True when its effect lasts until it is healed (a wrong catalog entry), so the job can
+    /// only recover after the heal; false when it strikes once (a conflicting commit).
+    fn persists_until_healed(&self) -> bool {
+        false
+    }
     /// What `topology` is expected to make of it.
     fn expectation(&self, topology: &Topology) -> Expectation;
     /// Makes it happen. Returns once the fault has taken effect (recording
@@ -73,6 +84,7 @@ pub trait Fault: Send + Sync + Debug {
 /// What a fault can reach while it runs.
 #[derive(Debug)]
 pub struct FaultCtx<'a> {
+    pub(crate) run_dir: &'a crate::rundir::RunDir,
     pub(crate) history: &'a History,
     pub(crate) supervisor: &'a Supervisor,
     pub(crate) workload: &'a Arc<dyn Workload>,
@@ -101,6 +113,38 @@ impl FaultCtx<'_> {
     /// The pipeline's plan.
     pub fn plan(&self) -> &PipelinePlan {
         self.plan
+    }
+
+    /// The run directory (a fault may make places of its own inside it, never outside).
+    pub fn run_dir(&self) -> &std::path::Path {
+        self.run_dir.root()
+    }
+
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Result<crate::catalog::Catalog> {
+        crate::catalog::Catalog::load(&self.run_dir.catalog())
+    }
+
+    /// Points `table` at `location` in the catalog (queries see it at their next batch).
+    pub fn repoint(&self, table: &str, location: &std::path::Path) -> Result<()> {
+        let mut catalog = self.catalog()?;
+        catalog.tables.insert(table.to_string(), location.display().to_string());
+        catalog.save(&self.run_dir.catalog())?;
+        self.record(Event::Phase { name: format!("catalog: {table} -> {}", location.display()) });
+        Ok(())
+    }
+
+    /// Awaits a committed batch of `query` after `since`; returns when it was reported.
+    pub async fn await_commit(&self, since: usize, query: &str) -> Result<i64> {
+        let what = format!("query {query} to commit a batch");
+        let (at, _) = self
+            .history
+            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
+                Event::BatchCommitted { query: q, skipped: false, .. } if q == query => Some(r.at),
+                _ => None,
+            })
+            .await?;
+        Ok(at)
     }
 
     /// The real duration of a nominal interval.

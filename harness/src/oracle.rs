@@ -206,7 +206,10 @@ pub fn analyze(records: &[Record]) -> Analysis {
     });
     let job = job_of(&records);
     let faults = fault_findings(&records, &bounds, &job);
-    let (silence, states_during_silence) = silent_window(&records);
+    // With faults, silence is what follows them: a stall while the pipeline starts up is not
+    // the fault's doing.
+    let first_effect = faults.iter().map(|f| f.effect_at).min();
+    let (silence, states_during_silence) = silent_window(&records, first_effect);
     let audits: Vec<TableAudit> = records
         .iter()
         .filter_map(|r| match &r.event {
@@ -229,16 +232,23 @@ pub fn analyze(records: &[Record]) -> Analysis {
         .max()
         .unwrap_or(0);
     let silent_us = silence.as_ref().map(|s| s.to - s.from).unwrap_or(0);
+    // Lost records outrank everything but a harness error: a write that landed where no reader
+    // looks is LOSS whatever else it did. Then a fault nobody saw that stalled a query is
+    // SILENT; one nobody saw that did no harm at all is still SILENT, with its (short) window:
+    // every fault must fail loudly.
+    let quiet = faults.iter().any(|f| !f.loud);
     let verdict = if let Some(e) = errors.first() {
         Verdict::Error(e.clone())
-    } else if faults.iter().any(|f| !f.loud) {
-        Verdict::Silent(silent_us)
-    } else if faults.iter().any(|f| !f.restarted) {
-        Verdict::LoudNotRestarted
     } else if missing + unresolved > 0 {
         Verdict::Loss(missing + unresolved)
+    } else if quiet && silent_us > bounds.detection_us {
+        Verdict::Silent(silent_us)
+    } else if faults.iter().any(|f| f.loud && !f.restarted) {
+        Verdict::LoudNotRestarted
     } else if duplicated > 0 {
         Verdict::Duplicates(duplicated)
+    } else if quiet {
+        Verdict::Silent(silent_us)
     } else if let Some(f) = faults.iter().find(|f| !f.collateral.is_empty()) {
         Verdict::Collateral(f.collateral.clone())
     } else if faults.is_empty() && silent_us > bounds.silence_us {
@@ -280,6 +290,7 @@ fn loud_state(event: &Event) -> Option<String> {
 struct JobView {
     job: Option<JobSpec>,
     scopes: BTreeMap<String, Scope>,
+    persistent: BTreeSet<String>,
 }
 
 impl JobView {
@@ -299,26 +310,24 @@ impl JobView {
 }
 
 fn job_of(records: &[Record]) -> JobView {
-    records
-        .iter()
-        .find_map(|r| match &r.event {
-            Event::RunStarted { scenario, .. } => Some(JobView {
-                job: serde_json::from_value(scenario.get("job")?.clone()).ok(),
-                scopes: scenario
-                    .get("faults")?
-                    .as_array()?
-                    .iter()
-                    .filter_map(|f| {
-                        Some((
-                            f.get("name")?.as_str()?.to_string(),
-                            serde_json::from_value(f.get("scope")?.clone()).ok()?,
-                        ))
-                    })
-                    .collect(),
-            }),
-            _ => None,
-        })
-        .unwrap_or_default()
+    let Some(scenario) = records.iter().find_map(|r| match &r.event {
+        Event::RunStarted { scenario, .. } => Some(scenario),
+        _ => None,
+    }) else {
+        return JobView::default();
+    };
+    let mut view =
+        JobView { job: scenario.get("job").and_then(|j| serde_json::from_value(j.clone()).ok()), ..JobView::default() };
+    for f in scenario.get("faults").and_then(|f| f.as_array()).into_iter().flatten() {
+        let Some(name) = f.get("name").and_then(|n| n.as_str()) else { continue };
+        if let Some(scope) = f.get("scope").and_then(|s| serde_json::from_value(s.clone()).ok()) {
+            view.scopes.insert(name.to_string(), scope);
+        }
+        if f.get("persistent").and_then(|p| p.as_bool()).unwrap_or(false) {
+            view.persistent.insert(name.to_string());
+        }
+    }
+    view
 }
 
 /// The longest time a task spent RETRYING while its run said RUNNING.
@@ -359,6 +368,16 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
         let affected = affected_queries(records, t0, query);
         let (mut restart_us, mut restarted) = (None, false);
         if let Some((loud_at, _)) = &loud {
+            // A fault that lasts until healed can only be recovered from after the heal.
+            let healed_at = records.iter().find_map(|r| match &r.event {
+                Event::FaultHealed { fault: f } if f == fault && r.at > t0 => Some(r.at),
+                _ => None,
+            });
+            let from = match healed_at {
+                Some(h) if job.persistent.contains(fault) => h.max(*loud_at),
+                _ => *loud_at,
+            };
+            let loud_at = &from;
             let mut latest = Some(0i64);
             for q in &affected {
                 let before = best_txn(records.iter().filter(|r| r.at <= *loud_at), q);
@@ -442,14 +461,15 @@ struct QueryTrack {
 }
 
 /// The longest interval in which some query made no progress while its source had lag and
-/// every state said RUNNING; and the states shown during it.
-pub fn silent_window(records: &[Record]) -> (Option<Silence>, Vec<String>) {
+/// every state said RUNNING, among those still open at `after` (all, when None); and the states
+/// shown during it.
+pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>, Vec<String>) {
     let mut tracks: BTreeMap<String, QueryTrack> = BTreeMap::new();
     let mut run_state: Option<(u32, RunState)> = None;
     let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
     let mut best: Option<Silence> = None;
     let close = |q: &str, from: i64, to: i64, best: &mut Option<Silence>| {
-        if best.as_ref().is_none_or(|b| to - from > b.to - b.from) {
+        if after.is_none_or(|a| to > a) && best.as_ref().is_none_or(|b| to - from > b.to - b.from) {
             *best = Some(Silence { query: q.to_string(), from, to });
         }
     };

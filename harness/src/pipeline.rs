@@ -85,8 +85,12 @@ pub struct QuerySpec {
     pub name: String,
     /// Where it reads.
     pub source: SourceSpec,
-    /// The table it writes (catalog name).
+    /// The table it writes (catalog name), resolved through the catalog at every batch.
     pub sink: String,
+    /// When the catalog points the sink at a location without a table, create one there
+    /// (what `saveAsTable` into an external location does) instead of failing.
+    #[serde(default)]
+    pub create_sink: bool,
 }
 
 impl QuerySpec {
@@ -119,6 +123,11 @@ pub struct PipelinePlan {
 }
 
 impl PipelinePlan {
+    /// A table by name.
+    pub fn table(&self, name: &str) -> Option<&TableSpec> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
     /// A query by name.
     pub fn query(&self, name: &str) -> Result<&QuerySpec> {
         self.queries.iter().find(|q| q.name == name).ok_or_else(|| {

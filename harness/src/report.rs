@@ -61,7 +61,10 @@ impl Report {
         let e = self.expected?;
         Some(matches!(
             (e, self.verdict()),
-            (Expectation::LoudRestarted, Verdict::LoudRestarted) | (Expectation::Silent, Verdict::Silent(_))
+            (Expectation::LoudRestarted, Verdict::LoudRestarted)
+                | (Expectation::Silent, Verdict::Silent(_))
+                | (Expectation::Loss, Verdict::Loss(_))
+                | (Expectation::Collateral, Verdict::Collateral(_))
         ))
     }
 

@@ -41,8 +41,6 @@ use crate::stream::open_table;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use crate::time::{TimeScale, Timings};
 use crate::topology::{JobSpec, Topology};
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::{DataType, StructField};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -199,7 +197,11 @@ impl Scenario {
                 "pipeline": self.pipeline.name(),
                 "options": self.options,
                 "topology": self.topology,
-                "faults": self.faults.iter().map(|f| serde_json::json!({"name": f.name(), "scope": f.scope()})).collect::<Vec<_>>(),
+                "faults": self.faults.iter().map(|f| serde_json::json!({
+                    "name": f.name(),
+                    "scope": f.scope(),
+                    "persistent": f.persists_until_healed(),
+                })).collect::<Vec<_>>(),
                 "job": job,
             }),
             scale: self.scale.factor,
@@ -304,6 +306,7 @@ impl Scenario {
         // Faults.
         let supervisor = live.supervisor.as_ref().expect("started above");
         let ctx = FaultCtx {
+            run_dir: dir,
             history,
             supervisor,
             workload: &workload,
@@ -325,22 +328,46 @@ impl Scenario {
             history.record(Event::FaultHealed { fault: f.name().into() });
         }
 
-        // The on-call engineer: a query that has not committed since the fault gets the job
-        // restarted by hand, so the exactly-once checks see a recovered system.
+        // The on-call engineer. A job that failed loudly gets the restart bound (from the heal)
+        // to recover on its own; a query that still has not committed since then — or at all,
+        // when nothing was loud — gets the job restarted by hand, so the exactly-once checks
+        // see a recovered system.
         if !self.faults.is_empty() {
+            let since = history.len();
             let records = history.snapshot();
-            let stalled: Vec<String> = plan
-                .queries
+            let mut committed: std::collections::BTreeSet<String> = records[effect_mark..]
                 .iter()
-                .filter(|q| {
-                    !records[effect_mark..]
-                        .iter()
-                        .any(|r| matches!(&r.event, Event::BatchCommitted { query, .. } if *query == q.name))
+                .filter_map(|r| match &r.event {
+                    Event::BatchCommitted { query, skipped: false, .. } => Some(query.clone()),
+                    _ => None,
                 })
-                .map(|q| q.name.clone())
                 .collect();
-            if !stalled.is_empty() {
-                supervisor.operator_restart(&format!("no progress since the fault in {}", stalled.join(", ")))?;
+            let loud = records[effect_mark..].iter().any(|r| {
+                matches!(
+                    &r.event,
+                    Event::TaskState {
+                        state: crate::history::TaskState::Failed | crate::history::TaskState::Retrying,
+                        ..
+                    } | Event::RunState { state: crate::history::RunState::Failed, .. }
+                )
+            });
+            let all = plan.queries.len();
+            if loud && committed.len() < all {
+                // The predicate folds over the records it is handed; it must not touch the
+                // history itself (wait_for holds it).
+                let _ = history
+                    .wait_for(since, real(self.timings.restart_bound), "the job to recover after the heal", |r| {
+                        if let Event::BatchCommitted { query, skipped: false, .. } = &r.event {
+                            committed.insert(query.clone());
+                        }
+                        (committed.len() >= all).then_some(())
+                    })
+                    .await;
+            }
+            let left: Vec<String> =
+                plan.queries.iter().filter(|q| !committed.contains(&q.name)).map(|q| q.name.clone()).collect();
+            if !left.is_empty() {
+                supervisor.operator_restart(&format!("no progress since the fault in {}", left.join(", ")))?;
             }
         }
 
@@ -408,31 +435,14 @@ impl Live {
 /// Creates every table of the plan at its catalog location.
 async fn create_tables(env: &PipelineEnv, plan: &PipelinePlan) -> Result<()> {
     for t in &plan.tables {
-        let location = env.catalog.location(&t.name)?;
-        std::fs::create_dir_all(&location).map_err(|e| HarnessError::io(&location, e))?;
         let url = env.catalog.url(&t.name)?;
-        let fields: Vec<StructField> = t
-            .schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let dt: DataType = f.data_type().try_into_kernel().map_err(|e| {
-                    HarnessError::bad_input(format!("table {}: {e}", t.name), "use Delta-compatible column types")
-                })?;
-                Ok(StructField::new(f.name().clone(), dt, f.is_nullable()))
-            })
-            .collect::<Result<_>>()?;
-        let table = deltalake::DeltaTable::try_from_url(url).await?;
-        table
-            .create()
-            .with_table_name(t.name.clone())
-            .with_columns(fields)
-            .with_configuration(t.properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))))
-            .await?;
+        crate::stream::create_table(&url, t)
+            .await
+            .map_err(|e| HarnessError::Check { what: format!("creating table {}", t.name), problem: e.message })?;
         // Prove it opens the way queries will open it.
         open_table(&env.catalog, &t.name)
             .await
-            .map_err(|e| HarnessError::Fault { fault: "setup".into(), problem: e.to_string() })?;
+            .map_err(|e| HarnessError::Check { what: format!("opening table {}", t.name), problem: e.message })?;
     }
     Ok(())
 }

@@ -20,7 +20,9 @@ use crate::error::HarnessError;
 use crate::failpoint::Failpoints;
 use crate::history::{Event, Positions};
 use crate::kafka::client_config;
-use crate::pipeline::{Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec};
+use crate::pipeline::{
+    Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec, TableSpec,
+};
 use crate::proto::report;
 use deltalake::DeltaTable;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -59,6 +61,9 @@ impl Source {
                     .set("enable.auto.commit", "false")
                     .set("enable.auto.offset.store", "false")
                     .set("auto.offset.reset", "earliest")
+                    // A fetch parked at the end of a partition holds the next one back for up to
+                    // this long (librdkafka's default is 500 ms); the broker is on loopback.
+                    .set("fetch.wait.max.ms", "10")
                     .create()
                     .map_err(|e| QueryError::new("Kafka", e.to_string()))?;
                 let consumer = Arc::new(consumer);
@@ -202,16 +207,84 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| QueryError::new("Kafka", e.to_string()))
 }
 
-/// Runs one query until it fails. Reports every committed batch.
+/// The sink of a query, resolved through the catalog file at every batch (a catalog entry that
+/// changes takes effect at the next batch, as a table name resolved per write does).
+struct Sink<'a> {
+    spec: &'a QuerySpec,
+    create: Option<&'a TableSpec>,
+    catalog_file: std::path::PathBuf,
+    location: Option<url::Url>,
+    table: Option<DeltaTable>,
+}
+
+impl Sink<'_> {
+    async fn resolve(&mut self) -> Result<&DeltaTable, QueryError> {
+        let catalog = Catalog::load(&self.catalog_file)?;
+        let url = catalog.url(&self.spec.sink)?;
+        if self.location.as_ref() != Some(&url) || self.table.is_none() {
+            self.table = None;
+            let table =
+                match deltalake::open_table(url.clone()).await {
+                    Ok(t) => t,
+                    Err(
+                        deltalake::DeltaTableError::NotATable(_) | deltalake::DeltaTableError::InvalidTableLocation(_),
+                    ) if self.create.is_some() => create_table(&url, self.create.expect("checked")).await?,
+                    Err(e) => return Err(e.into()),
+                };
+            self.table = Some(table);
+            self.location = Some(url);
+        }
+        let table = self.table.as_mut().expect("resolved above");
+        table.update_incremental(None).await?;
+        Ok(table)
+    }
+}
+
+/// Creates a table at `url` with the schema and properties of `spec` (the directory too).
+pub async fn create_table(url: &url::Url, spec: &TableSpec) -> Result<DeltaTable, QueryError> {
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+    if let Ok(path) = url.to_file_path() {
+        std::fs::create_dir_all(&path)
+            .map_err(|e| QueryError::new("InvalidTableLocation", format!("cannot create {}: {e}", path.display())))?;
+    }
+    let fields = spec
+        .schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt: deltalake::kernel::DataType = f.data_type().try_into_kernel()?;
+            Ok(deltalake::kernel::StructField::new(f.name().clone(), dt, f.is_nullable()))
+        })
+        .collect::<Result<Vec<_>, deltalake::arrow::error::ArrowError>>()?;
+    let table = DeltaTable::try_from_url(url.clone()).await?;
+    Ok(table
+        .create()
+        .with_table_name(spec.name.clone())
+        .with_columns(fields)
+        .with_configuration(spec.properties.iter().map(|(k, v)| (k.clone(), Some(v.clone()))))
+        .await?)
+}
+
+/// Runs one query until it fails. Reports every committed batch. `create_sink` is the sink's
+/// table when the query creates a missing sink.
 pub async fn run_query(
     spec: &QuerySpec,
     mut logic: Box<dyn QueryLogic>,
     env: &PipelineEnv,
+    create_sink: Option<&TableSpec>,
     failpoints: &Failpoints,
 ) -> Result<(), QueryError> {
     let checkpoint = Checkpoint::open(&env.checkpoint(&spec.name)).map_err(QueryError::from)?;
     let mut source = Source::open(&spec.source, env, &spec.name).await?;
-    let mut sink = open_table(&env.catalog, &spec.sink).await?;
+    let mut sink = Sink {
+        spec,
+        create: create_sink.filter(|_| spec.create_sink),
+        catalog_file: env.config.run_dir.join("catalog.json"),
+        location: None,
+        table: None,
+    };
+    sink.resolve().await?;
+    let batch_failpoint = format!("{}.batch", spec.name);
     let mut pending = checkpoint.resume().map_err(checkpoint_error)?;
     let mut ticker = tokio::time::interval(env.trigger());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -229,8 +302,9 @@ pub async fn run_query(
                 (entry, false)
             }
         };
-        sink.update_incremental(None).await?;
-        let skipped = txn_version(&sink, spec.app_id()).await?.is_some_and(|v| v >= entry.batch);
+        failpoints.hit(&batch_failpoint, serde_json::json!({"batch": entry.batch})).await?;
+        let sink = sink.resolve().await?;
+        let skipped = txn_version(sink, spec.app_id()).await?.is_some_and(|v| v >= entry.batch);
         let rows = if skipped {
             0
         } else {

@@ -276,6 +276,8 @@ impl Job {
         h.record(Event::RunState { run, state: RunState::Running });
         let running_since = Instant::now();
         let mut retries: Vec<(Instant, String, u32)> = Vec::new();
+        let mut task_backoff: HashMap<String, Duration> = HashMap::new();
+        let mut retries_used: HashMap<String, u32> = HashMap::new();
         let mut finished: Vec<String> = Vec::new();
         loop {
             let next_retry = retries.iter().map(|(at, _, _)| *at).min();
@@ -316,9 +318,25 @@ impl Job {
                             let reason = self.failing.remove(&exit.name).unwrap_or_else(|| self.reason(&exit));
                             let spec = self.cfg.job.tasks.iter().find(|t| t.name == exit.name).cloned();
                             let max = spec.as_ref().map(|s| s.max_retries).unwrap_or(0);
-                            if exit.attempt <= max {
+                            // Retries are counted per failure streak: an isolated task restarted
+                            // after failing gets its retries again.
+                            let used = retries_used.entry(exit.name.clone()).or_insert(0);
+                            if *used < max {
+                                *used += 1;
                                 self.task_state(run, &exit.name, exit.attempt, TaskState::Retrying, Some(reason));
                                 let at = Instant::now() + self.real(self.cfg.timings.min_retry_interval);
+                                retries.push((at, exit.name.clone(), exit.attempt + 1));
+                            } else if self.cfg.job.isolated_tasks {
+                                // Alone on its cluster: the task fails alone, its cluster is
+                                // recycled, and it starts again after the job's backoff.
+                                self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
+                                if let Some(c) = spec.as_ref().and_then(|s| self.live.get(&s.cluster)) {
+                                    let _ = process::signal(c.pid, nix::sys::signal::Signal::SIGKILL);
+                                }
+                                retries_used.insert(exit.name.clone(), 0);
+                                let backoff = task_backoff.entry(exit.name.clone()).or_insert(self.cfg.timings.backoff_initial);
+                                let at = Instant::now() + self.cfg.scale.real(*backoff);
+                                *backoff = (*backoff * 2).min(self.cfg.timings.backoff_max);
                                 retries.push((at, exit.name.clone(), exit.attempt + 1));
                             } else {
                                 self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
@@ -481,7 +499,7 @@ mod tests {
             waits.push(wait.as_secs());
             b = next;
         }
-        assert_eq!(waits, vec![30, 60, 120, 240, 480, 600, 600]);
+        assert_eq!(waits, vec![30, 60, 120, 240, 300, 300, 300]);
         let (wait, next) = backoff_after_failure(b, t.backoff_reset_after, &t);
         assert_eq!((wait.as_secs(), next.as_secs()), (30, 60));
     }

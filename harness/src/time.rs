@@ -82,7 +82,9 @@ impl Default for Timings {
             // The incident's own length: 12 minutes of RUNNING while nothing committed.
             horizon: min(12),
             backoff_initial: Duration::from_secs(30),
-            backoff_max: min(10),
+            // Below the restart bound, so a job that failed its runs while a fault lasted can
+            // restart within the bound once the fault is healed.
+            backoff_max: min(5),
             backoff_reset_after: min(30),
             min_retry_interval: min(1),
             drain_timeout: min(120),

@@ -141,6 +141,7 @@ impl Topology {
             clusters: clusters.into_iter().map(|name| ClusterSpec { name }).collect(),
             tasks,
             monitor_queries: self.monitor_queries,
+            isolated_tasks: self.kind == TopologyKind::ClusterPerTask,
         }
     }
 }
@@ -190,6 +191,10 @@ pub struct JobSpec {
     /// Whether the job fails a task whose query terminates with an error.
     #[serde(default)]
     pub monitor_queries: bool,
+    /// Every task has a cluster of its own: a task past its retries fails alone (its cluster is
+    /// recycled and it restarts with backoff) instead of failing the whole run.
+    #[serde(default)]
+    pub isolated_tasks: bool,
 }
 
 impl JobSpec {

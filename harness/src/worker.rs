@@ -183,8 +183,9 @@ fn start_query(
     let pipeline = ctx.registry.get(&ctx.env.config.pipeline)?;
     let logic = pipeline.query(&spec, &ctx.env)?;
     let (env, fp) = (ctx.env.clone(), ctx.failpoints.clone());
+    let create = ctx.plan.table(&spec.sink).cloned();
     let handle = running.spawn(async move {
-        let r = run_query(&spec, logic, &env, &fp).await;
+        let r = run_query(&spec, logic, &env, create.as_ref(), &fp).await;
         (spec.name.clone(), r)
     });
     Ok(handle.id())

@@ -3,7 +3,9 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`telemetry`] | incident 1: bronze ingestion, domain queries, alert resolution beside an ML writer |
+//! | [`features`] | incident 2: feature extraction and inference, the inference output found through the catalog |
 //! | [`audit`] | comparing what a table holds with what the workload produced |
+//! | [`common`] | schemas, JSON records, Delta-to-Delta transforms, a producer |
 //!
 //! [`registry`] lists the pipelines the `loudfail` binary knows; [`faults`] the faults.
 
@@ -11,6 +13,8 @@
 #![deny(missing_debug_implementations)]
 
 pub mod audit;
+pub mod common;
+pub mod features;
 pub mod telemetry;
 
 use harness::pipeline::Registry;
@@ -18,7 +22,7 @@ use std::sync::Arc;
 
 /// Every reference pipeline.
 pub fn registry() -> Registry {
-    Registry::new().with(Arc::new(telemetry::Telemetry))
+    Registry::new().with(Arc::new(telemetry::Telemetry)).with(Arc::new(features::FeaturesInference))
 }
 
 /// Every fault of the catalogue.

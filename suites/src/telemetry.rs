@@ -12,26 +12,22 @@
 //! RESOLVE is produced only after its alert's CREATE committed, so every resolved alert exists.
 
 use crate::audit::{compare, int64s, query, strings};
+use crate::common::{Loops, Producer, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
-use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
 use harness::deltalake::kernel::transaction::CommitProperties;
 use harness::history::{Event, History, TableAudit};
-use harness::kafka::client_config;
 use harness::pipeline::{
-    ConcurrentWriter, Input, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError, QueryLogic,
+    ConcurrentWriter, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError, QueryLogic,
     QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Workload,
 };
-use harness::rdkafka::producer::{FutureProducer, FutureRecord};
 use harness::stream::open_table;
 use harness::{HarnessError, Result, async_trait};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// Domain names, in order; `--domains N` uses the first N.
 pub const DOMAINS: [&str; 6] = ["temperature", "pressure", "vibration", "humidity", "voltage", "flow"];
@@ -77,10 +73,6 @@ pub fn alert_id(n: u64) -> String {
 
 fn parse_alert_number(id: &str) -> Option<u64> {
     id.strip_prefix('A')?.get(..10)?.parse().ok()
-}
-
-fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
-    Arc::new(Schema::new(fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect::<Vec<_>>()))
 }
 
 fn bronze_schema() -> SchemaRef {
@@ -138,18 +130,21 @@ impl Pipeline for Telemetry {
             name: "bronze".into(),
             source: SourceSpec::Kafka { topic: topic("telemetry") },
             sink: "bronze".into(),
+            create_sink: false,
         }];
         for d in domains {
             queries.push(QuerySpec {
                 name: domain_query(d),
                 source: SourceSpec::Delta { table: "bronze".into(), app_id: "bronze".into() },
                 sink: domain_query(d),
+                create_sink: false,
             });
         }
         queries.push(QuerySpec {
             name: RESOLVER.into(),
             source: SourceSpec::Kafka { topic: topic("alert-events") },
             sink: ALERTS.into(),
+            create_sink: false,
         });
         let mut tables =
             vec![TableSpec { name: "bronze".into(), schema: bronze_schema(), properties: BTreeMap::new() }];
@@ -203,18 +198,6 @@ impl Pipeline for Telemetry {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(r: &harness::pipeline::KafkaRecord) -> Result<T, QueryError> {
-    serde_json::from_slice(&r.payload)
-        .map_err(|e| QueryError::new("Parse", format!("record at partition {} offset {}: {e}", r.partition, r.offset)))
-}
-
-fn kafka(input: Input) -> Result<Vec<harness::pipeline::KafkaRecord>, QueryError> {
-    match input {
-        Input::Kafka(r) => Ok(r),
-        other => Err(QueryError::new("Harness", format!("expected Kafka input, got {other:?}"))),
-    }
-}
-
 /// Raw telemetry → bronze, with the batch id in every row (the domain queries read by it).
 #[derive(Debug)]
 struct Bronze;
@@ -223,7 +206,7 @@ struct Bronze;
 impl QueryLogic for Bronze {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
         let commit = b.commit_properties();
-        let readings: Vec<Reading> = kafka(b.input)?.iter().map(parse).collect::<Result<_, _>>()?;
+        let readings: Vec<Reading> = parse_all(b.input)?;
         let n = readings.len();
         let rb = RecordBatch::try_new(
             bronze_schema(),
@@ -249,22 +232,8 @@ struct Domain {
 #[async_trait]
 impl QueryLogic for Domain {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
-        let commit = b.commit_properties();
-        let Input::Delta { table, after, upto } = b.input else {
-            return Err(QueryError::new("Harness", "domain queries read a Delta table"));
-        };
-        let ctx = SessionContext::new();
-        ctx.register_table("bronze", table.table_provider().await?)?;
-        let sql = format!(
-            "SELECT id, device, value FROM bronze WHERE domain = '{}' AND batch > {after} AND batch <= {upto}",
-            self.domain
-        );
-        let batches = ctx.sql(&sql).await?.collect().await?;
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        // Commit even an empty batch: its txn is what makes the batch exactly-once.
-        let batches = if batches.is_empty() { vec![RecordBatch::new_empty(domain_schema())] } else { batches };
-        b.sink.write(batches).with_commit_properties(commit).await?;
-        Ok(rows as u64)
+        let filter = format!("domain = '{}'", self.domain);
+        transform_delta(b, "bronze", "id, device, value", Some(&filter), domain_schema()).await
     }
 }
 
@@ -276,7 +245,7 @@ struct Resolver;
 impl QueryLogic for Resolver {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
         let commit = b.commit_properties();
-        let events: Vec<AlertEvent> = kafka(b.input)?.iter().map(parse).collect::<Result<_, _>>()?;
+        let events: Vec<AlertEvent> = parse_all(b.input)?;
         let events: Vec<AlertEvent> = events.into_iter().filter(|e| e.kind == "RESOLVE").collect();
         if events.is_empty() {
             return Ok(0);
@@ -328,16 +297,16 @@ struct Ledger {
 #[derive(Debug)]
 pub struct TelemetryWorkload {
     inner: Arc<Inner>,
-    stop: watch::Sender<bool>,
-    loops: Mutex<Vec<JoinHandle<()>>>,
+    loops: Loops,
 }
 
 /// What the workload's loops share.
+#[derive(Debug)]
 struct Inner {
     env: PipelineEnv,
     history: History,
     seed: u64,
-    producer: FutureProducer,
+    producer: Producer,
     ledger: Arc<Mutex<Ledger>>,
     writer: Arc<MlWriter>,
 }
@@ -400,23 +369,13 @@ impl ConcurrentWriter for MlWriter {
     }
 }
 
-const TICK: Duration = Duration::from_millis(50);
-
 impl TelemetryWorkload {
     fn new(env: PipelineEnv, history: History, seed: u64) -> Result<TelemetryWorkload> {
-        let producer: FutureProducer =
-            client_config(&env.config.bootstrap).set("linger.ms", "2").set("message.timeout.ms", "10000").create()?;
+        let producer = Producer::new(&env.config.bootstrap)?;
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let writer = Arc::new(MlWriter { env: env.clone(), ledger: ledger.clone(), history: history.clone() });
-        let (stop, _) = watch::channel(false);
         let inner = Arc::new(Inner { env, history, seed, producer, ledger, writer });
-        Ok(TelemetryWorkload { inner, stop, loops: Mutex::new(Vec::new()) })
-    }
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner").field("run", &self.env.config.run_id).field("seed", &self.seed).finish_non_exhaustive()
+        Ok(TelemetryWorkload { inner, loops: Loops::default() })
     }
 }
 
@@ -425,19 +384,9 @@ impl Inner {
         format!("lf-{}-{name}", self.env.config.run_id)
     }
 
-    async fn send_all(&self, topic: &str, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
-        let sends = payloads
-            .iter()
-            .map(|(key, p)| self.producer.send(FutureRecord::to(topic).key(key).payload(p), Duration::from_secs(10)));
-        for r in futures::future::join_all(sends).await {
-            r.map_err(|(e, _)| HarnessError::Broker(format!("producing to {topic}: {e}")))?;
-        }
-        Ok(())
-    }
-
     /// One tick of the telemetry producer.
     async fn produce_readings(&self, rng: &mut rand::rngs::SmallRng) -> Result<()> {
-        let per_tick = (self.env.config.options.rate as f64 * TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        let per_tick = (self.env.config.options.rate as f64 * crate::common::TICK.as_secs_f64()).ceil().max(1.0) as i64;
         let domains = self.env.config.options.domains as i64;
         let first = self.ledger.lock().expect("ledger").next_reading;
         let payloads = (first..first + per_tick)
@@ -451,7 +400,7 @@ impl Inner {
                 (r.device.clone(), serde_json::to_vec(&r).expect("serializes"))
             })
             .collect();
-        self.send_all(&self.topic("telemetry"), payloads).await?;
+        self.producer.send_all(&self.topic("telemetry"), payloads).await?;
         self.ledger.lock().expect("ledger").next_reading = first + per_tick;
         self.history.record(Event::Produced {
             stream: "telemetry".into(),
@@ -483,7 +432,7 @@ impl Inner {
             .collect();
         let payloads =
             events.iter().map(|e| (e.alert_id.clone(), serde_json::to_vec(e).expect("serializes"))).collect();
-        self.send_all(&self.topic("alert-events"), payloads).await?;
+        self.producer.send_all(&self.topic("alert-events"), payloads).await?;
         let mut l = self.ledger.lock().expect("ledger");
         for e in &events {
             l.resolved.insert(e.alert_id.clone(), e.event_id);
@@ -503,43 +452,15 @@ impl Inner {
 #[async_trait]
 impl Workload for TelemetryWorkload {
     async fn start(&self) -> Result<()> {
-        let mut loops = self.loops.lock().expect("loops");
-        for which in [Loop::Readings, Loop::Ml] {
-            let me = self.inner.clone();
-            let mut stop = self.stop.subscribe();
-            loops.push(tokio::spawn(async move {
-                let mut rng = rand::rngs::SmallRng::seed_from_u64(me.seed.wrapping_add(which as u64));
-                let mut previous = Vec::new();
-                let mut ticker = tokio::time::interval(TICK);
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = ticker.tick() => {}
-                        _ = stop.changed() => return,
-                    }
-                    if *stop.borrow() {
-                        return;
-                    }
-                    let r = match which {
-                        Loop::Readings => me.produce_readings(&mut rng).await,
-                        Loop::Ml => me.ml_tick(&mut rng, &mut previous).await,
-                    };
-                    if let Err(e) = r {
-                        me.history.record(Event::HarnessError { message: format!("workload: {e}") });
-                        return;
-                    }
-                }
-            }));
-        }
+        let rng = |n: u64| rand::rngs::SmallRng::seed_from_u64(self.inner.seed.wrapping_add(n));
+        let h = self.inner.history.clone();
+        self.loops.spawn(Box::new(ReadingsLoop { inner: self.inner.clone(), rng: rng(0) }), h.clone());
+        self.loops.spawn(Box::new(MlLoop { inner: self.inner.clone(), rng: rng(1), previous: Vec::new() }), h);
         Ok(())
     }
 
     async fn stop(&self) -> Result<()> {
-        self.stop.send_replace(true);
-        let loops: Vec<_> = self.loops.lock().expect("loops").drain(..).collect();
-        for l in loops {
-            let _ = l.await;
-        }
+        self.loops.stop().await;
         Ok(())
     }
 
@@ -588,10 +509,29 @@ impl Workload for TelemetryWorkload {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Loop {
-    Readings = 0,
-    Ml = 1,
+struct ReadingsLoop {
+    inner: Arc<Inner>,
+    rng: rand::rngs::SmallRng,
+}
+
+#[async_trait]
+impl Tick for ReadingsLoop {
+    async fn tick(&mut self) -> Result<()> {
+        self.inner.produce_readings(&mut self.rng).await
+    }
+}
+
+struct MlLoop {
+    inner: Arc<Inner>,
+    rng: rand::rngs::SmallRng,
+    previous: Vec<String>,
+}
+
+#[async_trait]
+impl Tick for MlLoop {
+    async fn tick(&mut self) -> Result<()> {
+        self.inner.ml_tick(&mut self.rng, &mut self.previous).await
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,162 @@
+//! `external-location-mismatch`: the catalog entry for a table points at location A while its
+//! data sits at B (incident 2). It shows up two ways, and each is a fault of its own:
+//!
+//! | fault | A is | what happens |
+//! |---|---|---|
+//! | `external-location-mismatch` | a place no table can be (its parent is a file) | the query's write fails at its next batch, and keeps failing until the entry is fixed |
+//! | `external-location-mismatch-quiet` | an empty place | the query creates a fresh table at A (as `saveAsTable` does) and commits there: records land where no reader looks, and nothing fails |
+//!
+//! Both last until healed (the entry is pointed back at B). The quiet one must come out as
+//! what it is: records missing from the table the catalog names.
+
+use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::pipeline::PipelinePlan;
+use harness::topology::{AwaitPolicy, Topology, TopologyKind};
+use harness::{HarnessError, Result, async_trait};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// How the wrong location shows up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// The write fails.
+    Fails,
+    /// A fresh table is created at the wrong location and written to.
+    Quiet,
+}
+
+/// The fault.
+#[derive(Debug)]
+pub struct ExternalLocationMismatch {
+    /// Which way it shows up.
+    pub variant: Variant,
+    /// The table whose entry is wrong.
+    pub table: String,
+    /// The query writing it.
+    pub query: String,
+    /// Where the entry pointed before the fault (to heal it).
+    original: Mutex<Option<String>>,
+}
+
+impl ExternalLocationMismatch {
+    /// The fault on `features-inference`'s output table.
+    pub fn new(variant: Variant) -> Self {
+        ExternalLocationMismatch {
+            variant,
+            table: "predictions".into(),
+            query: "inference".into(),
+            original: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Fault for ExternalLocationMismatch {
+    fn name(&self) -> &'static str {
+        match self.variant {
+            Variant::Fails => "external-location-mismatch",
+            Variant::Quiet => "external-location-mismatch-quiet",
+        }
+    }
+
+    fn about(&self) -> &'static str {
+        match self.variant {
+            Variant::Fails => {
+                "the catalog points inference's output table at a location where no table can be; its writes fail"
+            }
+            Variant::Quiet => {
+                "the catalog points inference's output table at an empty location; a fresh table is created there and written to"
+            }
+        }
+    }
+
+    fn target(&self) -> String {
+        format!("query {} (catalog entry {})", self.query, self.table)
+    }
+
+    fn check(&self, plan: &PipelinePlan) -> Result<()> {
+        let q = plan.query(&self.query)?;
+        if q.sink != self.table {
+            return Err(HarnessError::bad_input(
+                format!("query {} writes {}, not {}", self.query, q.sink, self.table),
+                "external-location-mismatch needs the features-inference pipeline (--pipeline features-inference)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn persists_until_healed(&self) -> bool {
+        true
+    }
+
+    fn expectation(&self, topology: &Topology) -> Expectation {
+        match (self.variant, topology.kind, topology.await_policy, topology.monitor_queries) {
+            (Variant::Quiet, ..) => Expectation::Loss,
+            (Variant::Fails, TopologyKind::MultiQuery, AwaitPolicy::Each, false) => Expectation::Silent,
+            // Retrying while RUNNING, then loud; past its retries the task fails the run, and the
+            // new run restarts the other task on the shared cluster too: the failure spreads.
+            (Variant::Fails, TopologyKind::SharedCluster, ..) => Expectation::Collateral,
+            (Variant::Fails, ..) => Expectation::LoudRestarted,
+        }
+    }
+
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+        let before = ctx.catalog()?.location(&self.table)?;
+        *self.original.lock().expect("original") = Some(before.display().to_string());
+        let elsewhere = ctx.run_dir().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).map_err(|e| HarnessError::io(&elsewhere, e))?;
+        let a: PathBuf = match self.variant {
+            Variant::Fails => {
+                let blocker = elsewhere.join("not-a-directory");
+                std::fs::write(&blocker, "a file where the external location's directory should be\n")
+                    .map_err(|e| HarnessError::io(&blocker, e))?;
+                blocker.join(&self.table)
+            }
+            Variant::Quiet => elsewhere.join(&self.table),
+        };
+        let mark = ctx.mark();
+        ctx.repoint(&self.table, &a)?;
+        match self.variant {
+            Variant::Fails => {
+                let ended = ctx.await_termination(mark, &self.query).await?;
+                match (&ended.error, &ended.error_kind) {
+                    (Some(error), Some(kind)) => {
+                        ctx.effect(ended.at, self.name(), &self.query, kind, error);
+                        Ok(())
+                    }
+                    _ => Err(HarnessError::Fault {
+                        fault: self.name().into(),
+                        problem: format!(
+                            "{} stopped without an error after its table moved to {}",
+                            self.query,
+                            a.display()
+                        ),
+                    }),
+                }
+            }
+            Variant::Quiet => {
+                let at = ctx.await_commit(mark, &self.query).await?;
+                if !a.join("_delta_log").is_dir() {
+                    return Err(HarnessError::Fault {
+                        fault: self.name().into(),
+                        problem: format!("{} committed, but no table appeared at {}", self.query, a.display()),
+                    });
+                }
+                let what = format!(
+                    "{} created a fresh table at {} and committed to it; {} at {} never sees it",
+                    self.query,
+                    a.display(),
+                    self.table,
+                    before.display()
+                );
+                ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &what);
+                Ok(())
+            }
+        }
+    }
+
+    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+        let Some(original) = self.original.lock().expect("original").take() else { return Ok(()) };
+        ctx.repoint(&self.table, std::path::Path::new(&original))
+    }
+}

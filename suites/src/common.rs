@@ -1,0 +1,160 @@
+//! Pieces every reference pipeline uses: schemas, JSON records from Kafka, Delta-to-Delta
+//! transforms, and a producer that waits for every delivery.
+
+use harness::deltalake::arrow::array::RecordBatch;
+use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use harness::deltalake::datafusion::prelude::SessionContext;
+use harness::kafka::client_config;
+use harness::pipeline::{Input, KafkaRecord, MicroBatch, QueryError};
+use harness::rdkafka::producer::{FutureProducer, FutureRecord};
+use harness::{HarnessError, Result};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An Arrow schema from `(name, type, nullable)`.
+pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
+    Arc::new(Schema::new(fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect::<Vec<_>>()))
+}
+
+/// The Kafka records of a micro-batch.
+pub fn kafka(input: Input) -> Result<Vec<KafkaRecord>, QueryError> {
+    match input {
+        Input::Kafka(r) => Ok(r),
+        other => Err(QueryError::new("Harness", format!("expected Kafka input, got {other:?}"))),
+    }
+}
+
+/// Parses every record of a micro-batch as JSON; a record that does not parse fails the batch.
+pub fn parse_all<T: for<'de> Deserialize<'de>>(input: Input) -> Result<Vec<T>, QueryError> {
+    kafka(input)?
+        .iter()
+        .map(|r| {
+            serde_json::from_slice(&r.payload).map_err(|e| {
+                QueryError::new("Parse", format!("record at partition {} offset {}: {e}", r.partition, r.offset))
+            })
+        })
+        .collect()
+}
+
+/// A Delta-to-Delta query: `SELECT {columns} FROM {name} WHERE batch in the micro-batch [AND
+/// {filter}]`, written to the sink with the batch's txn (even when empty: the txn is what makes
+/// the batch exactly-once). Returns the rows written.
+pub async fn transform_delta(
+    b: MicroBatch<'_>,
+    name: &str,
+    columns: &str,
+    filter: Option<&str>,
+    out: SchemaRef,
+) -> Result<u64, QueryError> {
+    let commit = b.commit_properties();
+    let Input::Delta { table, after, upto } = b.input else {
+        return Err(QueryError::new("Harness", format!("{} reads a Delta table", b.query.name)));
+    };
+    let ctx = SessionContext::new();
+    ctx.register_table(name, table.table_provider().await?)?;
+    let extra = filter.map(|f| format!(" AND {f}")).unwrap_or_default();
+    let sql = format!("SELECT {columns} FROM {name} WHERE batch > {after} AND batch <= {upto}{extra}");
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let batches = if batches.is_empty() { vec![RecordBatch::new_empty(out)] } else { batches };
+    b.sink.write(batches).with_commit_properties(commit).await?;
+    Ok(rows as u64)
+}
+
+/// A producer that waits for every record's delivery.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Producer")
+    }
+}
+
+impl Producer {
+    /// A producer for `bootstrap`.
+    pub fn new(bootstrap: &str) -> Result<Producer> {
+        let inner = client_config(bootstrap).set("linger.ms", "2").set("message.timeout.ms", "10000").create()?;
+        Ok(Producer { inner })
+    }
+
+    /// Sends every `(key, payload)` to `topic` and waits until all are delivered.
+    pub async fn send_all(&self, topic: &str, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
+        let sends = payloads
+            .iter()
+            .map(|(key, p)| self.inner.send(FutureRecord::to(topic).key(key).payload(p), Duration::from_secs(10)));
+        for r in futures::future::join_all(sends).await {
+            r.map_err(|(e, _)| HarnessError::Broker(format!("producing to {topic}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// One step of a workload loop (a producer tick, an ML job's commit).
+#[harness::async_trait]
+pub trait Tick: Send {
+    /// Does one step.
+    async fn tick(&mut self) -> Result<()>;
+}
+
+/// How often workload loops tick.
+pub const TICK: Duration = Duration::from_millis(50);
+
+/// Runs `step` every [`TICK`] until `stop` turns true. A failing step is a harness problem:
+/// it is recorded and the loop ends.
+pub fn spawn_loop(
+    mut step: Box<dyn Tick>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    history: harness::History,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            if let Err(e) = step.tick().await {
+                history.record(harness::Event::HarnessError { message: format!("workload: {e}") });
+                return;
+            }
+        }
+    })
+}
+
+/// The loops of a workload and the switch that stops them.
+#[derive(Debug)]
+pub struct Loops {
+    stop: tokio::sync::watch::Sender<bool>,
+    handles: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Default for Loops {
+    fn default() -> Self {
+        Loops { stop: tokio::sync::watch::channel(false).0, handles: std::sync::Mutex::new(Vec::new()) }
+    }
+}
+
+impl Loops {
+    /// Starts a loop.
+    pub fn spawn(&self, step: Box<dyn Tick>, history: harness::History) {
+        let h = spawn_loop(step, self.stop.subscribe(), history);
+        self.handles.lock().expect("loops").push(h);
+    }
+
+    /// Stops every loop and waits for each to finish its step.
+    pub async fn stop(&self) {
+        self.stop.send_replace(true);
+        let handles: Vec<_> = self.handles.lock().expect("loops").drain(..).collect();
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Reference pipeline `features-inference` — incident 2.
+//!
+//! ```text
+//!  producer ──▶ topic sensors ──▶ [features] ──▶ table features ──▶ [inference] ──▶ table predictions
+//!              (task "features")                                  (task "inference"; finds its
+//!                                                                  output through the catalog)
+//! ```
+//! Two tasks, inference depending on features. The inference query writes the way
+//! `saveAsTable` into an external location does: it resolves `predictions` through the catalog
+//! at every batch and creates a table where it finds none — which is how a catalog entry that
+//! points at the wrong location loses data without a sound.
+
+use crate::audit::{compare, int64s, query};
+use crate::common::{Loops, Producer, Tick, parse_all, schema, transform_delta};
+use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
+use harness::history::{Event, History, TableAudit};
+use harness::pipeline::{
+    ConcurrentWriter, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError, QueryLogic,
+    QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Workload,
+};
+use harness::stream::open_table;
+use harness::{HarnessError, Result, async_trait};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The feature-extraction query.
+pub const FEATURES: &str = "features";
+/// The inference query.
+pub const INFERENCE: &str = "inference";
+/// The inference output table.
+pub const PREDICTIONS: &str = "predictions";
+
+/// The `features-inference` pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct FeaturesInference;
+
+/// A sensor reading on the `sensors` topic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SensorReading {
+    /// Unique id.
+    pub id: i64,
+    /// Sensor.
+    pub sensor: String,
+    /// Reading.
+    pub reading: f64,
+}
+
+fn features_schema() -> SchemaRef {
+    schema(&[
+        ("id", DataType::Int64, false),
+        ("sensor", DataType::Utf8, false),
+        ("f1", DataType::Float64, false),
+        ("f2", DataType::Float64, false),
+        ("batch", DataType::Int64, false),
+    ])
+}
+
+fn predictions_schema() -> SchemaRef {
+    schema(&[("id", DataType::Int64, false), ("score", DataType::Float64, true)])
+}
+
+impl Pipeline for FeaturesInference {
+    fn name(&self) -> &'static str {
+        "features-inference"
+    }
+
+    fn about(&self) -> &'static str {
+        "incident 2: feature extraction and inference as two tasks; inference finds its output through the catalog"
+    }
+
+    fn plan(&self, run_id: &str, o: &PipelineOptions) -> Result<PipelinePlan> {
+        if !(1..=16).contains(&o.partitions) {
+            return Err(HarnessError::bad_input(
+                format!("{} partitions per topic", o.partitions),
+                "pass --partitions between 1 and 16",
+            ));
+        }
+        let sensors = format!("lf-{run_id}-sensors");
+        let queries = vec![
+            QuerySpec {
+                name: FEATURES.into(),
+                source: SourceSpec::Kafka { topic: sensors.clone() },
+                sink: FEATURES.into(),
+                create_sink: false,
+            },
+            QuerySpec {
+                name: INFERENCE.into(),
+                source: SourceSpec::Delta { table: FEATURES.into(), app_id: FEATURES.into() },
+                sink: PREDICTIONS.into(),
+                create_sink: true,
+            },
+        ];
+        Ok(PipelinePlan {
+            topics: vec![TopicSpec { name: sensors, partitions: o.partitions }],
+            tables: vec![
+                TableSpec { name: FEATURES.into(), schema: features_schema(), properties: BTreeMap::new() },
+                TableSpec { name: PREDICTIONS.into(), schema: predictions_schema(), properties: BTreeMap::new() },
+            ],
+            queries,
+            tasks: vec![
+                TaskPlan { name: FEATURES.into(), queries: vec![FEATURES.into()] },
+                TaskPlan { name: INFERENCE.into(), queries: vec![INFERENCE.into()] },
+            ],
+        })
+    }
+
+    fn query(&self, spec: &QuerySpec, _env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
+        Ok(match spec.name.as_str() {
+            FEATURES => Box::new(Features),
+            INFERENCE => Box::new(Inference),
+            name => {
+                return Err(HarnessError::bad_input(
+                    format!("features-inference has no query {name:?}"),
+                    "check the plan",
+                ));
+            }
+        })
+    }
+
+    fn workload(
+        &self,
+        env: &PipelineEnv,
+        _plan: &PipelinePlan,
+        history: History,
+        seed: u64,
+    ) -> Result<Arc<dyn Workload>> {
+        Ok(Arc::new(SensorWorkload {
+            inner: Arc::new(Inner {
+                env: env.clone(),
+                history,
+                seed,
+                producer: Producer::new(&env.config.bootstrap)?,
+                produced: Mutex::new(0),
+            }),
+            loops: Loops::default(),
+        }))
+    }
+}
+
+/// Sensor readings → features.
+#[derive(Debug)]
+struct Features;
+
+#[async_trait]
+impl QueryLogic for Features {
+    async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
+        let commit = b.commit_properties();
+        let readings: Vec<SensorReading> = parse_all(b.input)?;
+        let n = readings.len();
+        let rb = RecordBatch::try_new(
+            features_schema(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
+                Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.sensor.as_str()))),
+                Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * 2.0))),
+                Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * r.reading))),
+                Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(b.id, n))),
+            ],
+        )?;
+        b.sink.write(vec![rb]).with_commit_properties(commit).await?;
+        Ok(n as u64)
+    }
+}
+
+/// Features → predictions (a linear model, good enough to be a model).
+#[derive(Debug)]
+struct Inference;
+
+#[async_trait]
+impl QueryLogic for Inference {
+    async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
+        transform_delta(b, FEATURES, "id, 0.3 * f1 + 0.01 * f2 AS score", None, predictions_schema()).await
+    }
+}
+
+/// What the workload's loop shares.
+#[derive(Debug)]
+struct Inner {
+    env: PipelineEnv,
+    history: History,
+    seed: u64,
+    producer: Producer,
+    /// Readings produced: ids 0..produced.
+    produced: Mutex<i64>,
+}
+
+/// The workload: sensor readings at the configured rate.
+#[derive(Debug)]
+pub struct SensorWorkload {
+    inner: Arc<Inner>,
+    loops: Loops,
+}
+
+struct Readings {
+    inner: Arc<Inner>,
+    rng: rand::rngs::SmallRng,
+}
+
+#[async_trait]
+impl Tick for Readings {
+    async fn tick(&mut self) -> Result<()> {
+        let me = &self.inner;
+        let per_tick = (me.env.config.options.rate as f64 * crate::common::TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        let first = *me.produced.lock().expect("ledger");
+        let payloads = (first..first + per_tick)
+            .map(|id| {
+                let r = SensorReading {
+                    id,
+                    sensor: format!("s-{}", self.rng.random_range(0..20)),
+                    reading: self.rng.random_range(0.0..10.0),
+                };
+                (r.sensor.clone(), serde_json::to_vec(&r).expect("serializes"))
+            })
+            .collect();
+        me.producer.send_all(&format!("lf-{}-sensors", me.env.config.run_id), payloads).await?;
+        *me.produced.lock().expect("ledger") = first + per_tick;
+        me.history.record(Event::Produced {
+            stream: "sensors".into(),
+            first: first as u64,
+            last: (first + per_tick - 1) as u64,
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Workload for SensorWorkload {
+    async fn start(&self) -> Result<()> {
+        let rng = rand::rngs::SmallRng::seed_from_u64(self.inner.seed);
+        self.loops.spawn(Box::new(Readings { inner: self.inner.clone(), rng }), self.inner.history.clone());
+        Ok(())
+    }
+
+    async fn stop(&self) -> Result<()> {
+        self.loops.stop().await;
+        Ok(())
+    }
+
+    async fn audit(&self) -> Result<Vec<TableAudit>> {
+        let produced = *self.inner.produced.lock().expect("ledger");
+        let cat = &self.inner.env.catalog;
+        let mut out = Vec::new();
+        for (table, q) in [(FEATURES, FEATURES), (PREDICTIONS, INFERENCE)] {
+            // The table the catalog names is the one users read: that is what is audited.
+            let t = open_table(cat, table)
+                .await
+                .map_err(|e| HarnessError::Check { what: table.into(), problem: e.message })?;
+            let ids = int64s(&query(t, "SELECT id FROM t").await?, 0);
+            out.push(compare(table, q, 0..produced, ids));
+        }
+        Ok(out)
+    }
+
+    fn writer(&self, _table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
+        None
+    }
+}

@@ -1,0 +1,78 @@
+//! Incident 2: a catalog entry points inference's output at location A while the data sits at
+//! B. Loud in the write, it spreads on a shared cluster and stays in its task with a cluster per
+//! task; quiet, it loses records without a sound.
+
+use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use harness::{AwaitPolicy, Report, Scenario, Topology, TopologyKind, Verdict};
+
+async fn run(fault: &str, topology: Topology, name: &str) -> Report {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch(name);
+    let report = Scenario::new(suites::registry().get("features-inference").unwrap())
+        .topology(topology)
+        .fault(suites::faults().get(fault).unwrap())
+        .seed(5)
+        .bin(bin())
+        .dir(&dir)
+        .run()
+        .await
+        .expect("valid scenario");
+    assert_nothing_left(&dir);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_awaited_in_order_is_silent() {
+    let report = run("external-location-mismatch", Topology::multi_query(AwaitPolicy::Each), "elm-each").await;
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    assert_eq!(report.analysis.faults[0].query, "inference");
+    assert!(report.silent_window() >= report.horizon, "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_on_a_shared_cluster_retries_while_running_then_spreads() {
+    let report =
+        run("external-location-mismatch", Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any), "elm-shared")
+            .await;
+    let a = &report.analysis;
+    assert_eq!(*report.verdict(), Verdict::Collateral(vec!["features".into()]), "{}", report.render());
+    assert_eq!(report.as_expected(), Some(true));
+    assert_eq!(a.faults[0].loud_state.as_deref(), Some("task inference RETRYING"));
+    assert!(a.retrying_while_running_us > 0);
+    assert!(a.runs >= 2, "past its retries the task failed the run: {}", report.render());
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_with_a_cluster_per_task_stays_in_its_task() {
+    let report =
+        run("external-location-mismatch", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "elm-cpt")
+            .await;
+    let a = &report.analysis;
+    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    assert_eq!(a.faults[0].blast_radius, vec!["inference"]);
+    assert_eq!(a.runs, 1, "the run never failed: {}", report.render());
+    assert!(a.retrying_while_running_us > 0);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_creates_a_table_elsewhere_is_loss_never_success() {
+    let report = run(
+        "external-location-mismatch-quiet",
+        Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any),
+        "elm-quiet",
+    )
+    .await;
+    let a = &report.analysis;
+    let Verdict::Loss(n) = report.verdict() else { panic!("{}", report.render()) };
+    assert!(*n > 0);
+    assert_eq!(report.as_expected(), Some(true));
+    let f = &a.faults[0];
+    assert_eq!(f.error_kind, "WroteElsewhere");
+    assert!(!f.loud, "nothing failed: {f:?}");
+    // The records are missing from the table the catalog names, and they sit in the stray one.
+    let predictions = a.audits.iter().find(|t| t.table == "predictions").unwrap();
+    assert_eq!(predictions.missing, *n);
+    assert!(report.dir.join("elsewhere/predictions/_delta_log").is_dir());
+}
