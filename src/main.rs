@@ -29,6 +29,11 @@ enum Command {
     Run(RunArgs),
     /// Run a scenario repeatedly and print detection latency, restart latency and wall time.
     Bench(BenchArgs),
+    /// Run DESIGN.md's expected matrix (concurrent-append, external-location-mismatch,
+    /// driver-oom × multi-query each/any, shared-cluster, cluster-per-task, monitored) and print
+    /// expected against actual per cell. Exit 0 when every cell is as expected, 1 when one is
+    /// not, 2 for bad input or a harness error.
+    Matrix(MatrixArgs),
     /// List pipelines, topologies and faults.
     List,
     #[command(name = "__cluster", hide = true)]
@@ -90,6 +95,11 @@ struct ScenarioArgs {
     /// (what Databricks documents that jobs do).
     #[arg(long)]
     monitor_queries: bool,
+    /// Memory limit of every cluster (`512M`, `1G`; MiB without a unit), enforced with a memory
+    /// cgroup where the machine allows one, else RLIMIT_AS. Default: none, or what the fault
+    /// needs (driver-oom).
+    #[arg(long)]
+    memory_limit: Option<String>,
     /// Bootstrap address of an external Kafka instead of the embedded broker.
     #[arg(long)]
     broker: Option<String>,
@@ -105,6 +115,21 @@ struct RunArgs {
     /// Print the report as JSON instead of the table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct MatrixArgs {
+    /// Only these cells: comma-separated cell ids (`driver-oom/shared-cluster`), fault names or
+    /// layout names (`monitored`). Default: every cell.
+    #[arg(long)]
+    only: Option<String>,
+    /// Seed of every cell.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Parent directory of the cells' run directories (must be new or empty).
+    /// Default: target/loudfail/matrix-<pid>.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +169,11 @@ fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
         s = s.fault(suites::faults().get(&a.fault)?);
     }
     s.broker = a.broker.clone();
+    if let Some(m) = &a.memory_limit {
+        s.cluster_memory = Some(harness::memlimit::parse_size(m).ok_or_else(|| {
+            HarnessError::bad_input(format!("memory limit {m:?} is not a size"), "pass --memory-limit like 512M or 1G")
+        })?);
+    }
     Ok(s)
 }
 
@@ -228,6 +258,91 @@ async fn bench(args: BenchArgs) -> i32 {
     if failures > 0 { 1 } else { 0 }
 }
 
+/// A parent directory for several runs: new or empty.
+fn parent_dir(dir: Option<PathBuf>, default: &str) -> Result<PathBuf, HarnessError> {
+    let parent =
+        dir.unwrap_or_else(|| PathBuf::from("target/loudfail").join(format!("{default}-{}", std::process::id())));
+    if parent.exists() && std::fs::read_dir(&parent).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(HarnessError::bad_input(
+            format!("directory {} exists and is not empty", parent.display()),
+            "pass --dir with a new or empty directory",
+        ));
+    }
+    Ok(parent)
+}
+
+async fn matrix(args: MatrixArgs) -> i32 {
+    let cells = match suites::matrix::select(args.only.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let parent = match parent_dir(args.dir, "matrix") {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let started = std::time::Instant::now();
+    println!(
+        "{:<46} {:<15} {:<22} {:>7} {:>7} {:>8} {:>8}  {:<22} {:>4} {:>4} {:>5}",
+        "cell", "expected", "actual", "detect", "restart", "silent", "retrying", "blast radius", "loss", "dup", "MiB"
+    );
+    let (mut differ, mut errors, mut peak) = (Vec::new(), 0, 0u64);
+    for cell in &cells {
+        let scenario = match cell.scenario(args.seed) {
+            Ok(s) => s.dir(parent.join(cell.id.replace('/', "__"))),
+            Err(e) => return fail(&e),
+        };
+        let report = match scenario.run().await {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+        let a = &report.analysis;
+        let blast: Vec<String> = a.faults.first().map(|f| f.blast_radius.clone()).unwrap_or_default();
+        let want_blast = a.faults.first().and_then(|f| cell.expected_blast(&f.query).ok()).unwrap_or_default();
+        let ok = report.as_expected() == Some(true) && blast == want_blast;
+        if matches!(report.verdict(), harness::Verdict::Error(_)) {
+            errors += 1;
+        }
+        if !ok {
+            differ.push((cell.id.clone(), report.replay.clone(), report.dir.clone()));
+        }
+        peak = peak.max(report.peak_memory);
+        let verdict = report.verdict().to_string();
+        println!(
+            "{:<46} {:<15} {:<22} {:>7} {:>7} {:>8} {:>8}  {:<22} {:>4} {:>4} {:>5}  {}",
+            cell.id,
+            cell.expected().to_string(),
+            if verdict.len() > 22 { format!("{}…", &verdict[..21]) } else { verdict },
+            opt(report.detection()),
+            opt(report.restart()),
+            human(report.silent_window()),
+            human(Duration::from_micros(a.retrying_while_running_us.max(0) as u64)),
+            format!("{} ({})", blast.len(), blast.join(",")),
+            a.missing + a.unresolved,
+            a.duplicated,
+            report.peak_memory >> 20,
+            if ok { "as expected".to_string() } else { format!("DIFFERS (expected blast {})", want_blast.join(",")) }
+        );
+    }
+    println!(
+        "\n{} cells in {} (seed {}); peak memory of one cell's processes together: {} MiB; artifacts: {}",
+        cells.len(),
+        human(started.elapsed()),
+        args.seed,
+        peak >> 20,
+        parent.display()
+    );
+    for (id, replay, dir) in &differ {
+        println!("  {id} differs from its expectation: {}  replay: {replay}", dir.display());
+    }
+    if errors > 0 {
+        2
+    } else if differ.is_empty() {
+        0
+    } else {
+        1
+    }
+}
+
 fn opt(d: Option<Duration>) -> String {
     d.map(human).unwrap_or_else(|| "—".into())
 }
@@ -263,6 +378,7 @@ fn main() {
     let cli = Cli::parse();
     let worker = matches!(cli.command, Command::Cluster { .. } | Command::Task { .. });
     if !worker {
+        reap_on_signal();
         // Whatever happens to this process, its children go with it.
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
@@ -287,8 +403,9 @@ fn main() {
                 harness::worker::task_main(TaskArgs { run_dir, task, cluster, run, queries, await_policy }).await
             }
             Command::List => list(),
-            Command::Run(args) => interruptible(run(args)).await,
-            Command::Bench(args) => interruptible(bench(args)).await,
+            Command::Run(args) => run(args).await,
+            Command::Bench(args) => bench(args).await,
+            Command::Matrix(args) => matrix(args).await,
         }
     });
     // Drop the runtime before exiting so every child handle is reaped.
@@ -296,29 +413,26 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Runs `f` until it ends or Ctrl-C / SIGTERM arrives; on a signal every child is killed and
-/// the run directory is left as it is.
-async fn interruptible(f: impl std::future::Future<Output = i32>) -> i32 {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("loudfail: cannot handle SIGTERM: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    tokio::select! {
-        code = f => code,
-        _ = tokio::signal::ctrl_c() => interrupted("Ctrl-C"),
-        _ = term.recv() => interrupted("SIGTERM"),
+/// Ctrl-C and SIGTERM are taken by a thread of their own, which kills every child and exits,
+/// whatever the async runtime is doing (even stuck). Call before any other thread starts, so
+/// that every thread inherits the blocked signals and only that one receives them.
+fn reap_on_signal() {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    if set.thread_block().is_err() {
+        return;
     }
-}
-
-fn interrupted(what: &str) -> i32 {
-    harness::process::kill_all();
-    eprintln!(
-        "loudfail: interrupted by {what}; every process of the run was stopped; its directory keeps what was recorded"
-    );
-    130
+    let _ = std::thread::Builder::new().name("loudfail-signals".into()).spawn(move || {
+        if let Ok(sig) = set.wait() {
+            harness::process::kill_all();
+            eprintln!(
+                "loudfail: interrupted by {sig}; every process of the run was stopped; its directory keeps what was recorded"
+            );
+            std::process::exit(130);
+        }
+    });
 }
 
 #[cfg(test)]

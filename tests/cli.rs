@@ -106,3 +106,41 @@ async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
     assert_nothing_left(&dir);
     assert!(history.is_file(), "the run directory keeps what was recorded");
 }
+
+#[test]
+fn a_memory_limit_too_small_for_a_cluster_is_refused() {
+    let dir = scratch("tiny-memory");
+    let o = loudfail(&["run", "--memory-limit", "8M", "--dir", dir.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("too small for a cluster to start") && t.contains("--memory-limit of at least"), "{t}");
+    assert!(!dir.exists());
+    let o = loudfail(&["run", "--memory-limit", "lots", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("is not a size"));
+}
+
+#[test]
+fn an_unknown_matrix_cell_is_refused_with_the_cells() {
+    let dir = scratch("matrix-bad");
+    let o = loudfail(&["matrix", "--only", "meteor/everywhere", "--dir", dir.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("no matrix cell matches \"meteor/everywhere\"") && t.contains("driver-oom/shared-cluster"),
+        "{t}"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_catalog_that_does_not_parse_is_a_clear_error() {
+    // A run directory whose catalog a user broke: the worker reports it, naming the file.
+    let dir = scratch("bad-catalog");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".loudfail-run"), r#"{"run_id":"x","version":"0"}"#).unwrap();
+    std::fs::write(dir.join("run.json"), "{}").unwrap();
+    std::fs::write(dir.join("catalog.json"), "{tables: nope").unwrap();
+    let e = harness::catalog::Catalog::load(&dir.join("catalog.json")).unwrap_err().to_string();
+    assert!(e.contains("catalog.json does not parse") && e.contains("Help:"), "{e}");
+}

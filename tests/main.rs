@@ -6,4 +6,5 @@ mod support;
 mod cli;
 mod incident1;
 mod incident2;
+mod matrix;
 mod topologies;

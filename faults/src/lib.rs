@@ -4,12 +4,14 @@
 //! | module | fault |
 //! |---|---|
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
+//! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
 //! | [`external_location`] | a catalog entry points at the wrong location: the write fails, or lands where no reader looks |
 
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 
 pub mod concurrent_append;
+pub mod driver_oom;
 pub mod external_location;
 
 use harness::FaultCatalog;
@@ -22,4 +24,5 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(concurrent_append::ConcurrentAppend::default()))
         .with(Arc::new(ExternalLocationMismatch::new(Variant::Fails)))
         .with(Arc::new(ExternalLocationMismatch::new(Variant::Quiet)))
+        .with(Arc::new(driver_oom::DriverOom { query: None }))
 }

@@ -12,6 +12,7 @@
 //! | `pause` | report `failpoint_hit` (with the caller's context) and wait for a release |
 //! | `panic(msg)` | panic |
 //! | `error(msg)` | return an error to the caller |
+//! | `alloc(MiB)` | grow the process's memory by MiB, touching every page, and keep it (a query's state outgrowing its driver) |
 //!
 //! `N*` limits the action to the next N hits, after which the failpoint is off again.
 //! A paused caller is how a fault makes a race deterministic: the resolver holds between reading
@@ -37,6 +38,8 @@ pub enum Action {
     Panic(String),
     /// Return this error.
     Error(String),
+    /// Allocate and keep this many bytes.
+    Alloc(u64),
 }
 
 /// An armed failpoint: an action and how many more hits it applies to.
@@ -80,6 +83,12 @@ pub fn parse_action(s: &str) -> Result<Armed, String> {
         "pause" => Action::Pause,
         "panic" => Action::Panic(arg.unwrap_or_else(|| "failpoint panic".into())),
         "error" => Action::Error(arg.unwrap_or_else(|| "failpoint error".into())),
+        "alloc" => Action::Alloc(
+            arg.as_deref()
+                .and_then(|a| a.trim().parse::<u64>().ok())
+                .map(|mib| mib << 20)
+                .ok_or_else(|| format!("alloc needs a size in MiB: alloc(512), not {s:?}"))?,
+        ),
         other => {
             return Err(format!("unknown failpoint action {other:?} (expected off, pause, panic(msg) or error(msg))"));
         }
@@ -162,6 +171,10 @@ impl Failpoints {
             Action::Off => Ok(()),
             Action::Panic(msg) => panic!("failpoint {name}: {msg}"),
             Action::Error(message) => Err(FailpointError { name: name.to_string(), message }),
+            Action::Alloc(bytes) => {
+                grow(bytes);
+                Ok(())
+            }
             Action::Pause => {
                 report(Event::FailpointHit { name: name.to_string(), context });
                 loop {
@@ -175,6 +188,23 @@ impl Failpoints {
                 }
             }
         }
+    }
+}
+
+/// Memory grown by `alloc`, kept for the life of the process.
+static GROWN: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Grows the process by `bytes` in 16 MiB steps, writing every page so it is really resident.
+fn grow(bytes: u64) {
+    const STEP: usize = 16 << 20;
+    let mut left = bytes as usize;
+    while left > 0 {
+        let n = left.min(STEP);
+        let chunk = vec![0xA5u8; n];
+        if let Ok(mut g) = GROWN.lock() {
+            g.push(chunk);
+        }
+        left -= n;
     }
 }
 
@@ -193,6 +223,8 @@ mod tests {
         let spec = parse_spec("a=off; b=2*error(x)").unwrap();
         assert_eq!(spec.len(), 2);
         assert!(parse_spec("nonsense").is_err());
+        assert_eq!(parse_action("1*alloc(64)").unwrap().action, Action::Alloc(64 << 20));
+        assert!(parse_action("alloc(lots)").is_err());
     }
 
     #[tokio::test]

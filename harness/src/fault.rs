@@ -67,6 +67,10 @@ pub trait Fault: Send + Sync + Debug {
     fn scope(&self) -> Scope {
         Scope::Query
     }
+    /// The memory limit clusters need for this fault to act (a driver that can run out).
+    fn cluster_memory(&self) -> Option<u64> {
+        None
+    }
     /// True when its effect lasts until it is healed (a wrong catalog entry), so the job can
     /// only recover after the heal; false when it strikes once (a conflicting commit).
     fn persists_until_healed(&self) -> bool {
@@ -132,6 +136,38 @@ impl FaultCtx<'_> {
         catalog.save(&self.run_dir.catalog())?;
         self.record(Event::Phase { name: format!("catalog: {table} -> {}", location.display()) });
         Ok(())
+    }
+
+    /// Awaits the exit of a cluster process after `since`. Returns when it died — the earliest
+    /// sign of it: its exit, or a task noticing its driver gone, whichever was first — its
+    /// signal, and whether it ran out of memory.
+    pub async fn await_cluster_exit(&self, since: usize, cluster: &str) -> Result<ClusterDeath> {
+        let what = format!("cluster {cluster} to exit");
+        self.history
+            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
+                Event::ProcessExited { role: crate::history::Role::Cluster, name, .. } if name == cluster => Some(()),
+                _ => None,
+            })
+            .await?;
+        let records = self.history.snapshot();
+        let mut death = ClusterDeath { at: i64::MAX, signal: None, out_of_memory: None };
+        for r in &records[since..] {
+            match &r.event {
+                Event::ProcessExited { role: crate::history::Role::Cluster, name, signal, .. } if name == cluster => {
+                    death.at = death.at.min(r.at);
+                    death.signal = *signal;
+                }
+                Event::DriverLost { cluster: c, .. } if c == cluster => death.at = death.at.min(r.at),
+                Event::OutOfMemory { name, mechanism, .. } if name == cluster => death.out_of_memory = Some(*mechanism),
+                _ => {}
+            }
+        }
+        Ok(death)
+    }
+
+    /// The clusters that execute `query`.
+    pub fn clusters_running(&self, query: &str) -> Vec<String> {
+        self.job.clusters_of(query)
     }
 
     /// Awaits a committed batch of `query` after `since`; returns when it was reported.
@@ -240,6 +276,17 @@ impl FaultCtx<'_> {
             )
         })
     }
+}
+
+/// How a cluster died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDeath {
+    /// When (the earliest sign of it).
+    pub at: i64,
+    /// The signal that killed it.
+    pub signal: Option<i32>,
+    /// How it ran out of memory, if it did.
+    pub out_of_memory: Option<crate::memlimit::Mechanism>,
 }
 
 /// How a query ended, as its cluster reported it.

@@ -186,6 +186,27 @@ pub enum Event {
         signal: Option<i32>,
     },
 
+    /// A process runs under a memory limit.
+    MemoryLimit {
+        /// The process.
+        name: String,
+        /// Run number.
+        run: u32,
+        /// Bytes.
+        bytes: u64,
+        /// `cgroup` or `rlimit-as`.
+        mechanism: crate::memlimit::Mechanism,
+    },
+    /// A process ended because it ran out of memory.
+    OutOfMemory {
+        /// The process.
+        name: String,
+        /// Run number.
+        run: u32,
+        /// How it was stopped.
+        mechanism: crate::memlimit::Mechanism,
+    },
+
     // ---- the processes ----
     /// A cluster listens for tasks.
     ClusterReady {
@@ -240,6 +261,13 @@ pub enum Event {
         task: String,
         /// The query it awaits.
         query: String,
+    },
+    /// A task lost the connection to its cluster (the driver died under it).
+    DriverLost {
+        /// The task.
+        task: String,
+        /// Its cluster.
+        cluster: String,
     },
     /// A task raised and is about to exit non-zero.
     TaskFailed {

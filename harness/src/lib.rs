@@ -19,6 +19,7 @@
 //! | [`proto`] | what crosses process boundaries |
 //! | [`kafka`] | the run's broker: librdkafka's mock cluster, or an external one |
 //! | [`catalog`] | table name → storage location |
+//! | [`memlimit`] | memory limits for clusters: a memory cgroup, or `RLIMIT_AS` |
 //! | [`rundir`] | the run directory and its layout |
 //! | [`history`] | the one append-only history everything is recorded in |
 //! | [`observer`] | what the world shows: sink versions and txns, source ends, checkpoints |
@@ -38,6 +39,7 @@ pub mod failpoint;
 pub mod fault;
 pub mod history;
 pub mod kafka;
+pub mod memlimit;
 pub mod observer;
 pub mod oracle;
 pub mod pipeline;

@@ -436,7 +436,7 @@ fn affected_queries(records: &[Record], t0: i64, target: &str) -> Vec<String> {
     }
     let harness_steps_in =
         |e: &Event| matches!(e, Event::OperatorRestart { .. }) || matches!(e, Event::Phase { name } if name == "drain");
-    for r in records.iter().filter(|r| r.at > t0).take_while(|r| !harness_steps_in(&r.event)) {
+    for r in records.iter().filter(|r| r.at >= t0).take_while(|r| !harness_steps_in(&r.event)) {
         match &r.event {
             Event::QueryTerminated { query, .. } => {
                 out.insert(query.clone());

@@ -31,6 +31,31 @@ pub fn live_count() -> usize {
     LIVE.lock().map(|l| l.len()).unwrap_or(0)
 }
 
+/// Memory of this process and every live child together, in bytes: the sum of their
+/// proportional set sizes (PSS, as `smem` reports), so pages they share — the binary's text,
+/// above all — count once, not once per process. Falls back to RSS where PSS is not available.
+pub fn resident_memory() -> u64 {
+    let pss = |pid: &str| -> Option<u64> {
+        let t = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+        t.lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    let rss = |pid: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/statm"))
+            .ok()
+            .and_then(|t| t.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+            .map(|pages| pages * 4096)
+            .unwrap_or(0)
+    };
+    let children: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
+    std::iter::once("self".to_string())
+        .chain(children.into_iter().map(|p| p.to_string()))
+        .map(|p| pss(&p).unwrap_or_else(|| rss(&p)))
+        .sum()
+}
+
 /// Sends a signal to a child's process group.
 pub fn signal(pid: u32, sig: nix::sys::signal::Signal) -> Result<()> {
     nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig)
@@ -54,6 +79,8 @@ pub struct Exit {
     pub code: Option<i32>,
     /// Killing signal.
     pub signal: Option<i32>,
+    /// It ran out of memory.
+    pub out_of_memory: bool,
 }
 
 impl Exit {
@@ -103,6 +130,8 @@ pub struct Spec<'a> {
     pub env: Vec<(String, String)>,
     /// Where its stderr goes.
     pub log: &'a Path,
+    /// Its memory limit, if any.
+    pub memory: Option<crate::memlimit::MemoryLimit>,
 }
 
 /// A query that terminated with an error, as a child reported it (what a job that monitors its
@@ -140,14 +169,44 @@ pub fn spawn(
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
         .process_group(0);
-    // SAFETY: only async-signal-safe work between fork and exec: one prctl call.
+    let rlimit = spec.memory.as_ref().filter(|m| m.mechanism == crate::memlimit::Mechanism::RlimitAs).map(|m| m.bytes);
+    let cgroup = match &spec.memory {
+        Some(m) => m.cgroup(&format!("{}-run{}-attempt{}", spec.name, spec.run, spec.attempt))?,
+        None => None,
+    };
+    // SAFETY: only async-signal-safe work between fork and exec: prctl, sigprocmask, setrlimit.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // A harness that takes its signals on one thread blocks them everywhere else; the
+            // child must not inherit that.
+            nix::sys::signal::SigSet::all().thread_unblock().map_err(std::io::Error::from)?;
+            if let Some(bytes) = rlimit {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, bytes, bytes)
+                    .map_err(std::io::Error::from)?;
+            }
+            Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| err(format!("cannot start {}: {e}", spec.program.display())))?;
+    let mut child = cmd.spawn().map_err(|e| {
+        if let Some(cg) = &cgroup {
+            crate::memlimit::remove(cg);
+        }
+        err(format!("cannot start {}: {e}", spec.program.display()))
+    })?;
     let pid = child.id().ok_or_else(|| err("started and vanished".into()))?;
+    if let Some(m) = &spec.memory {
+        if let Some(cg) = &cgroup {
+            // Before the process has done anything worth measuring: it is still loading.
+            crate::memlimit::attach(cg, pid)?;
+        }
+        history.record(Event::MemoryLimit {
+            name: spec.name.to_string(),
+            run: spec.run,
+            bytes: m.bytes,
+            mechanism: m.mechanism,
+        });
+    }
     LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32);
     history.record(Event::ProcessStarted { role: spec.role, name: spec.name.to_string(), run: spec.run, pid });
 
@@ -181,8 +240,21 @@ pub fn spawn(
             Ok(s) => (s.code(), s.signal()),
             Err(_) => (None, None),
         };
+        let oom = match &cgroup {
+            Some(cg) => {
+                let killed = crate::memlimit::oom_kills(cg) > 0;
+                crate::memlimit::remove(cg);
+                killed.then_some(crate::memlimit::Mechanism::Cgroup)
+            }
+            // Under RLIMIT_AS an allocation that fails aborts a Rust program.
+            None if rlimit.is_some() && signal == Some(6) => Some(crate::memlimit::Mechanism::RlimitAs),
+            None => None,
+        };
+        if let Some(mechanism) = oom {
+            h.record(Event::OutOfMemory { name: name.clone(), run, mechanism });
+        }
         h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal });
-        let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal });
+        let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some() });
     });
     Ok(Spawned { pid, stdin })
 }

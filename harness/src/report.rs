@@ -46,6 +46,9 @@ pub struct Report {
     pub analysis: Analysis,
     /// Wall time of the run.
     pub wall: Duration,
+    /// Peak resident memory of the run's processes together (harness and children), bytes.
+    #[serde(default)]
+    pub peak_memory: u64,
     /// The command that replays it.
     pub replay: String,
 }
@@ -191,7 +194,12 @@ impl Report {
         for e in &a.errors {
             let _ = writeln!(s, "  harness error: {e}");
         }
-        let _ = writeln!(s, "\n  wall time   {}", human(self.wall));
+        let _ = writeln!(
+            s,
+            "\n  wall time   {}   peak memory {} MiB (every process of the run together)",
+            human(self.wall),
+            self.peak_memory >> 20
+        );
         let _ = writeln!(s, "  artifacts   {}  (history.jsonl, report.json, logs/)", self.dir.display());
         if self.exit_code() != EXIT_PASS {
             let _ = writeln!(s, "  replay      {}", self.replay);

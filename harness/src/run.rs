@@ -70,6 +70,8 @@ pub struct Scenario {
     pub bin: Option<PathBuf>,
     /// The command that replays this run (default: built from the fields).
     pub replay: Option<String>,
+    /// The memory limit of every cluster, in bytes (default: none, or what a fault needs).
+    pub cluster_memory: Option<u64>,
 }
 
 impl Scenario {
@@ -87,6 +89,7 @@ impl Scenario {
             broker: None,
             bin: None,
             replay: None,
+            cluster_memory: None,
         }
     }
 
@@ -156,8 +159,16 @@ impl Scenario {
         if self.faults.is_empty() {
             s.push_str(" --fault none");
         }
+        if let Some(m) = self.cluster_memory {
+            s.push_str(&format!(" --memory-limit {}M", m >> 20));
+        }
         s.push_str(&format!(" --seed {}", self.seed));
         s
+    }
+
+    /// The clusters' memory limit: the one set, or the one a fault needs.
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.cluster_memory.or_else(|| self.faults.iter().find_map(|f| f.cluster_memory()))
     }
 
     fn expectation(&self) -> Option<crate::fault::Expectation> {
@@ -172,6 +183,23 @@ impl Scenario {
         let plan = self.pipeline.plan(&run_id, &self.options)?;
         for f in &self.faults {
             f.check(&plan)?;
+        }
+        if let Some(bytes) = self.memory_limit() {
+            let limit = crate::memlimit::MemoryLimit::new(bytes);
+            let least = match limit.mechanism {
+                crate::memlimit::Mechanism::Cgroup => 64u64 << 20,
+                crate::memlimit::Mechanism::RlimitAs => 1 << 30,
+            };
+            if bytes < least {
+                return Err(HarnessError::bad_input(
+                    format!(
+                        "a memory limit of {} MiB is too small for a cluster to start at all (it holds about 90 MiB; enforced here by {:?})",
+                        bytes >> 20,
+                        limit.mechanism
+                    ),
+                    format!("pass --memory-limit of at least {}M", least >> 20),
+                ));
+            }
         }
         let bin = match &self.bin {
             Some(b) => b.clone(),
@@ -208,8 +236,20 @@ impl Scenario {
             timings: self.timings.clone(),
         });
         let mut live = Live { supervisor: None, observer: None, workload: None };
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampler = {
+            let peak = peak.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(50));
+                loop {
+                    tick.tick().await;
+                    peak.fetch_max(crate::process::resident_memory(), std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        };
         let outcome = self.drive(&run_id, &dir, &history, &broker, &plan, &job, &bin, &mut live).await;
         live.shutdown(&history).await;
+        sampler.abort();
         if let Err(e) = outcome {
             history.record(Event::HarnessError { message: e.to_string() });
         }
@@ -230,6 +270,7 @@ impl Scenario {
             horizon: self.scale.real(self.timings.horizon),
             analysis,
             wall: started.elapsed(),
+            peak_memory: peak.load(std::sync::atomic::Ordering::Relaxed),
             replay: self.replay_line(),
         };
         report.save()?;
@@ -282,6 +323,7 @@ impl Scenario {
             scale: self.scale,
             timings: self.timings.clone(),
             env: Vec::new(),
+            cluster_memory: self.memory_limit().map(crate::memlimit::MemoryLimit::new),
         }));
         let sample = real(self.timings.trigger).clamp(Duration::from_millis(20), Duration::from_secs(1));
         live.observer = Some(Observer::start(env.clone(), plan, history.clone(), sample));

@@ -45,6 +45,8 @@ pub struct SupervisorConfig {
     pub timings: Timings,
     /// Extra environment for every child.
     pub env: Vec<(String, String)>,
+    /// The memory limit of every cluster.
+    pub cluster_memory: Option<crate::memlimit::MemoryLimit>,
 }
 
 enum Cmd {
@@ -115,7 +117,11 @@ struct Live {
 }
 
 enum RunEnd {
-    Failed { healthy_for: Duration },
+    Failed {
+        healthy_for: Duration,
+    },
+    /// The job cannot run at all; wait to be stopped.
+    Broken,
     Restarted,
     Succeeded,
     Stopped(oneshot::Sender<()>),
@@ -164,6 +170,19 @@ impl Job {
                     return;
                 }
                 RunEnd::Restarted | RunEnd::Succeeded => backoff = t.backoff_initial,
+                RunEnd::Broken => loop {
+                    match self.cmds.recv().await {
+                        None => return,
+                        Some(Cmd::Stop { reply }) => {
+                            let _ = reply.send(());
+                            return;
+                        }
+                        Some(Cmd::OperatorRestart { .. }) => {}
+                        Some(Cmd::Control { reply, .. }) => {
+                            let _ = reply.send(Err(no_run()));
+                        }
+                    }
+                },
                 RunEnd::Failed { healthy_for } => {
                     let (wait, next) = backoff_after_failure(backoff, self.cfg.scale.nominal(healthy_for), &t);
                     backoff = next;
@@ -190,8 +209,19 @@ impl Job {
 
     fn spawn(&mut self, role: Role, name: &str, run: u32, attempt: u32, args: Vec<String>) -> Result<()> {
         let log = self.cfg.run_dir.log(&format!("{name}-run{run}-attempt{attempt}"));
+        let memory = if role == Role::Cluster { self.cfg.cluster_memory.clone() } else { None };
         let spawned = process::spawn(
-            Spec { role, name, run, attempt, program: &self.cfg.bin, args, env: self.cfg.env.clone(), log: &log },
+            Spec {
+                role,
+                name,
+                run,
+                attempt,
+                program: &self.cfg.bin,
+                args,
+                env: self.cfg.env.clone(),
+                log: &log,
+                memory,
+            },
             &self.cfg.history,
             self.exits_tx.clone(),
             self.failures_tx.clone(),
@@ -252,6 +282,7 @@ impl Job {
 
     async fn run_once(&mut self, run: u32) -> RunEnd {
         let h = self.cfg.history.clone();
+        let run_start = h.len();
         h.record(Event::RunState { run, state: RunState::Pending });
         for t in &self.cfg.job.tasks {
             self.task_state(run, &t.name, 1, TaskState::Pending, None);
@@ -262,7 +293,21 @@ impl Job {
                 for t in self.cfg.job.tasks_on(&c.name) {
                     self.task_state(run, &t.name, 1, TaskState::Failed, Some(reason.clone()));
                 }
-                return self.teardown(run, RunState::Failed, Instant::now()).await;
+                self.teardown(run, RunState::Failed, Instant::now()).await;
+                // A cluster that cannot even start will not start next time either: that is
+                // the configuration's problem, not the pipeline's.
+                let help = match &self.cfg.cluster_memory {
+                    Some(m) => format!(
+                        "; the memory limit of {} MiB ({:?}) may be too small for a cluster to start at all: raise --memory-limit",
+                        m.bytes >> 20,
+                        m.mechanism
+                    ),
+                    None => {
+                        format!("; see {}", self.cfg.run_dir.log(&format!("{}-run{run}-attempt1", c.name)).display())
+                    }
+                };
+                h.record(Event::HarnessError { message: format!("{reason}{help}") });
+                return RunEnd::Broken;
             }
         }
         for t in self.cfg.job.tasks.clone() {
@@ -304,7 +349,20 @@ impl Job {
                     }
                     self.live.remove(&exit.name);
                     match exit.role {
-                        // Its tasks lose their driver and fail on their own, with that reason.
+                        // Its tasks lose their driver and fail on their own, with that reason —
+                        // unless it ran out of memory before any query of the run committed:
+                        // then no cluster will ever run under this limit.
+                        Role::Cluster if exit.out_of_memory && !h.snapshot()[run_start..].iter().any(|r| matches!(r.event, Event::BatchCommitted { .. })) => {
+                            let limit = self.cfg.cluster_memory.as_ref().map(|m| m.bytes >> 20).unwrap_or(0);
+                            h.record(Event::HarnessError {
+                                message: format!(
+                                    "cluster {} ran out of memory before any query committed: the memory limit of {limit} MiB is too small for a cluster to run at all; raise --memory-limit",
+                                    exit.name
+                                ),
+                            });
+                            self.teardown(run, RunState::Failed, running_since).await;
+                            return RunEnd::Broken;
+                        }
                         Role::Cluster => {}
                         Role::Task if exit.success() && !self.failing.contains_key(&exit.name) => {
                             self.task_state(run, &exit.name, exit.attempt, TaskState::Terminated, None);
@@ -404,6 +462,7 @@ impl Job {
                     pid: 0,
                     code: *code,
                     signal: *signal,
+                    out_of_memory: false,
                 }))
             }
             _ => None,

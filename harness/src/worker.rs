@@ -230,7 +230,10 @@ pub async fn task_main(args: TaskArgs) -> i32 {
         let line = lines.next_line().await.ok()??;
         decode::<ToTask>(&line, "cluster message").ok()
     };
-    let lost = |cluster: &str| format!("lost the connection to cluster {cluster} (the driver is gone)");
+    let lost = |cluster: &str| {
+        report(Event::DriverLost { task: args.task.clone(), cluster: cluster.to_string() });
+        format!("lost the connection to cluster {cluster} (the driver is gone)")
+    };
     match args.await_policy {
         AwaitPolicy::Each => {
             for q in &args.queries {

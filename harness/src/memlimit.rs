@@ -1,0 +1,126 @@
+//! Memory limits for cluster processes, so a driver that outgrows its memory is really killed.
+//!
+//! Where this process's memory cgroup (v1) lets us create a child, each limited process gets its
+//! own cgroup with `memory.limit_in_bytes`; past it the kernel OOM-kills with SIGKILL and
+//! `memory.oom_control` counts the kill. Elsewhere the process runs under `RLIMIT_AS`, where an
+//! allocation past the limit fails and a Rust program aborts (SIGABRT). Which mechanism a run
+//! used is recorded in its history; every cgroup is removed when its process is gone.
+
+use crate::error::{HarnessError, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How a limit is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mechanism {
+    /// A memory cgroup (v1): the kernel OOM-kills with SIGKILL.
+    Cgroup,
+    /// `RLIMIT_AS`: allocation fails and the process aborts with SIGABRT.
+    RlimitAs,
+}
+
+/// A memory limit and the way this machine enforces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// Bytes.
+    pub bytes: u64,
+    /// How.
+    pub mechanism: Mechanism,
+    parent: Option<PathBuf>,
+}
+
+impl MemoryLimit {
+    /// A limit of `bytes`, enforced by the best mechanism this machine offers.
+    pub fn new(bytes: u64) -> MemoryLimit {
+        match cgroup_parent() {
+            Some(parent) => MemoryLimit { bytes, mechanism: Mechanism::Cgroup, parent: Some(parent) },
+            None => MemoryLimit { bytes, mechanism: Mechanism::RlimitAs, parent: None },
+        }
+    }
+
+    /// Creates the cgroup for one process (None under `RLIMIT_AS`).
+    pub fn cgroup(&self, name: &str) -> Result<Option<PathBuf>> {
+        let Some(parent) = &self.parent else { return Ok(None) };
+        let dir = parent.join(format!("loudfail-{}-{name}", std::process::id()));
+        if dir.exists() {
+            remove(&dir);
+        }
+        std::fs::create_dir(&dir).map_err(|e| HarnessError::io(&dir, e))?;
+        let limit = dir.join("memory.limit_in_bytes");
+        std::fs::write(&limit, self.bytes.to_string()).map_err(|e| HarnessError::io(&limit, e))?;
+        // Without swap accounting the limit would let the process swap instead of dying.
+        let memsw = dir.join("memory.memsw.limit_in_bytes");
+        if memsw.exists() {
+            let _ = std::fs::write(&memsw, self.bytes.to_string());
+        }
+        Ok(Some(dir))
+    }
+}
+
+/// This process's memory cgroup, if a child can be created in it.
+fn cgroup_parent() -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = own.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers.split(',').any(|c| c == "memory").then(|| path.trim_start_matches('/').to_string())
+    })?;
+    let dir = Path::new("/sys/fs/cgroup/memory").join(rel);
+    let probe = dir.join(format!("loudfail-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).ok()?;
+    let usable = probe.join("memory.limit_in_bytes").exists();
+    let _ = std::fs::remove_dir(&probe);
+    usable.then_some(dir)
+}
+
+/// Moves a process into a cgroup.
+pub fn attach(cgroup: &Path, pid: u32) -> Result<()> {
+    let procs = cgroup.join("cgroup.procs");
+    std::fs::write(&procs, pid.to_string()).map_err(|e| HarnessError::io(&procs, e))
+}
+
+/// How many processes the kernel OOM-killed in a cgroup.
+pub fn oom_kills(cgroup: &Path) -> u64 {
+    std::fs::read_to_string(cgroup.join("memory.oom_control"))
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok())))
+        .unwrap_or(0)
+}
+
+/// Removes a cgroup (its processes must be gone).
+pub fn remove(cgroup: &Path) {
+    for _ in 0..50 {
+        if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+            return;
+        }
+        // The kernel empties a cgroup shortly after its last process is reaped.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Parses `512`, `512M`, `1G` (MiB when no unit).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 'G' | 'g') => (&s[..i], 1u64 << 30),
+        (i, 'M' | 'm') => (&s[..i], 1 << 20),
+        (i, 'K' | 'k') => (&s[..i], 1 << 10),
+        _ => (s, 1 << 20),
+    };
+    num.trim().parse::<u64>().ok().filter(|n| *n > 0).map(|n| n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512"), Some(512 << 20));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("64m"), Some(64 << 20));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
+}

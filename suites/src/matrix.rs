@@ -1,0 +1,159 @@
+//! The expected matrix of DESIGN.md as runnable cells: three faults, each on the pipeline of its
+//! incident, in five layouts.
+//!
+//! | fault \ layout | multi-query each | multi-query any | shared-cluster | cluster-per-task | monitored |
+//! |---|---|---|---|---|---|
+//! | concurrent-append (telemetry) | SILENT | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED |
+//! | external-location-mismatch (features-inference) | SILENT | LOUD+RESTARTED | COLLATERAL | LOUD+RESTARTED | LOUD+RESTARTED |
+//! | driver-oom (features-inference) | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED |
+//!
+//! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
+//! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
+//! retries. Each cell's expected blast radius is the fault's reach in its layout (its task, or
+//! every task on its cluster), or every task where the failure is expected to spread.
+
+use harness::fault::{Expectation, Fault};
+use harness::pipeline::PipelineOptions;
+use harness::{AwaitPolicy, HarnessError, Result, Scenario, Topology, TopologyKind};
+use std::sync::Arc;
+
+/// One cell.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// `<fault>/<layout>`.
+    pub id: String,
+    /// The pipeline.
+    pub pipeline: &'static str,
+    /// The fault.
+    pub fault: Arc<dyn Fault>,
+    /// The layout's column name.
+    pub layout: &'static str,
+    /// The topology.
+    pub topology: Topology,
+}
+
+impl Cell {
+    /// What the cell is expected to show.
+    pub fn expected(&self) -> Expectation {
+        self.fault.expectation(&self.topology)
+    }
+
+    /// The tasks a fault in `query` is expected to disrupt: its reach in this layout (its
+    /// task, or every task on its cluster), or every task where the failure is expected to
+    /// spread.
+    pub fn expected_blast(&self, query: &str) -> Result<Vec<String>> {
+        let plan = crate::registry().get(self.pipeline)?.plan("matrix", &PipelineOptions::default())?;
+        let job = self.topology.job(&plan);
+        let mut tasks: Vec<String> = match (self.expected(), self.fault.scope()) {
+            (Expectation::Collateral, _) => job.tasks.iter().map(|t| t.name.clone()).collect(),
+            (_, harness::fault::Scope::Query) => job.task_of(query).map(|t| vec![t.name.clone()]).unwrap_or_default(),
+            (_, harness::fault::Scope::Cluster) => match job.task_of(query) {
+                Some(t) => job.tasks_on(&t.cluster).into_iter().map(|t| t.name.clone()).collect(),
+                None => Vec::new(),
+            },
+        };
+        tasks.sort();
+        Ok(tasks)
+    }
+
+    /// The scenario that runs it.
+    pub fn scenario(&self, seed: u64) -> Result<Scenario> {
+        let mut s = Scenario::new(crate::registry().get(self.pipeline)?)
+            .topology(self.topology.clone())
+            .fault(self.fault.clone())
+            .seed(seed)
+            .options(PipelineOptions::default());
+        s.replay = Some(format!("loudfail matrix --only {} --seed {seed}", self.id));
+        Ok(s)
+    }
+}
+
+/// The layouts, in column order.
+pub fn layouts() -> Vec<(&'static str, Topology)> {
+    vec![
+        ("multi-query-each", Topology::multi_query(AwaitPolicy::Each)),
+        ("multi-query-any", Topology::multi_query(AwaitPolicy::Any)),
+        ("shared-cluster", Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any)),
+        ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
+        ("monitored", Topology::multi_query(AwaitPolicy::Each).monitored()),
+    ]
+}
+
+/// Every cell, row by row.
+pub fn cells() -> Vec<Cell> {
+    let faults = crate::faults();
+    let rows = [
+        ("concurrent-append", "telemetry"),
+        ("external-location-mismatch", "features-inference"),
+        ("driver-oom", "features-inference"),
+    ];
+    let mut out = Vec::new();
+    for (fault, pipeline) in rows {
+        let fault = faults.get(fault).expect("the catalogue has every matrix fault");
+        for (layout, topology) in layouts() {
+            out.push(Cell {
+                id: format!("{}/{layout}", fault.name()),
+                pipeline,
+                fault: fault.clone(),
+                layout,
+                topology,
+            });
+        }
+    }
+    out
+}
+
+/// The cells a filter names: comma-separated cell ids, fault names or layout names. An unknown
+/// name is bad input listing the cells.
+pub fn select(filter: Option<&str>) -> Result<Vec<Cell>> {
+    let all = cells();
+    let Some(filter) = filter else { return Ok(all) };
+    let mut out: Vec<Cell> = Vec::new();
+    for part in filter.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let hit: Vec<Cell> =
+            all.iter().filter(|c| c.id == part || c.fault.name() == part || c.layout == part).cloned().collect();
+        if hit.is_empty() {
+            let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+            return Err(HarnessError::bad_input(
+                format!("no matrix cell matches {part:?}"),
+                format!("name cells, faults or layouts; the cells are: {}", ids.join(", ")),
+            ));
+        }
+        for c in hit {
+            if !out.iter().any(|o| o.id == c.id) {
+                out.push(c);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(HarnessError::bad_input(
+            "the cell filter is empty",
+            "pass --only with cell, fault or layout names",
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_matrix_has_fifteen_cells_and_filters_by_name() {
+        assert_eq!(cells().len(), 15);
+        assert_eq!(select(Some("driver-oom")).unwrap().len(), 5);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster")).unwrap().len(), 4);
+        let err = select(Some("meteor/everywhere")).unwrap_err().to_string();
+        assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
+    }
+
+    #[test]
+    fn the_expectations_are_designs() {
+        let e = |id: &str| cells().into_iter().find(|c| c.id == id).unwrap().expected();
+        assert_eq!(e("concurrent-append/multi-query-each"), Expectation::Silent);
+        assert_eq!(e("concurrent-append/monitored"), Expectation::LoudRestarted);
+        assert_eq!(e("external-location-mismatch/multi-query-each"), Expectation::Silent);
+        assert_eq!(e("external-location-mismatch/shared-cluster"), Expectation::Collateral);
+        assert_eq!(e("driver-oom/multi-query-each"), Expectation::LoudRestarted);
+    }
+}
