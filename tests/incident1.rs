@@ -2,27 +2,16 @@
 //! ConcurrentAppend. Awaiting each query in order hides it (SILENT); awaiting any query makes it
 //! loud, and the job restarts with every record landing exactly once.
 
-use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use crate::support::run_scenario;
 use harness::history::{Event, History, RunState, TaskState};
-use harness::{AwaitPolicy, Report, Scenario, Topology, Verdict};
+use harness::{AwaitPolicy, Report, Topology, Verdict};
 
 async fn run(await_policy: AwaitPolicy, name: &str) -> Report {
     run_in(Topology::multi_query(await_policy), name).await
 }
 
 async fn run_in(topology: Topology, name: &str) -> Report {
-    let _serial = SERIAL.lock().await;
-    let dir = scratch(name);
-    let scenario = Scenario::new(suites::registry().get("telemetry").unwrap())
-        .topology(topology)
-        .fault(suites::faults().get("concurrent-append").unwrap())
-        .seed(7)
-        .bin(bin())
-        .dir(&dir);
-    let report = scenario.run().await.expect("the scenario is valid input");
-    assert_nothing_left(&dir);
-    assert_eq!(harness::process::live_count(), 0, "the process registry still lists children");
-    report
+    run_scenario("telemetry", "concurrent-append", topology, 7, name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,23 +2,11 @@
 //! B. Loud in the write, it spreads on a shared cluster and stays in its task with a cluster per
 //! task; quiet, it loses records without a sound.
 
-use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
-use harness::{AwaitPolicy, Report, Scenario, Topology, TopologyKind, Verdict};
+use crate::support::run_scenario;
+use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
 
 async fn run(fault: &str, topology: Topology, name: &str) -> Report {
-    let _serial = SERIAL.lock().await;
-    let dir = scratch(name);
-    let report = Scenario::new(suites::registry().get("features-inference").unwrap())
-        .topology(topology)
-        .fault(suites::faults().get(fault).unwrap())
-        .seed(5)
-        .bin(bin())
-        .dir(&dir)
-        .run()
-        .await
-        .expect("valid scenario");
-    assert_nothing_left(&dir);
-    report
+    run_scenario("features-inference", fault, topology, 5, name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,3 +66,28 @@ pub async fn await_file_contains(path: &Path, needle: &str, timeout: std::time::
     }
     false
 }
+
+/// Runs `fault` on `pipeline` in `topology`, holding [`SERIAL`], in a fresh directory named
+/// after `name`; checks that nothing of the run is left running and returns its report.
+pub async fn run_scenario(
+    pipeline: &str,
+    fault: &str,
+    topology: harness::Topology,
+    seed: u64,
+    name: &str,
+) -> harness::Report {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch(name);
+    let report = harness::Scenario::new(suites::registry().get(pipeline).unwrap())
+        .topology(topology)
+        .fault(suites::faults().get(fault).unwrap())
+        .seed(seed)
+        .bin(bin())
+        .dir(&dir)
+        .run()
+        .await
+        .expect("the scenario is valid input");
+    assert_nothing_left(&dir);
+    assert_eq!(harness::process::live_count(), 0, "the process registry still lists children");
+    report
+}

@@ -1,23 +1,12 @@
 //! The same fault in the other layouts: tasks as separate processes on one cluster, a cluster
 //! per task, and a job that monitors every query.
 
-use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use crate::support::run_scenario;
 use harness::history::{Event, History, TaskState};
-use harness::{AwaitPolicy, Report, Scenario, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
 
 async fn run(topology: Topology, name: &str) -> (Report, Vec<harness::Record>) {
-    let _serial = SERIAL.lock().await;
-    let dir = scratch(name);
-    let report = Scenario::new(suites::registry().get("telemetry").unwrap())
-        .topology(topology)
-        .fault(suites::faults().get("concurrent-append").unwrap())
-        .seed(11)
-        .bin(bin())
-        .dir(&dir)
-        .run()
-        .await
-        .expect("valid scenario");
-    assert_nothing_left(&dir);
+    let report = run_scenario("telemetry", "concurrent-append", topology, 11, name).await;
     let history = History::read(&report.dir.join("history.jsonl")).unwrap();
     (report, history)
 }

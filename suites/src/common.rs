@@ -18,7 +18,7 @@ pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
 }
 
 /// The Kafka records of a micro-batch.
-pub fn kafka(input: Input) -> Result<Vec<KafkaRecord>, QueryError> {
+pub fn kafka(input: &Input) -> Result<&[KafkaRecord], QueryError> {
     match input {
         Input::Kafka(r) => Ok(r),
         other => Err(QueryError::new("Harness", format!("expected Kafka input, got {other:?}"))),
@@ -26,7 +26,7 @@ pub fn kafka(input: Input) -> Result<Vec<KafkaRecord>, QueryError> {
 }
 
 /// Parses every record of a micro-batch as JSON; a record that does not parse fails the batch.
-pub fn parse_all<T: for<'de> Deserialize<'de>>(input: Input) -> Result<Vec<T>, QueryError> {
+pub fn parse_all<T: for<'de> Deserialize<'de>>(input: &Input) -> Result<Vec<T>, QueryError> {
     kafka(input)?
         .iter()
         .map(|r| {
@@ -59,6 +59,23 @@ pub async fn transform_delta(
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let batches = if batches.is_empty() { vec![RecordBatch::new_empty(out)] } else { batches };
     b.sink.write(batches).with_commit_properties(commit).await?;
+    Ok(rows as u64)
+}
+
+/// Appends one row per input record — `columns`, then a `batch` column holding the micro-batch
+/// id (what downstream queries read by) — to the sink, with the batch's txn. Returns the rows.
+pub async fn append_with_batch_id(
+    b: MicroBatch<'_>,
+    schema: SchemaRef,
+    mut columns: Vec<harness::deltalake::arrow::array::ArrayRef>,
+    rows: usize,
+) -> Result<u64, QueryError> {
+    let commit = b.commit_properties();
+    columns.push(Arc::new(harness::deltalake::arrow::array::Int64Array::from_iter_values(std::iter::repeat_n(
+        b.id, rows,
+    ))));
+    let rb = RecordBatch::try_new(schema, columns)?;
+    b.sink.write(vec![rb]).with_commit_properties(commit).await?;
     Ok(rows as u64)
 }
 

@@ -11,8 +11,8 @@
 //! points at the wrong location loses data without a sound.
 
 use crate::audit::{compare, int64s, query};
-use crate::common::{Loops, Producer, Tick, parse_all, schema, transform_delta};
-use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use crate::common::{Loops, Producer, Tick, append_with_batch_id, parse_all, schema, transform_delta};
+use harness::deltalake::arrow::array::{Float64Array, Int64Array, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::history::{Event, History, TableAudit};
 use harness::pipeline::{
@@ -147,21 +147,15 @@ struct Features;
 #[async_trait]
 impl QueryLogic for Features {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
-        let commit = b.commit_properties();
-        let readings: Vec<SensorReading> = parse_all(b.input)?;
+        let readings: Vec<SensorReading> = parse_all(&b.input)?;
+        let columns: Vec<harness::deltalake::arrow::array::ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
+            Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.sensor.as_str()))),
+            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * 2.0))),
+            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * r.reading))),
+        ];
         let n = readings.len();
-        let rb = RecordBatch::try_new(
-            features_schema(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
-                Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.sensor.as_str()))),
-                Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * 2.0))),
-                Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * r.reading))),
-                Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(b.id, n))),
-            ],
-        )?;
-        b.sink.write(vec![rb]).with_commit_properties(commit).await?;
-        Ok(n as u64)
+        append_with_batch_id(b, features_schema(), columns, n).await
     }
 }
 

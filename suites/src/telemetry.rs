@@ -12,7 +12,7 @@
 //! RESOLVE is produced only after its alert's CREATE committed, so every resolved alert exists.
 
 use crate::audit::{compare, int64s, query, strings};
-use crate::common::{Loops, Producer, Tick, parse_all, schema, transform_delta};
+use crate::common::{Loops, Producer, Tick, append_with_batch_id, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
@@ -205,21 +205,15 @@ struct Bronze;
 #[async_trait]
 impl QueryLogic for Bronze {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
-        let commit = b.commit_properties();
-        let readings: Vec<Reading> = parse_all(b.input)?;
+        let readings: Vec<Reading> = parse_all(&b.input)?;
+        let columns: Vec<harness::deltalake::arrow::array::ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
+            Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.device.as_str()))),
+            Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.domain.as_str()))),
+            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.value))),
+        ];
         let n = readings.len();
-        let rb = RecordBatch::try_new(
-            bronze_schema(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
-                Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.device.as_str()))),
-                Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.domain.as_str()))),
-                Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.value))),
-                Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(b.id, n))),
-            ],
-        )?;
-        b.sink.write(vec![rb]).with_commit_properties(commit).await?;
-        Ok(n as u64)
+        append_with_batch_id(b, bronze_schema(), columns, n).await
     }
 }
 
@@ -245,7 +239,7 @@ struct Resolver;
 impl QueryLogic for Resolver {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
         let commit = b.commit_properties();
-        let events: Vec<AlertEvent> = parse_all(b.input)?;
+        let events: Vec<AlertEvent> = parse_all(&b.input)?;
         let events: Vec<AlertEvent> = events.into_iter().filter(|e| e.kind == "RESOLVE").collect();
         if events.is_empty() {
             return Ok(0);
