@@ -40,6 +40,14 @@ async fn a_failing_write_with_a_cluster_per_task_stays_in_its_task() {
     assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
     assert_eq!(a.faults[0].blast_radius, vec!["inference"]);
     assert_eq!(a.runs, 1, "the run never failed: {}", report.render());
+    // Inference depends on features: it started only once features' query was up.
+    let history = harness::History::read(&report.dir.join("history.jsonl")).unwrap();
+    let at = |f: &dyn Fn(&harness::Event) -> bool| history.iter().find(|r| f(&r.event)).map(|r| r.at).unwrap();
+    let features_up = at(&|e| matches!(e, harness::Event::QueryStarted { query, .. } if query == "features"));
+    let inference_running = at(
+        &|e| matches!(e, harness::Event::TaskState { task, state: harness::history::TaskState::Running, .. } if task == "inference"),
+    );
+    assert!(inference_running >= features_up, "inference started before features was up");
     assert!(a.retrying_while_running_us > 0);
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
 }

@@ -107,6 +107,10 @@ pub struct TaskPlan {
     pub name: String,
     /// Its queries, in the order the task awaits them.
     pub queries: Vec<String>,
+    /// Tasks it depends on: it starts once their queries have all started (streaming tasks
+    /// never complete, so "after" means "after they are up").
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 /// Everything the harness sets up for a pipeline.

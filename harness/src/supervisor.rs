@@ -311,6 +311,8 @@ impl Job {
             }
         }
         for t in self.cfg.job.tasks.clone() {
+            // A dependent task stays PENDING until its upstream tasks' queries have all started.
+            self.await_upstream(&t, run, run_start).await;
             let args = self.task_args(&t, run);
             if let Err(e) = self.spawn(Role::Task, &t.name, run, 1, args) {
                 h.record(Event::HarnessError { message: e.to_string() });
@@ -439,6 +441,36 @@ impl Job {
                 }
             }
         }
+    }
+
+    /// Waits until every query of the tasks `task` depends on has started in `run` (or one of
+    /// them ended: its failure is the job's to handle, not a reason to hold this task back).
+    async fn await_upstream(&self, task: &crate::topology::TaskSpec, run: u32, since: usize) {
+        let upstream: std::collections::BTreeSet<String> = self
+            .cfg
+            .job
+            .tasks
+            .iter()
+            .filter(|t| task.depends_on.contains(&t.name))
+            .flat_map(|t| t.queries.iter().cloned())
+            .collect();
+        if upstream.is_empty() {
+            return;
+        }
+        let mut started = std::collections::BTreeSet::new();
+        let what = format!("the tasks {} depends on to start", task.name);
+        let _ = self
+            .cfg
+            .history
+            .wait_for(since, Duration::from_secs(60), &what, |r| match &r.event {
+                Event::QueryStarted { query, run: rn, .. } if *rn == run && upstream.contains(query) => {
+                    started.insert(query.clone());
+                    (started.len() == upstream.len()).then_some(())
+                }
+                Event::ProcessExited { role: Role::Task, run: rn, .. } if *rn == run => Some(()),
+                _ => None,
+            })
+            .await;
     }
 
     /// Starts a cluster and waits until it listens. The error is the reason its tasks fail.

@@ -116,25 +116,29 @@ impl Topology {
 
     /// The job the supervisor runs for a pipeline in this topology.
     pub fn job(&self, plan: &PipelinePlan) -> JobSpec {
-        let task = |name: &str, cluster: &str, queries: Vec<String>| TaskSpec {
+        let task = |name: &str, cluster: &str, queries: Vec<String>, depends_on: Vec<String>| TaskSpec {
             name: name.into(),
             cluster: cluster.into(),
             queries,
             await_policy: self.await_policy,
             max_retries: self.max_retries,
+            depends_on,
         };
         let (clusters, tasks) = match self.kind {
             TopologyKind::MultiQuery => (
                 vec!["driver".to_string()],
-                vec![task("main", "driver", plan.tasks.iter().flat_map(|t| t.queries.clone()).collect())],
+                vec![task("main", "driver", plan.tasks.iter().flat_map(|t| t.queries.clone()).collect(), Vec::new())],
             ),
             TopologyKind::SharedCluster => (
                 vec!["shared".to_string()],
-                plan.tasks.iter().map(|t| task(&t.name, "shared", t.queries.clone())).collect(),
+                plan.tasks.iter().map(|t| task(&t.name, "shared", t.queries.clone(), t.depends_on.clone())).collect(),
             ),
             TopologyKind::ClusterPerTask => (
                 plan.tasks.iter().map(|t| format!("cluster-{}", t.name)).collect(),
-                plan.tasks.iter().map(|t| task(&t.name, &format!("cluster-{}", t.name), t.queries.clone())).collect(),
+                plan.tasks
+                    .iter()
+                    .map(|t| task(&t.name, &format!("cluster-{}", t.name), t.queries.clone(), t.depends_on.clone()))
+                    .collect(),
             ),
         };
         JobSpec {
@@ -179,6 +183,9 @@ pub struct TaskSpec {
     pub await_policy: AwaitPolicy,
     /// Retries before the run fails.
     pub max_retries: u32,
+    /// Tasks it starts after (their queries all started).
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 /// What the supervisor runs.
@@ -228,8 +235,8 @@ mod tests {
             tables: vec![],
             queries: vec![],
             tasks: vec![
-                TaskPlan { name: "ingest".into(), queries: vec!["bronze".into(), "domain".into()] },
-                TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()] },
+                TaskPlan { name: "ingest".into(), queries: vec!["bronze".into(), "domain".into()], depends_on: vec![] },
+                TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()], depends_on: vec![] },
             ],
         }
     }

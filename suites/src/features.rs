@@ -101,8 +101,8 @@ impl Pipeline for FeaturesInference {
             ],
             queries,
             tasks: vec![
-                TaskPlan { name: FEATURES.into(), queries: vec![FEATURES.into()] },
-                TaskPlan { name: INFERENCE.into(), queries: vec![INFERENCE.into()] },
+                TaskPlan { name: FEATURES.into(), queries: vec![FEATURES.into()], depends_on: vec![] },
+                TaskPlan { name: INFERENCE.into(), queries: vec![INFERENCE.into()], depends_on: vec![FEATURES.into()] },
             ],
         })
     }

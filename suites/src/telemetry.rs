@@ -169,8 +169,9 @@ impl Pipeline for Telemetry {
                 TaskPlan {
                     name: "ingest".into(),
                     queries: queries[..queries.len() - 1].iter().map(|q| q.name.clone()).collect(),
+                    depends_on: vec![],
                 },
-                TaskPlan { name: "alerts".into(), queries: vec![RESOLVER.into()] },
+                TaskPlan { name: "alerts".into(), queries: vec![RESOLVER.into()], depends_on: vec![] },
             ],
             queries,
         })
