@@ -144,3 +144,22 @@ fn a_catalog_that_does_not_parse_is_a_clear_error() {
     let e = harness::catalog::Catalog::load(&dir.join("catalog.json")).unwrap_err().to_string();
     assert!(e.contains("catalog.json does not parse") && e.contains("Help:"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_oom_under_rlimit_as_where_no_cgroup_is_used() {
+    // Where no memory cgroup can be made, the cluster runs under RLIMIT_AS: the growing query's
+    // allocation fails and the driver aborts. Forced here, on a machine that has cgroups.
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("rlimit");
+    let o = Command::new(bin())
+        .args(["run", "--pipeline", "features-inference", "--fault", "driver-oom", "--dir", dir.to_str().unwrap()])
+        .env(harness::memlimit::MECHANISM_ENV, "rlimit-as")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("AllocationFailed in inference"), "{t}");
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(history.contains(r#""mechanism":"rlimit-as""#));
+    assert_nothing_left(&dir);
+}

@@ -32,11 +32,11 @@ impl DriverOom {
     }
 
     /// The limit that fits the mechanism: a cgroup limits resident memory (a cluster holds about
-    /// 90 MiB), `RLIMIT_AS` limits address space (threads and mappings take gigabytes of it).
+    /// 90 MiB), `RLIMIT_AS` limits address space (a cluster maps about 1.2 GB of it).
     fn limit() -> u64 {
         match MemoryLimit::new(1).mechanism {
             Mechanism::Cgroup => 256 << 20,
-            Mechanism::RlimitAs => 4 << 30,
+            Mechanism::RlimitAs => 2 << 30,
         }
     }
 }

@@ -194,18 +194,49 @@ impl Failpoints {
 /// Memory grown by `alloc`, kept for the life of the process.
 static GROWN: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
-/// Grows the process by `bytes` in 16 MiB steps, writing every page so it is really resident.
+/// Grows the process by `bytes` in 16 MiB steps, making every page resident. An allocation
+/// that fails aborts the process (Rust's allocation-error handler: SIGABRT), in the growing
+/// query itself.
 fn grow(bytes: u64) {
     const STEP: usize = 16 << 20;
     let mut left = bytes as usize;
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_AS).ok().map(|(soft, _)| soft);
     while left > 0 {
         let n = left.min(STEP);
-        let chunk = vec![0xA5u8; n];
+        // Under RLIMIT_AS, whichever allocation meets the limit first fails — often a small one
+        // in a library thread, which hangs rather than aborts. The growing query checks its own
+        // step against the limit first, and aborts as a failed allocation would.
+        if let Some(limit) = limit.filter(|l| *l != nix::sys::resource::RLIM_INFINITY)
+            && address_space().is_some_and(|used| used + (n as u64) + (64 << 20) > limit)
+        {
+            eprintln!("memory allocation of {n} bytes failed (failpoint alloc: address space limit {limit} reached)");
+            std::process::abort();
+        }
+        // Zeroed memory comes lazily from the kernel (calloc); one write per page makes it
+        // resident (a byte-by-byte fill is slow in a debug build).
+        let mut chunk = vec![0u8; n];
+        for page in (0..n).step_by(4096) {
+            chunk[page] = 0xA5;
+        }
         if let Ok(mut g) = GROWN.lock() {
             g.push(chunk);
         }
         left -= n;
     }
+}
+
+/// This process's address space (VmSize), in bytes.
+fn address_space() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 #[cfg(test)]

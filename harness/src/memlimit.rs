@@ -10,6 +10,9 @@ use crate::error::{HarnessError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Set to `rlimit-as` to enforce memory limits with `RLIMIT_AS` even where a cgroup would do.
+pub const MECHANISM_ENV: &str = "LOUDFAIL_MEMORY_MECHANISM";
+
 /// How a limit is enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -31,8 +34,13 @@ pub struct MemoryLimit {
 }
 
 impl MemoryLimit {
-    /// A limit of `bytes`, enforced by the best mechanism this machine offers.
+    /// A limit of `bytes`, enforced by the best mechanism this machine offers — or by
+    /// `RLIMIT_AS` when `LOUDFAIL_MEMORY_MECHANISM=rlimit-as` asks for it (to see how a pipeline
+    /// fares where no cgroup can be made).
     pub fn new(bytes: u64) -> MemoryLimit {
+        if std::env::var(MECHANISM_ENV).is_ok_and(|v| v == "rlimit-as") {
+            return MemoryLimit { bytes, mechanism: Mechanism::RlimitAs, parent: None };
+        }
         match cgroup_parent() {
             Some(parent) => MemoryLimit { bytes, mechanism: Mechanism::Cgroup, parent: Some(parent) },
             None => MemoryLimit { bytes, mechanism: Mechanism::RlimitAs, parent: None },

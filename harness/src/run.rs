@@ -188,7 +188,7 @@ impl Scenario {
             let limit = crate::memlimit::MemoryLimit::new(bytes);
             let least = match limit.mechanism {
                 crate::memlimit::Mechanism::Cgroup => 64u64 << 20,
-                crate::memlimit::Mechanism::RlimitAs => 1 << 30,
+                crate::memlimit::Mechanism::RlimitAs => 1536 << 20,
             };
             if bytes < least {
                 return Err(HarnessError::bad_input(
