@@ -100,6 +100,11 @@ struct ScenarioArgs {
     /// needs (driver-oom).
     #[arg(long)]
     memory_limit: Option<String>,
+    /// A catalog file placing some of the pipeline's tables at locations of your own (external
+    /// locations): JSON `{"tables": {"<table>": "<absolute path>"}}`. The others live in the
+    /// run directory.
+    #[arg(long)]
+    catalog: Option<PathBuf>,
     /// Bootstrap address of an external Kafka instead of the embedded broker.
     #[arg(long)]
     broker: Option<String>,
@@ -169,6 +174,9 @@ fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
         s = s.fault(suites::faults().get(&a.fault)?);
     }
     s.broker = a.broker.clone();
+    if let Some(path) = &a.catalog {
+        s.catalog = Some(harness::catalog::Catalog::load(path)?);
+    }
     if let Some(m) = &a.memory_limit {
         s.cluster_memory = Some(harness::memlimit::parse_size(m).ok_or_else(|| {
             HarnessError::bad_input(format!("memory limit {m:?} is not a size"), "pass --memory-limit like 512M or 1G")

@@ -134,15 +134,30 @@ fn an_unknown_matrix_cell_is_refused_with_the_cells() {
 }
 
 #[test]
-fn a_catalog_that_does_not_parse_is_a_clear_error() {
-    // A run directory whose catalog a user broke: the worker reports it, naming the file.
-    let dir = scratch("bad-catalog");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(".loudfail-run"), r#"{"run_id":"x","version":"0"}"#).unwrap();
-    std::fs::write(dir.join("run.json"), "{}").unwrap();
-    std::fs::write(dir.join("catalog.json"), "{tables: nope").unwrap();
-    let e = harness::catalog::Catalog::load(&dir.join("catalog.json")).unwrap_err().to_string();
-    assert!(e.contains("catalog.json does not parse") && e.contains("Help:"), "{e}");
+fn a_catalog_file_that_does_not_parse_or_does_not_fit_is_refused() {
+    let dir = scratch("catalog");
+    let file = scratch("catalog-file");
+    std::fs::create_dir_all(&file).unwrap();
+    let catalog = file.join("catalog.json");
+    let run = |c: &str| {
+        std::fs::write(&catalog, c).unwrap();
+        let o = loudfail(&["run", "--catalog", catalog.to_str().unwrap(), "--dir", dir.to_str().unwrap()]);
+        (o.status.code(), text(&o))
+    };
+    let (code, t) = run("{tables: nope");
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("catalog.json does not parse") && t.contains("Help:"), "{t}");
+    let (code, t) = run(r#"{"tables": {"gold": "/tmp/x"}}"#);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("does not have") && t.contains("bronze"), "{t}");
+    let (code, t) = run(r#"{"tables": {"bronze": "relative/place"}}"#);
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("not an absolute path"), "{t}");
+    let (code, t) = run(&format!(r#"{{"tables": {{"bronze": "{}"}}}}"#, file.display()));
+    assert_eq!(code, Some(2), "{t}");
+    assert!(t.contains("already holds something"), "{t}");
+    assert!(!dir.exists(), "nothing was created");
+    assert_eq!(std::fs::read_dir(&file).unwrap().count(), 1, "the user's directory is untouched");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,12 @@ pub struct Catalog {
 impl Catalog {
     /// Reads a catalog file; a file that does not parse is a clear error.
     pub fn load(path: &Path) -> Result<Catalog> {
+        if !path.is_file() {
+            return Err(HarnessError::bad_input(
+                format!("catalog {} does not exist", path.display()),
+                "pass the path of a catalog file",
+            ));
+        }
         read_json(path).map_err(|e| match e {
             HarnessError::Json { source, .. } => HarnessError::bad_input(
                 format!("catalog {} does not parse: {source}", path.display()),

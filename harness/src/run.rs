@@ -72,6 +72,9 @@ pub struct Scenario {
     pub replay: Option<String>,
     /// The memory limit of every cluster, in bytes (default: none, or what a fault needs).
     pub cluster_memory: Option<u64>,
+    /// Where tables live, for those the user places themselves (external locations); the rest
+    /// live in the run directory.
+    pub catalog: Option<Catalog>,
 }
 
 impl Scenario {
@@ -90,6 +93,7 @@ impl Scenario {
             bin: None,
             replay: None,
             cluster_memory: None,
+            catalog: None,
         }
     }
 
@@ -183,6 +187,9 @@ impl Scenario {
         let plan = self.pipeline.plan(&run_id, &self.options)?;
         for f in &self.faults {
             f.check(&plan)?;
+        }
+        if let Some(c) = &self.catalog {
+            check_catalog(c, &plan)?;
         }
         if let Some(bytes) = self.memory_limit() {
             let limit = crate::memlimit::MemoryLimit::new(bytes);
@@ -294,9 +301,12 @@ impl Scenario {
         for t in &plan.topics {
             broker.create_topic(&t.name, t.partitions).await?;
         }
-        let catalog = Catalog {
+        let mut catalog = Catalog {
             tables: plan.tables.iter().map(|t| (t.name.clone(), dir.table(&t.name).display().to_string())).collect(),
         };
+        if let Some(user) = &self.catalog {
+            catalog.tables.extend(user.tables.clone());
+        }
         catalog.save(&dir.catalog())?;
         let config = RunConfig {
             run_id: run_id.to_string(),
@@ -472,6 +482,34 @@ impl Live {
             }
         }
     }
+}
+
+/// A user's catalog names tables of the pipeline, at absolute locations that hold nothing yet
+/// (loudfail creates the tables there and never overwrites anything).
+fn check_catalog(catalog: &Catalog, plan: &PipelinePlan) -> Result<()> {
+    let names: Vec<&str> = plan.tables.iter().map(|t| t.name.as_str()).collect();
+    for (table, location) in &catalog.tables {
+        if !names.contains(&table.as_str()) {
+            return Err(HarnessError::bad_input(
+                format!("the catalog names table {table:?}, which the pipeline does not have"),
+                format!("the pipeline's tables are: {}", names.join(", ")),
+            ));
+        }
+        let path = std::path::Path::new(location);
+        if !path.is_absolute() {
+            return Err(HarnessError::bad_input(
+                format!("catalog location {location:?} of table {table} is not an absolute path"),
+                "give every table an absolute path",
+            ));
+        }
+        if path.exists() && std::fs::read_dir(path).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            return Err(HarnessError::bad_input(
+                format!("catalog location {location} of table {table} already holds something"),
+                "point the table at a new or empty directory (loudfail never writes into one that holds anything)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Creates every table of the plan at its catalog location.
