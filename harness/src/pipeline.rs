@@ -34,6 +34,25 @@ pub struct PipelineOptions {
     pub rate: u32,
 }
 
+impl PipelineOptions {
+    /// Checks what every pipeline relies on (each pipeline checks the options it alone reads).
+    pub fn check(&self) -> Result<()> {
+        if !(1..=16).contains(&self.partitions) {
+            return Err(HarnessError::bad_input(
+                format!("{} partitions per topic", self.partitions),
+                "set PipelineOptions::partitions between 1 and 16",
+            ));
+        }
+        if self.rate == 0 {
+            return Err(HarnessError::bad_input(
+                "a workload rate of 0 records per second",
+                "set PipelineOptions::rate above 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions { domains: 2, partitions: 2, rate: 400 }

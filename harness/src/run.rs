@@ -184,6 +184,7 @@ impl Scenario {
     pub async fn run(self) -> Result<Report> {
         let started = Instant::now();
         let run_id = format!("{}-{:x}", chrono_id(), self.seed);
+        self.options.check()?;
         let plan = self.pipeline.plan(&run_id, &self.options)?;
         for f in &self.faults {
             f.check(&plan)?;

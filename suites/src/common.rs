@@ -120,6 +120,11 @@ pub trait Tick: Send {
 /// How often workload loops tick.
 pub const TICK: Duration = Duration::from_millis(50);
 
+/// Records per tick for a rate in records per second (at least one).
+pub fn per_tick(rate: u32) -> i64 {
+    (rate as f64 * TICK.as_secs_f64()).ceil().max(1.0) as i64
+}
+
 /// Runs `step` every [`TICK`] until `stop` turns true. A failing step is a harness problem:
 /// it is recorded and the loop ends.
 pub fn spawn_loop(

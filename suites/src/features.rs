@@ -72,12 +72,6 @@ impl Pipeline for FeaturesInference {
     }
 
     fn plan(&self, run_id: &str, o: &PipelineOptions) -> Result<PipelinePlan> {
-        if !(1..=16).contains(&o.partitions) {
-            return Err(HarnessError::bad_input(
-                format!("{} partitions per topic", o.partitions),
-                "pass --partitions between 1 and 16",
-            ));
-        }
         let sensors = format!("lf-{run_id}-sensors");
         let queries = vec![
             QuerySpec {
@@ -197,7 +191,7 @@ struct Readings {
 impl Tick for Readings {
     async fn tick(&mut self) -> Result<()> {
         let me = &self.inner;
-        let per_tick = (me.env.config.options.rate as f64 * crate::common::TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        let per_tick = crate::common::per_tick(me.env.config.options.rate);
         let first = *me.produced.lock().expect("ledger");
         let payloads = (first..first + per_tick)
             .map(|id| {

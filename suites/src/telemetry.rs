@@ -118,12 +118,6 @@ impl Pipeline for Telemetry {
                 "pass --domains between 1 and 6 (the default is 2)",
             ));
         }
-        if !(1..=16).contains(&o.partitions) {
-            return Err(HarnessError::bad_input(
-                format!("{} partitions per topic", o.partitions),
-                "pass --partitions between 1 and 16",
-            ));
-        }
         let topic = |n: &str| format!("lf-{run_id}-{n}");
         let domains = &DOMAINS[..o.domains];
         let mut queries = vec![QuerySpec {
@@ -381,7 +375,7 @@ impl Inner {
 
     /// One tick of the telemetry producer.
     async fn produce_readings(&self, rng: &mut rand::rngs::SmallRng) -> Result<()> {
-        let per_tick = (self.env.config.options.rate as f64 * crate::common::TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        let per_tick = crate::common::per_tick(self.env.config.options.rate);
         let domains = self.env.config.options.domains as i64;
         let first = self.ledger.lock().expect("ledger").next_reading;
         let payloads = (first..first + per_tick)
