@@ -57,6 +57,12 @@ impl Checkpoint {
         Ok(Checkpoint { dir: dir.to_path_buf() })
     }
 
+    /// The checkpoint at `dir`, for reading only: nothing is created (a checkpoint not written
+    /// yet simply has no entries).
+    pub fn at(dir: &Path) -> Checkpoint {
+        Checkpoint { dir: dir.to_path_buf() }
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -176,8 +176,7 @@ impl Sampler {
         // that is there (a drain must not end on a stale sample).
         let mut committed: BTreeMap<String, Option<(i64, Positions)>> = BTreeMap::new();
         for q in &self.queries {
-            let c =
-                Checkpoint::open(&self.env.checkpoint(&q.name)).ok().and_then(|c| c.last_committed().ok().flatten());
+            let c = Checkpoint::at(&self.env.checkpoint(&q.name)).last_committed().ok().flatten();
             committed.insert(q.name.clone(), c);
         }
         let mut txns: BTreeMap<String, Option<i64>> = BTreeMap::new();

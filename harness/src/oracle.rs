@@ -278,7 +278,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
 fn loud_state(event: &Event) -> Option<String> {
     match event {
         Event::TaskState { task, state: s @ (TaskState::Failed | TaskState::Retrying), .. } => {
-            Some(format!("task {task} {}", serde_json::to_value(s).ok()?.as_str()?))
+            Some(format!("task {task} {}", erased::Named::name(s)))
         }
         Event::RunState { run, state: RunState::Failed } => Some(format!("run {run} FAILED")),
         _ => None,
