@@ -244,7 +244,7 @@ impl FaultCtx<'_> {
         let (t, _) = self
             .history
             .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
-                Event::QueryTerminated { query: q, error, error_kind } if q == query => {
+                Event::QueryTerminated { query: q, error, error_kind, .. } if q == query => {
                     Some(Termination { at: r.at, error: error.clone(), error_kind: error_kind.clone() })
                 }
                 _ => None,

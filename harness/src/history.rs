@@ -247,6 +247,10 @@ pub enum Event {
         /// The error's class.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_kind: Option<String>,
+        /// When it failed inside a micro-batch: the source positions that batch had planned to
+        /// reach and never committed (proof that the source had lag at this moment).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pending: Option<Positions>,
     },
     /// A failpoint was reached.
     FailpointHit {

@@ -485,7 +485,17 @@ pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>
             Event::TaskState { run, task, state, .. } if run_state.is_some_and(|(n, _)| n == *run) => {
                 tasks.insert(task.clone(), *state);
             }
-            Event::SourceObserved { query, end } => tracks.entry(query.clone()).or_default().end = end.clone(),
+            // Source ends only grow. A query that failed inside a batch had read its source as
+            // far as that batch's end: the source had lag at the failure itself, whenever the
+            // observer's next sample came.
+            Event::SourceObserved { query, end }
+            | Event::QueryTerminated { query, pending: Some(end), .. } => {
+                let tr = tracks.entry(query.clone()).or_default();
+                for (k, v) in end {
+                    let e = tr.end.entry(k.clone()).or_insert(*v);
+                    *e = (*e).max(*v);
+                }
+            }
             Event::CheckpointObserved { query, end, .. } => {
                 tracks.entry(query.clone()).or_default().consumed = Some(end.clone())
             }
@@ -681,6 +691,26 @@ mod tests {
     }
 
     #[test]
+    fn a_query_that_fails_inside_a_batch_is_stalled_from_the_failure_not_the_next_sample() {
+        let mut h = H::new();
+        // Caught up at 20 ms; the batch it then planned (up to 7) fails at 40 ms, before any
+        // sample showed the source past 5. The next sample comes at 100 ms.
+        h.source(10, 5).commit(20, 0, 5).effect(40);
+        h.at(
+            40,
+            Event::QueryTerminated {
+                query: "resolver".into(),
+                error: Some("Commit failed".into()),
+                error_kind: Some("ConcurrentAppend".into()),
+                pending: Some([("alerts/0".to_string(), 7)].into()),
+            },
+        );
+        h.source(100, 6).source(200, 9).audit(1000, 0, 0);
+        let s = h.analyze().silence.unwrap();
+        assert_eq!((s.from, s.to), (40_000, 1_000_000), "the source ends only grow: 6 < 7 is still lag");
+    }
+
+    #[test]
     fn a_loud_failure_followed_by_progress_is_loud_and_restarted() {
         let mut h = H::new();
         h.source(10, 5).commit(20, 0, 5).source(30, 10).effect(40);
@@ -747,7 +777,7 @@ mod tests {
             *scenario = serde_json::json!({"job": job, "faults": [{"name": "concurrent-append", "scope": "query"}]});
         }
         h.source(10, 5).commit(20, 0, 5).source(30, 10).effect(40);
-        h.at(42, Event::QueryTerminated { query: "bronze".into(), error: None, error_kind: None });
+        h.at(42, Event::QueryTerminated { query: "bronze".into(), error: None, error_kind: None, pending: None });
         h.at(
             45,
             Event::TaskState { run: 1, task: "alerts".into(), attempt: 1, state: TaskState::Retrying, reason: None },

@@ -245,18 +245,26 @@ pub struct QueryError {
     pub kind: String,
     /// Its message.
     pub message: String,
+    /// When it failed a micro-batch: the source positions that batch had planned to reach. The
+    /// query had read that far and not committed it, so its source certainly had lag then.
+    pub pending: Option<Positions>,
 }
 
 impl QueryError {
     /// An error of a given class.
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
-        QueryError { kind: kind.into(), message: message.into() }
+        QueryError { kind: kind.into(), message: message.into(), pending: None }
+    }
+
+    /// The same error, raised inside a batch that had planned to read up to `end`.
+    pub fn in_batch(self, end: &Positions) -> Self {
+        QueryError { pending: Some(end.clone()), ..self }
     }
 }
 
 impl From<deltalake::DeltaTableError> for QueryError {
     fn from(e: deltalake::DeltaTableError) -> Self {
-        QueryError { kind: classify_delta(&e), message: e.to_string() }
+        QueryError::new(classify_delta(&e), e.to_string())
     }
 }
 

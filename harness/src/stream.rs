@@ -302,17 +302,19 @@ pub async fn run_query(
                 (entry, false)
             }
         };
-        failpoints.hit(&batch_failpoint, serde_json::json!({"batch": entry.batch})).await?;
-        let sink = sink.resolve().await?;
-        let skipped = txn_version(sink, spec.app_id()).await?.is_some_and(|v| v >= entry.batch);
-        let rows = if skipped {
-            0
-        } else {
+        let (rows, skipped) = async {
+            failpoints.hit(&batch_failpoint, serde_json::json!({"batch": entry.batch})).await?;
+            let sink = sink.resolve().await?;
+            if txn_version(sink, spec.app_id()).await?.is_some_and(|v| v >= entry.batch) {
+                return Ok((0, true));
+            }
             let input = source.read(&env.catalog, &entry.start, &entry.end).await?;
             let batch = MicroBatch { id: entry.batch, query: spec, input, sink: sink.clone(), failpoints };
-            logic.process(batch).await?
-        };
-        checkpoint.commit(entry.batch).map_err(QueryError::from)?;
+            Ok::<_, QueryError>((logic.process(batch).await?, false))
+        }
+        .await
+        .map_err(|e| e.in_batch(&entry.end))?;
+        checkpoint.commit(entry.batch).map_err(|e| QueryError::from(e).in_batch(&entry.end))?;
         report(Event::BatchCommitted { query: spec.name.clone(), batch: entry.batch, rows, replayed, skipped });
         pending = Resume::Next { batch: entry.batch + 1, start: entry.end };
     }

@@ -136,7 +136,7 @@ async fn serve_task(stream: UnixStream, ctx: ConnCtx) {
                             ToTask::Started { query }
                         }
                         Err(e) => {
-                            report(Event::QueryTerminated { query: query.clone(), error: Some(e.message.clone()), error_kind: Some(e.kind.clone()) });
+                            report(Event::QueryTerminated { query: query.clone(), error: Some(e.message.clone()), error_kind: Some(e.kind.clone()), pending: None });
                             ToTask::Terminated { query, error: Some(e.message), error_kind: Some(e.kind) }
                         }
                     };
@@ -153,11 +153,11 @@ async fn serve_task(stream: UnixStream, ctx: ConnCtx) {
                         (q, Err(QueryError::new("Panic", msg)))
                     }
                 };
-                let (error, error_kind) = match result {
-                    Ok(()) => (None, None),
-                    Err(e) => (Some(e.message), Some(e.kind)),
+                let (error, error_kind, pending) = match result {
+                    Ok(()) => (None, None, None),
+                    Err(e) => (Some(e.message), Some(e.kind), e.pending),
                 };
-                report(Event::QueryTerminated { query: query.clone(), error: error.clone(), error_kind: error_kind.clone() });
+                report(Event::QueryTerminated { query: query.clone(), error: error.clone(), error_kind: error_kind.clone(), pending });
                 if write.write_all(&encode(&ToTask::Terminated { query, error, error_kind })).await.is_err() { break; }
             }
         }
@@ -169,7 +169,7 @@ async fn serve_task(stream: UnixStream, ctx: ConnCtx) {
             Err(e) => e.id(),
         };
         if let Some(q) = names.get(&id) {
-            report(Event::QueryTerminated { query: q.clone(), error: None, error_kind: None });
+            report(Event::QueryTerminated { query: q.clone(), error: None, error_kind: None, pending: None });
         }
     }
 }
