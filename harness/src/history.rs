@@ -184,6 +184,9 @@ pub enum Event {
         code: Option<i32>,
         /// Signal, when it was killed.
         signal: Option<i32>,
+        /// The most memory its cgroup was ever charged, in bytes (processes in a memory cgroup).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        memory_peak: Option<u64>,
     },
 
     /// A process runs under a memory limit.

@@ -96,6 +96,11 @@ pub fn oom_kills(cgroup: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The most memory a cgroup was ever charged, in bytes.
+pub fn peak_usage(cgroup: &Path) -> Option<u64> {
+    std::fs::read_to_string(cgroup.join("memory.max_usage_in_bytes")).ok()?.trim().parse().ok()
+}
+
 /// Removes a cgroup (its processes must be gone).
 pub fn remove(cgroup: &Path) {
     for _ in 0..50 {

@@ -488,8 +488,7 @@ pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>
             // Source ends only grow. A query that failed inside a batch had read its source as
             // far as that batch's end: the source had lag at the failure itself, whenever the
             // observer's next sample came.
-            Event::SourceObserved { query, end }
-            | Event::QueryTerminated { query, pending: Some(end), .. } => {
+            Event::SourceObserved { query, end } | Event::QueryTerminated { query, pending: Some(end), .. } => {
                 let tr = tracks.entry(query.clone()).or_default();
                 for (k, v) in end {
                     let e = tr.end.entry(k.clone()).or_insert(*v);

@@ -240,6 +240,7 @@ pub fn spawn(
             Ok(s) => (s.code(), s.signal()),
             Err(_) => (None, None),
         };
+        let memory_peak = cgroup.as_deref().and_then(crate::memlimit::peak_usage);
         let oom = match &cgroup {
             Some(cg) => {
                 let killed = crate::memlimit::oom_kills(cg) > 0;
@@ -253,7 +254,7 @@ pub fn spawn(
         if let Some(mechanism) = oom {
             h.record(Event::OutOfMemory { name: name.clone(), run, mechanism });
         }
-        h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal });
+        h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal, memory_peak });
         let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some() });
     });
     Ok(Spawned { pid, stdin })

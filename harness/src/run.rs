@@ -201,7 +201,7 @@ impl Scenario {
             if bytes < least {
                 return Err(HarnessError::bad_input(
                     format!(
-                        "a memory limit of {} MiB is too small for a cluster to start at all (it holds about 90 MiB; enforced here by {:?})",
+                        "a memory limit of {} MiB is too small for a cluster to start at all (enforced here by {:?}: a cgroup charges a cluster about 20 MiB of its own, RLIMIT_AS counts the 1.2 GB of address space it maps)",
                         bytes >> 20,
                         limit.mechanism
                     ),
