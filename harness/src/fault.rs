@@ -301,36 +301,12 @@ pub struct Termination {
 }
 
 /// Faults by name.
-#[derive(Debug, Clone, Default)]
-pub struct FaultCatalog {
-    faults: Vec<Arc<dyn Fault>>,
-}
+pub type FaultCatalog = crate::named::Catalogue<dyn Fault>;
 
-impl FaultCatalog {
-    /// An empty catalogue.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a fault.
-    pub fn with(mut self, f: Arc<dyn Fault>) -> Self {
-        self.faults.push(f);
-        self
-    }
-
-    /// Looks a fault up; an unknown name is bad input naming the known ones.
-    pub fn get(&self, name: &str) -> Result<Arc<dyn Fault>> {
-        self.faults.iter().find(|f| f.name() == name).cloned().ok_or_else(|| {
-            let names: Vec<_> = self.faults.iter().map(|f| f.name()).collect();
-            HarnessError::bad_input(
-                format!("unknown fault {name:?}"),
-                format!("choose one of: {} (or none)", names.join(", ")),
-            )
-        })
-    }
-
-    /// Every fault.
-    pub fn all(&self) -> &[Arc<dyn Fault>] {
-        &self.faults
+impl crate::named::Named for dyn Fault {
+    const KIND: &'static str = "fault";
+    const ALSO: &'static [&'static str] = &["none"];
+    fn entry_name(&self) -> &'static str {
+        self.name()
     }
 }

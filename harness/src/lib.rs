@@ -20,6 +20,7 @@
 //! | [`kafka`] | the run's broker: librdkafka's mock cluster, or an external one |
 //! | [`catalog`] | table name → storage location |
 //! | [`memlimit`] | memory limits for clusters: a memory cgroup, or `RLIMIT_AS` |
+//! | [`named`] | things found by name: the pipeline registry, the fault catalogue |
 //! | [`rundir`] | the run directory and its layout |
 //! | [`history`] | the one append-only history everything is recorded in |
 //! | [`observer`] | what the world shows: sink versions and txns, source ends, checkpoints |
@@ -40,6 +41,7 @@ pub mod fault;
 pub mod history;
 pub mod kafka;
 pub mod memlimit;
+pub mod named;
 pub mod observer;
 pub mod oracle;
 pub mod pipeline;

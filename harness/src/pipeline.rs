@@ -376,40 +376,11 @@ pub trait Pipeline: Send + Sync + Debug {
 }
 
 /// The pipelines a binary knows, by name.
-#[derive(Debug, Clone, Default)]
-pub struct Registry {
-    pipelines: Vec<Arc<dyn Pipeline>>,
-}
+pub type Registry = crate::named::Catalogue<dyn Pipeline>;
 
-impl Registry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a pipeline.
-    pub fn with(mut self, p: Arc<dyn Pipeline>) -> Self {
-        self.pipelines.push(p);
-        self
-    }
-
-    /// Looks a pipeline up; an unknown name is bad input naming the known ones.
-    pub fn get(&self, name: &str) -> Result<Arc<dyn Pipeline>> {
-        self.pipelines.iter().find(|p| p.name() == name).cloned().ok_or_else(|| {
-            HarnessError::bad_input(
-                format!("unknown pipeline {name:?}"),
-                format!("choose one of: {}", self.names().join(", ")),
-            )
-        })
-    }
-
-    /// Names of every pipeline.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.pipelines.iter().map(|p| p.name()).collect()
-    }
-
-    /// Every pipeline.
-    pub fn all(&self) -> &[Arc<dyn Pipeline>] {
-        &self.pipelines
+impl crate::named::Named for dyn Pipeline {
+    const KIND: &'static str = "pipeline";
+    fn entry_name(&self) -> &'static str {
+        self.name()
     }
 }
