@@ -1,10 +1,10 @@
-//! The `loudfail` command: runs chaos scenarios against streaming pipelines, and (hidden
-//! subcommands) is itself the cluster and task processes those scenarios start.
+//! The `loudfail` command: runs chaos scenarios against streaming pipelines, and (started with
+//! `__cluster` or `__task`, see `harness::worker::serve_if_worker`) is itself the cluster and
+//! task processes those scenarios start.
 
 use clap::{Args, Parser, Subcommand};
 use harness::report::EXIT_ERROR;
 use harness::time::human;
-use harness::worker::{ClusterArgs, TaskArgs};
 use harness::{AwaitPolicy, HarnessError, PipelineOptions, Scenario, TimeScale, Topology, TopologyKind};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,30 +36,6 @@ enum Command {
     Matrix(MatrixArgs),
     /// List pipelines, topologies and faults.
     List,
-    #[command(name = "__cluster", hide = true)]
-    Cluster {
-        #[arg(long)]
-        run_dir: PathBuf,
-        #[arg(long)]
-        cluster: String,
-        #[arg(long)]
-        run: u32,
-    },
-    #[command(name = "__task", hide = true)]
-    Task {
-        #[arg(long)]
-        run_dir: PathBuf,
-        #[arg(long)]
-        task: String,
-        #[arg(long)]
-        cluster: String,
-        #[arg(long)]
-        run: u32,
-        #[arg(long, value_delimiter = ',')]
-        queries: Vec<String>,
-        #[arg(long = "await")]
-        await_policy: String,
-    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -383,17 +359,18 @@ fn list() -> i32 {
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let worker = matches!(cli.command, Command::Cluster { .. } | Command::Task { .. });
-    if !worker {
-        reap_on_signal();
-        // Whatever happens to this process, its children go with it.
-        let default_hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            harness::process::kill_all();
-            default_hook(info);
-        }));
+    // Started by a run as one of its cluster or task processes.
+    if let Some(code) = harness::worker::serve_if_worker(&suites::registry()) {
+        std::process::exit(code);
     }
+    let cli = Cli::parse();
+    reap_on_signal();
+    // Whatever happens to this process, its children go with it.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        harness::process::kill_all();
+        default_hook(info);
+    }));
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -403,13 +380,6 @@ fn main() {
     };
     let code = rt.block_on(async move {
         match cli.command {
-            Command::Cluster { run_dir, cluster, run } => {
-                harness::worker::cluster_main(&suites::registry(), ClusterArgs { run_dir, cluster, run }).await
-            }
-            Command::Task { run_dir, task, cluster, run, queries, await_policy } => {
-                let Ok(await_policy) = AwaitPolicy::parse(&await_policy) else { return harness::worker::EXIT_SETUP };
-                harness::worker::task_main(TaskArgs { run_dir, task, cluster, run, queries, await_policy }).await
-            }
             Command::List => list(),
             Command::Run(args) => run(args).await,
             Command::Bench(args) => bench(args).await,

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod examples;
 mod incident1;
 mod incident2;
 mod matrix;

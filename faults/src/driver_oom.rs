@@ -54,7 +54,10 @@ impl Fault for DriverOom {
     }
 
     fn target(&self) -> String {
-        format!("the cluster of query {}", self.query.as_deref().unwrap_or("(last)"))
+        match &self.query {
+            Some(q) => format!("the cluster of query {q}"),
+            None => "the cluster of the pipeline's last query".into(),
+        }
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {

@@ -361,6 +361,10 @@ pub trait Pipeline: Send + Sync + Debug {
     fn name(&self) -> &'static str;
     /// One line for `--help` and reports.
     fn about(&self) -> &'static str;
+    /// How a report names the pipeline with the options that shape it (`telemetry (2 domains)`).
+    fn summary(&self, _options: &PipelineOptions) -> String {
+        self.name().to_string()
+    }
     /// Checks options and describes topics, tables, queries and tasks.
     fn plan(&self, run_id: &str, options: &PipelineOptions) -> Result<PipelinePlan>;
     /// The logic of one query (called in the cluster process).

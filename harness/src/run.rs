@@ -268,7 +268,7 @@ impl Scenario {
             run_id,
             dir: dir.root().to_path_buf(),
             seed: self.seed,
-            pipeline: format!("{} ({} domains)", self.pipeline.name(), self.options.domains),
+            pipeline: self.pipeline.summary(&self.options),
             topology: self.topology.to_string(),
             faults: self.faults.iter().map(|f| format!("{} → {}", f.name(), f.target())).collect(),
             expected: self.expectation(),

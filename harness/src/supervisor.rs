@@ -234,33 +234,20 @@ impl Job {
     }
 
     fn cluster_args(&self, cluster: &str, run: u32) -> Vec<String> {
-        vec![
-            "__cluster".into(),
-            "--run-dir".into(),
-            self.cfg.run_dir.root().display().to_string(),
-            "--cluster".into(),
-            cluster.into(),
-            "--run".into(),
-            run.to_string(),
-        ]
+        let run_dir = self.cfg.run_dir.root().to_path_buf();
+        crate::worker::ClusterArgs { run_dir, cluster: cluster.into(), run }.to_args()
     }
 
     fn task_args(&self, task: &crate::topology::TaskSpec, run: u32) -> Vec<String> {
-        vec![
-            "__task".into(),
-            "--run-dir".into(),
-            self.cfg.run_dir.root().display().to_string(),
-            "--task".into(),
-            task.name.clone(),
-            "--cluster".into(),
-            task.cluster.clone(),
-            "--run".into(),
-            run.to_string(),
-            "--queries".into(),
-            task.queries.join(","),
-            "--await".into(),
-            task.await_policy.name().into(),
-        ]
+        crate::worker::TaskArgs {
+            run_dir: self.cfg.run_dir.root().to_path_buf(),
+            task: task.name.clone(),
+            cluster: task.cluster.clone(),
+            run,
+            queries: task.queries.clone(),
+            await_policy: task.await_policy,
+        }
+        .to_args()
     }
 
     fn task_state(&self, run: u32, task: &str, attempt: u32, state: TaskState, reason: Option<String>) {

@@ -51,6 +51,131 @@ pub struct TaskArgs {
     pub await_policy: AwaitPolicy,
 }
 
+/// The first argument of a binary started as a cluster process.
+pub const CLUSTER_COMMAND: &str = "__cluster";
+/// The first argument of a binary started as a task process.
+pub const TASK_COMMAND: &str = "__task";
+
+impl ClusterArgs {
+    /// The command line (after the program) that starts this cluster process.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = vec![CLUSTER_COMMAND.to_string()];
+        flag(&mut a, "--run-dir", self.run_dir.display());
+        flag(&mut a, "--cluster", &self.cluster);
+        flag(&mut a, "--run", self.run);
+        a
+    }
+}
+
+impl TaskArgs {
+    /// The command line (after the program) that starts this task process.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = vec![TASK_COMMAND.to_string()];
+        flag(&mut a, "--run-dir", self.run_dir.display());
+        flag(&mut a, "--task", &self.task);
+        flag(&mut a, "--cluster", &self.cluster);
+        flag(&mut a, "--run", self.run);
+        flag(&mut a, "--queries", self.queries.join(","));
+        flag(&mut a, "--await", self.await_policy.name());
+        a
+    }
+}
+
+fn flag(args: &mut Vec<String>, name: &str, value: impl std::fmt::Display) {
+    args.push(name.to_string());
+    args.push(value.to_string());
+}
+
+/// What a binary was started as by the harness.
+#[derive(Debug, Clone)]
+pub enum Worker {
+    /// A cluster process.
+    Cluster(ClusterArgs),
+    /// A task process.
+    Task(TaskArgs),
+}
+
+impl Worker {
+    /// Reads a command line (without the program name): None when it is not a worker's, an
+    /// error naming the problem when it is one but does not parse.
+    pub fn parse(args: &[String]) -> Option<Result<Worker, String>> {
+        let (command, rest) = args.split_first()?;
+        if command != CLUSTER_COMMAND && command != TASK_COMMAND {
+            return None;
+        }
+        let parsed = (|| {
+            let mut flags: HashMap<&str, &str> = HashMap::new();
+            for pair in rest.chunks(2) {
+                match pair {
+                    [k, v] if k.starts_with("--") => {
+                        flags.insert(k.as_str(), v.as_str());
+                    }
+                    _ => return Err(format!("{command}: expected --flag value pairs, got {pair:?}")),
+                }
+            }
+            let get = |k: &str| flags.get(k).copied().ok_or_else(|| format!("{command}: missing {k}"));
+            let run_dir = PathBuf::from(get("--run-dir")?);
+            let cluster = get("--cluster")?.to_string();
+            let run = get("--run")?.parse::<u32>().map_err(|e| format!("{command}: --run: {e}"))?;
+            if command == CLUSTER_COMMAND {
+                return Ok(Worker::Cluster(ClusterArgs { run_dir, cluster, run }));
+            }
+            Ok(Worker::Task(TaskArgs {
+                run_dir,
+                task: get("--task")?.to_string(),
+                cluster,
+                run,
+                queries: get("--queries")?.split(',').filter(|q| !q.is_empty()).map(String::from).collect(),
+                await_policy: AwaitPolicy::parse(get("--await")?).map_err(|e| format!("{command}: {e}"))?,
+            }))
+        })();
+        Some(parsed)
+    }
+
+    /// Runs the process to its end; returns its exit code.
+    pub async fn run(self, registry: &Registry) -> i32 {
+        match self {
+            Worker::Cluster(args) => cluster_main(registry, args).await,
+            Worker::Task(args) => task_main(args).await,
+        }
+    }
+}
+
+/// When this binary was started by the harness as a cluster or task process, serves as one and
+/// returns its exit code; otherwise returns None at once. Call it first in the `main` of any
+/// binary that runs scenarios, with the pipelines it knows: the harness re-executes the same
+/// binary for its clusters and tasks, so a team's own binary runs its own pipelines.
+///
+/// ```text
+/// fn main() {
+///     let registry = harness::Registry::new(); // .with(Arc::new(MyPipeline))
+///     if let Some(code) = harness::worker::serve_if_worker(&registry) {
+///         std::process::exit(code);
+///     }
+///     // ... build a Scenario, run it, print its report ...
+/// }
+/// ```
+pub fn serve_if_worker(registry: &Registry) -> Option<i32> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let worker = match Worker::parse(&args)? {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("loudfail worker: {e}");
+            return Some(EXIT_SETUP);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loudfail worker: cannot start the async runtime: {e}");
+            return Some(EXIT_SETUP);
+        }
+    };
+    let code = rt.block_on(worker.run(registry));
+    drop(rt);
+    Some(code)
+}
+
 fn load_env(run_dir: &std::path::Path) -> Result<PipelineEnv, String> {
     let config: RunConfig = read_json(&run_dir.join("run.json")).map_err(|e| e.to_string())?;
     let catalog = Catalog::load(&run_dir.join("catalog.json")).map_err(|e| e.to_string())?;
@@ -274,5 +399,32 @@ pub async fn task_main(args: TaskArgs) -> i32 {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_command_lines_round_trip_and_bad_ones_are_named() {
+        let task = TaskArgs {
+            run_dir: "/tmp/run dir".into(),
+            task: "alerts".into(),
+            cluster: "shared".into(),
+            run: 3,
+            queries: vec!["a".into(), "b".into()],
+            await_policy: AwaitPolicy::Each,
+        };
+        let Some(Ok(Worker::Task(back))) = Worker::parse(&task.to_args()) else { panic!("task args do not parse") };
+        assert_eq!(
+            (back.run_dir, back.task, back.cluster, back.run, back.queries, back.await_policy),
+            (task.run_dir, task.task, task.cluster, task.run, task.queries, task.await_policy)
+        );
+        let cluster = ClusterArgs { run_dir: "/r".into(), cluster: "driver".into(), run: 1 };
+        assert!(matches!(Worker::parse(&cluster.to_args()), Some(Ok(Worker::Cluster(c))) if c.cluster == "driver"));
+        assert!(Worker::parse(&["run".into()]).is_none());
+        let missing = Worker::parse(&[CLUSTER_COMMAND.into(), "--run".into(), "1".into()]).unwrap().unwrap_err();
+        assert!(missing.contains("missing --run-dir"), "{missing}");
     }
 }

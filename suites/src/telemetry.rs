@@ -111,6 +111,10 @@ impl Pipeline for Telemetry {
         "incident 1: bronze ingestion, domain queries, and an alert resolver MERGEing beside an ML writer"
     }
 
+    fn summary(&self, options: &PipelineOptions) -> String {
+        format!("{} ({} domains)", self.name(), options.domains)
+    }
+
     fn plan(&self, run_id: &str, o: &PipelineOptions) -> Result<PipelinePlan> {
         if !(1..=DOMAINS.len()).contains(&o.domains) {
             return Err(HarnessError::bad_input(

@@ -1,0 +1,38 @@
+//! The examples a team copies from: a pipeline of its own, run from its own binary (which is
+//! also its cluster and task processes), under a fault of the catalogue.
+
+use crate::support::{SERIAL, assert_nothing_left, scratch};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// An example Cargo built beside this test binary (`cargo test` builds every example).
+fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let path = deps.parent().unwrap().join("examples").join(name);
+    assert!(path.is_file(), "{} is missing: cargo test builds the examples first", path.display());
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_of_your_own_runs_in_its_own_binary_and_fails_loudly() {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("custom-pipeline");
+    let out = Command::new(example("custom_pipeline"))
+        .args(["driver-oom", dir.to_str().unwrap()])
+        .output()
+        .expect("the example runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("VERDICT     LOUD+RESTARTED"), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let audits = report["analysis"]["audits"].as_array().unwrap();
+    assert_eq!(audits.len(), 1, "{report}");
+    assert_eq!(audits[0]["table"], "clicks");
+    assert!(audits[0]["present"].as_u64().unwrap() > 0);
+    assert_eq!((audits[0]["missing"].as_u64(), audits[0]["duplicated"].as_u64()), (Some(0), Some(0)));
+    // Its clusters and tasks were this binary, re-executed.
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(history.contains("\"event\":\"query_started\""), "no query started");
+    assert_nothing_left(&dir);
+}
