@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod driver;
 mod examples;
 mod incident1;
 mod incident2;

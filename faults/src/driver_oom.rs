@@ -23,12 +23,7 @@ const NAME: &str = "driver-oom";
 
 impl DriverOom {
     fn query(&self, plan: &PipelinePlan) -> Result<String> {
-        match &self.query {
-            Some(q) => Ok(q.clone()),
-            None => plan.tasks.last().and_then(|t| t.queries.last()).cloned().ok_or_else(|| {
-                HarnessError::bad_input("the pipeline has no queries", "driver-oom needs a query to grow")
-            }),
-        }
+        crate::driver::target_query(NAME, &self.query, plan)
     }
 
     /// The limit that fits the mechanism: a cgroup limits the memory charged to the cluster (its
@@ -54,10 +49,7 @@ impl Fault for DriverOom {
     }
 
     fn target(&self) -> String {
-        match &self.query {
-            Some(q) => format!("the cluster of query {q}"),
-            None => "the cluster of the pipeline's last query".into(),
-        }
+        crate::driver::describe_target(&self.query)
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
@@ -79,11 +71,7 @@ impl Fault for DriverOom {
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = self.query(ctx.plan())?;
-        let cluster = ctx
-            .clusters_running(&query)
-            .into_iter()
-            .next()
-            .ok_or_else(|| HarnessError::Fault { fault: NAME.into(), problem: format!("no cluster runs {query}") })?;
+        let cluster = ctx.cluster_of(NAME, &query)?;
         let mark = ctx.mark();
         let grow_mib = (Self::limit() >> 20) * 2;
         ctx.arm(&query, &format!("{query}.batch"), &format!("1*alloc({grow_mib})")).await?;

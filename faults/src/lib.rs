@@ -4,6 +4,7 @@
 //! | module | fault |
 //! |---|---|
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
+//! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
 //! | [`external_location`] | a catalog entry points at the wrong location: the write fails, or lands where no reader looks |
 
@@ -11,6 +12,7 @@
 #![deny(missing_debug_implementations)]
 
 pub mod concurrent_append;
+pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
 
@@ -25,4 +27,6 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(ExternalLocationMismatch::new(Variant::Fails)))
         .with(Arc::new(ExternalLocationMismatch::new(Variant::Quiet)))
         .with(Arc::new(driver_oom::DriverOom { query: None }))
+        .with(Arc::new(driver::DriverCrash::default()))
+        .with(Arc::new(driver::DriverHang::default()))
 }

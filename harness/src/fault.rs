@@ -170,6 +170,33 @@ impl FaultCtx<'_> {
         self.job.clusters_of(query)
     }
 
+    /// The cluster that executes `query`; a fault error naming `fault` when none does.
+    pub fn cluster_of(&self, fault: &str, query: &str) -> Result<String> {
+        self.clusters_running(query).into_iter().next().ok_or_else(|| HarnessError::Fault {
+            fault: fault.into(),
+            problem: format!("no cluster runs query {query}"),
+        })
+    }
+
+    /// Sends a signal to a process of the current run (a cluster or a task, by name), recorded
+    /// as [`Event::Signalled`]. Returns when and to which pid it went, or None when no such
+    /// process is running (it ended, or the job is between runs).
+    pub async fn signal(&self, process: &str, signal: crate::process::Signal) -> Result<Option<Sent>> {
+        let mark = self.mark();
+        match self.supervisor.signal(process, signal).await {
+            Ok(pid) => {
+                let at = self.history.snapshot()[mark..]
+                    .iter()
+                    .find(|r| matches!(&r.event, Event::Signalled { pid: p, .. } if *p == pid))
+                    .map(|r| r.at)
+                    .unwrap_or_else(crate::time::now_us);
+                Ok(Some(Sent { pid, at }))
+            }
+            Err(HarnessError::Process { problem, .. }) if problem == crate::supervisor::NOT_RUNNING => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Awaits a committed batch of `query` after `since`; returns when it was reported.
     pub async fn await_commit(&self, since: usize, query: &str) -> Result<i64> {
         let what = format!("query {query} to commit a batch");
@@ -287,6 +314,15 @@ pub struct ClusterDeath {
     pub signal: Option<i32>,
     /// How it ran out of memory, if it did.
     pub out_of_memory: Option<crate::memlimit::Mechanism>,
+}
+
+/// A signal the harness sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// To which process.
+    pub pid: u32,
+    /// When (the run's clock).
+    pub at: i64,
 }
 
 /// How a query ended, as its cluster reported it.

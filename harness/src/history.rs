@@ -189,6 +189,15 @@ pub enum Event {
         memory_peak: Option<u64>,
     },
 
+    /// The harness sent a signal to a process (a fault: SIGKILL, SIGSTOP, SIGCONT).
+    Signalled {
+        /// The process.
+        name: String,
+        /// OS process id.
+        pid: u32,
+        /// The signal's number.
+        signal: i32,
+    },
     /// A process runs under a memory limit.
     MemoryLimit {
         /// The process.

@@ -56,6 +56,8 @@ pub fn resident_memory() -> u64 {
         .sum()
 }
 
+pub use nix::sys::signal::Signal;
+
 /// Sends a signal to a child's process group.
 pub fn signal(pid: u32, sig: nix::sys::signal::Signal) -> Result<()> {
     nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig)

@@ -51,6 +51,7 @@ pub struct SupervisorConfig {
 
 enum Cmd {
     Control { cluster: String, msg: Control, reply: oneshot::Sender<Result<()>> },
+    Signal { process: String, signal: nix::sys::signal::Signal, reply: oneshot::Sender<Result<u32>> },
     OperatorRestart { reason: String },
     Stop { reply: oneshot::Sender<()> },
 }
@@ -74,6 +75,14 @@ impl Supervisor {
     pub async fn control(&self, cluster: &str, msg: Control) -> Result<()> {
         let (reply, rx) = oneshot::channel();
         self.cmds.send(Cmd::Control { cluster: cluster.to_string(), msg, reply }).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Sends a signal to a process of the current run (a cluster or a task, by name). Returns
+    /// its pid.
+    pub async fn signal(&self, process: &str, signal: nix::sys::signal::Signal) -> Result<u32> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Signal { process: process.to_string(), signal, reply }).map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 
@@ -178,9 +187,7 @@ impl Job {
                             return;
                         }
                         Some(Cmd::OperatorRestart { .. }) => {}
-                        Some(Cmd::Control { reply, .. }) => {
-                            let _ = reply.send(Err(no_run()));
-                        }
+                        Some(other) => other.refuse(),
                     }
                 },
                 RunEnd::Failed { healthy_for } => {
@@ -198,7 +205,7 @@ impl Job {
                                     backoff = t.backoff_initial;
                                     break;
                                 }
-                                Some(Cmd::Control { reply, .. }) => { let _ = reply.send(Err(no_run())); }
+                                Some(other) => other.refuse(),
                             },
                         }
                     }
@@ -330,6 +337,9 @@ impl Job {
                     Some(Cmd::Control { cluster, msg, reply }) => {
                         let r = self.send_control(&cluster, &msg).await;
                         let _ = reply.send(r);
+                    }
+                    Some(Cmd::Signal { process, signal, reply }) => {
+                        let _ = reply.send(self.send_signal(&process, signal));
                     }
                 },
                 Some(exit) = self.exits.recv() => {
@@ -513,6 +523,16 @@ impl Job {
         })
     }
 
+    fn send_signal(&mut self, process: &str, signal: nix::sys::signal::Signal) -> Result<u32> {
+        let live = self
+            .live
+            .get(process)
+            .ok_or_else(|| HarnessError::Process { name: process.to_string(), problem: NOT_RUNNING.into() })?;
+        process::signal(live.pid, signal)?;
+        self.cfg.history.record(Event::Signalled { name: process.to_string(), pid: live.pid, signal: signal as i32 });
+        Ok(live.pid)
+    }
+
     /// Kills every process of the run, waits until each is reaped, and records the run's end.
     async fn teardown(&mut self, run: u32, state: RunState, running_since: Instant) -> RunEnd {
         let mut tasks_first: Vec<&Live> = self.live.values().collect();
@@ -551,6 +571,24 @@ pub fn backoff_after_failure(current: Duration, healthy_for: Duration, t: &Timin
     let wait = if healthy_for >= t.backoff_reset_after { t.backoff_initial } else { current };
     (wait, (wait * 2).min(t.backoff_max))
 }
+
+impl Cmd {
+    /// Answers a command that needs a run while none is active.
+    fn refuse(self) {
+        match self {
+            Cmd::Control { reply, .. } => {
+                let _ = reply.send(Err(no_run()));
+            }
+            Cmd::Signal { process, reply, .. } => {
+                let _ = reply.send(Err(HarnessError::Process { name: process, problem: NOT_RUNNING.into() }));
+            }
+            Cmd::OperatorRestart { .. } | Cmd::Stop { .. } => {}
+        }
+    }
+}
+
+/// What the supervisor says of a process that is not running now.
+pub const NOT_RUNNING: &str = "no such process is running";
 
 fn no_run() -> HarnessError {
     HarnessError::Process { name: "supervisor".into(), problem: "no run is active (the job is backing off)".into() }
