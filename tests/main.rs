@@ -9,4 +9,5 @@ mod examples;
 mod incident1;
 mod incident2;
 mod matrix;
+mod services;
 mod topologies;

@@ -3,6 +3,7 @@
 //!
 //! | module | fault |
 //! |---|---|
+//! | [`catalog_blip`] | the catalog (metastore) is unreachable for a while |
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
 //! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 
+pub mod catalog_blip;
 pub mod concurrent_append;
 pub mod driver;
 pub mod driver_oom;
@@ -29,4 +31,5 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(driver_oom::DriverOom { query: None }))
         .with(Arc::new(driver::DriverCrash::default()))
         .with(Arc::new(driver::DriverHang::default()))
+        .with(Arc::new(catalog_blip::CatalogBlip::default()))
 }

@@ -50,6 +50,23 @@ pub enum Scope {
     Query,
     /// It breaks a cluster; every task on that cluster is in its reach.
     Cluster,
+    /// It breaks a service every task depends on (the catalog, the broker): every task is in
+    /// its reach.
+    All,
+}
+
+impl Scope {
+    /// The tasks a fault of this scope on `query` may reach in `job`, sorted.
+    pub fn reach(self, job: &JobSpec, query: &str) -> Vec<String> {
+        let Some(task) = job.task_of(query) else { return Vec::new() };
+        let mut tasks: Vec<String> = match self {
+            Scope::Query => vec![task.name.clone()],
+            Scope::Cluster => job.tasks_on(&task.cluster).into_iter().map(|t| t.name.clone()).collect(),
+            Scope::All => job.tasks.iter().map(|t| t.name.clone()).collect(),
+        };
+        tasks.sort();
+        tasks
+    }
 }
 
 /// A fault.
@@ -72,7 +89,9 @@ pub trait Fault: Send + Sync + Debug {
         None
     }
     /// True when its effect lasts until it is healed (a wrong catalog entry), so the job can
-    /// only recover after the heal; false when it strikes once (a conflicting commit).
+    /// only recover after the heal; false when it strikes once (a conflicting commit). A fault
+    /// that ends on its own before the horizon (an outage) records its end with
+    /// [`FaultCtx::healed`].
     fn persists_until_healed(&self) -> bool {
         false
     }
@@ -213,6 +232,17 @@ impl FaultCtx<'_> {
     /// The real duration of a nominal interval.
     pub fn real(&self, nominal: Duration) -> Duration {
         self.scale.real(nominal)
+    }
+
+    /// Records that `fault` has ended on its own (an outage that is over): the job's recovery
+    /// is measured from here. The heal after the horizon then has nothing left to undo.
+    pub fn healed(&self, fault: &str) {
+        self.record(Event::FaultHealed { fault: fault.into() });
+    }
+
+    /// Waits until a nominal interval (on the run's time scale) has passed since `start`.
+    pub async fn wait_nominal(&self, start: std::time::Instant, nominal: Duration) {
+        tokio::time::sleep_until((start + self.real(nominal)).into()).await;
     }
 
     /// The run's nominal timings.

@@ -301,11 +301,7 @@ impl JobView {
     /// The tasks a fault on `query` may reach by its scope.
     fn reach(&self, fault: &str, query: &str) -> BTreeSet<String> {
         let Some(job) = &self.job else { return BTreeSet::new() };
-        let Some(task) = job.task_of(query) else { return BTreeSet::new() };
-        match self.scopes.get(fault).copied().unwrap_or(Scope::Query) {
-            Scope::Query => BTreeSet::from([task.name.clone()]),
-            Scope::Cluster => job.tasks_on(&task.cluster).into_iter().map(|t| t.name.clone()).collect(),
-        }
+        self.scopes.get(fault).copied().unwrap_or(Scope::Query).reach(job, query).into_iter().collect()
     }
 }
 

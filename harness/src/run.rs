@@ -378,7 +378,13 @@ impl Scenario {
         tokio::time::sleep(real(self.timings.horizon)).await;
         for f in &self.faults {
             f.heal(&ctx).await?;
-            history.record(Event::FaultHealed { fault: f.name().into() });
+            // A fault that ended on its own (an outage) recorded its heal when it ended.
+            let healed_already = history.snapshot()[effect_mark..]
+                .iter()
+                .any(|r| matches!(&r.event, Event::FaultHealed { fault } if fault == f.name()));
+            if !healed_already {
+                history.record(Event::FaultHealed { fault: f.name().into() });
+            }
         }
 
         // The on-call engineer. A job that failed loudly gets the restart bound (from the heal)

@@ -48,8 +48,27 @@ pub fn partition_key(topic: &str, partition: i32) -> String {
 
 /// A query's source.
 enum Source {
-    Kafka { topic: String, partitions: Vec<i32>, consumer: Arc<BaseConsumer> },
+    Kafka { topic: String, partitions: Vec<i32>, consumer: Closing },
     Delta { table: String, app_id: String, handle: Option<DeltaTable> },
+}
+
+/// A Kafka consumer closed off the runtime. Closing a librdkafka consumer blocks (about 100 ms
+/// here): done in line it would hold a runtime worker, and delay the report of a failed query's
+/// end well past its cause. The last reference goes to a thread of its own.
+struct Closing(Option<Arc<BaseConsumer>>);
+
+impl Closing {
+    fn get(&self) -> Arc<BaseConsumer> {
+        self.0.clone().expect("present until dropped")
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(c));
+        }
+    }
 }
 
 impl Source {
@@ -66,8 +85,8 @@ impl Source {
                     .set("fetch.wait.max.ms", "10")
                     .create()
                     .map_err(|e| QueryError::new("Kafka", e.to_string()))?;
-                let consumer = Arc::new(consumer);
-                let (c, t) = (consumer.clone(), topic.clone());
+                let consumer = Closing(Some(Arc::new(consumer)));
+                let (c, t) = (consumer.get(), topic.clone());
                 let partitions = blocking(move || {
                     let md = c.fetch_metadata(Some(&t), Duration::from_secs(10))?;
                     Ok(md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect::<Vec<_>>())
@@ -88,7 +107,7 @@ impl Source {
     async fn end(&mut self, catalog: &Catalog) -> Result<Positions, QueryError> {
         match self {
             Source::Kafka { topic, partitions, consumer } => {
-                let (c, t, ps) = (consumer.clone(), topic.clone(), partitions.clone());
+                let (c, t, ps) = (consumer.get(), topic.clone(), partitions.clone());
                 blocking(move || {
                     let mut end = Positions::new();
                     for p in ps {
@@ -128,7 +147,7 @@ impl Source {
                         ranges.push((*p, from, to));
                     }
                 }
-                let (c, t) = (consumer.clone(), topic.clone());
+                let (c, t) = (consumer.get(), topic.clone());
                 let records = blocking(move || read_kafka(&c, &t, &ranges)).await?;
                 Ok(Input::Kafka(records))
             }
@@ -219,8 +238,8 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     async fn resolve(&mut self) -> Result<&DeltaTable, QueryError> {
-        let catalog = Catalog::load(&self.catalog_file)?;
-        let url = catalog.url(&self.spec.sink)?;
+        let catalog = resolve_catalog(&self.catalog_file)?;
+        let url = catalog.url(&self.spec.sink).map_err(|e| QueryError::new("TableNotFound", e.to_string()))?;
         if self.location.as_ref() != Some(&url) || self.table.is_none() {
             self.table = None;
             let table =
@@ -238,6 +257,12 @@ impl Sink<'_> {
         table.update_incremental(None).await?;
         Ok(table)
     }
+}
+
+/// Reads the catalog (the metastore) as a query does: a catalog that cannot be read is a
+/// query error of class `CatalogUnavailable`.
+fn resolve_catalog(file: &std::path::Path) -> Result<Catalog, QueryError> {
+    Catalog::load(file).map_err(|e| QueryError::new("CatalogUnavailable", e.to_string()))
 }
 
 /// Creates a table at `url` with the schema and properties of `spec` (the directory too).
@@ -275,14 +300,12 @@ pub async fn run_query(
     failpoints: &Failpoints,
 ) -> Result<(), QueryError> {
     let checkpoint = Checkpoint::open(&env.checkpoint(&spec.name)).map_err(QueryError::from)?;
+    let catalog_file = env.config.run_dir.join("catalog.json");
+    // Source tables are resolved when the query starts, as Spark resolves them.
+    let catalog = resolve_catalog(&catalog_file)?;
     let mut source = Source::open(&spec.source, env, &spec.name).await?;
-    let mut sink = Sink {
-        spec,
-        create: create_sink.filter(|_| spec.create_sink),
-        catalog_file: env.config.run_dir.join("catalog.json"),
-        location: None,
-        table: None,
-    };
+    let mut sink =
+        Sink { spec, create: create_sink.filter(|_| spec.create_sink), catalog_file, location: None, table: None };
     sink.resolve().await?;
     let batch_failpoint = format!("{}.batch", spec.name);
     let mut pending = checkpoint.resume().map_err(checkpoint_error)?;
@@ -293,7 +316,7 @@ pub async fn run_query(
         let (entry, replayed) = match &pending {
             Resume::Replay(entry) => (entry.clone(), true),
             Resume::Next { batch, start } => {
-                let end = source.end(&env.catalog).await?;
+                let end = source.end(&catalog).await?;
                 if !advanced(start, &end) {
                     continue;
                 }
@@ -308,7 +331,7 @@ pub async fn run_query(
             if txn_version(sink, spec.app_id()).await?.is_some_and(|v| v >= entry.batch) {
                 return Ok((0, true));
             }
-            let input = source.read(&env.catalog, &entry.start, &entry.end).await?;
+            let input = source.read(&catalog, &entry.start, &entry.end).await?;
             let batch = MicroBatch { id: entry.batch, query: spec, input, sink: sink.clone(), failpoints };
             Ok::<_, QueryError>((logic.process(batch).await?, false))
         }

@@ -176,9 +176,13 @@ pub fn serve_if_worker(registry: &Registry) -> Option<i32> {
     Some(code)
 }
 
+/// The run's configuration. A process starts whether the catalog can be read or not (the
+/// catalog is a service that may be down): queries resolve their tables through the catalog
+/// file themselves, and fail loudly when it cannot be read. `env.catalog` is what it held when
+/// the process started (empty if it could not be read then).
 fn load_env(run_dir: &std::path::Path) -> Result<PipelineEnv, String> {
     let config: RunConfig = read_json(&run_dir.join("run.json")).map_err(|e| e.to_string())?;
-    let catalog = Catalog::load(&run_dir.join("catalog.json")).map_err(|e| e.to_string())?;
+    let catalog = Catalog::load(&run_dir.join("catalog.json")).unwrap_or_default();
     Ok(PipelineEnv { config, catalog })
 }
 

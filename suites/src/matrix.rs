@@ -44,16 +44,10 @@ impl Cell {
     pub fn expected_blast(&self, query: &str) -> Result<Vec<String>> {
         let plan = crate::registry().get(self.pipeline)?.plan("matrix", &PipelineOptions::default())?;
         let job = self.topology.job(&plan);
-        let mut tasks: Vec<String> = match (self.expected(), self.fault.scope()) {
-            (Expectation::Collateral, _) => job.tasks.iter().map(|t| t.name.clone()).collect(),
-            (_, harness::fault::Scope::Query) => job.task_of(query).map(|t| vec![t.name.clone()]).unwrap_or_default(),
-            (_, harness::fault::Scope::Cluster) => match job.task_of(query) {
-                Some(t) => job.tasks_on(&t.cluster).into_iter().map(|t| t.name.clone()).collect(),
-                None => Vec::new(),
-            },
-        };
-        tasks.sort();
-        Ok(tasks)
+        Ok(match self.expected() {
+            Expectation::Collateral => harness::fault::Scope::All.reach(&job, query),
+            _ => self.fault.scope().reach(&job, query),
+        })
     }
 
     /// The scenario that runs it.
