@@ -3,6 +3,7 @@
 //! task processes those scenarios start.
 
 use clap::{Args, Parser, Subcommand};
+use harness::junit::Outcome;
 use harness::report::EXIT_ERROR;
 use harness::time::human;
 use harness::{AwaitPolicy, HarnessError, PipelineOptions, Scenario, TimeScale, Topology, TopologyKind};
@@ -269,7 +270,7 @@ async fn matrix(args: MatrixArgs) -> i32 {
         "{:<46} {:<15} {:<22} {:>7} {:>7} {:>8} {:>8}  {:<22} {:>4} {:>4} {:>5}",
         "cell", "expected", "actual", "detect", "restart", "silent", "retrying", "blast radius", "loss", "dup", "MiB"
     );
-    let (mut differ, mut errors, mut peak) = (Vec::new(), 0, 0u64);
+    let (mut differ, mut errors, mut peak, mut cases) = (Vec::new(), 0, 0u64, Vec::new());
     for cell in &cells {
         let scenario = match cell.scenario(args.seed) {
             Ok(s) => s.dir(parent.join(cell.id.replace('/', "__"))),
@@ -281,14 +282,19 @@ async fn matrix(args: MatrixArgs) -> i32 {
         };
         let a = &report.analysis;
         let blast: Vec<String> = a.faults.first().map(|f| f.blast_radius.clone()).unwrap_or_default();
-        let want_blast = a.faults.first().and_then(|f| cell.expected_blast(&f.query).ok()).unwrap_or_default();
-        let ok = report.as_expected() == Some(true) && blast == want_blast;
-        if matches!(report.verdict(), harness::Verdict::Error(_)) {
-            errors += 1;
-        }
-        if !ok {
-            differ.push((cell.id.clone(), report.replay.clone(), report.dir.clone()));
-        }
+        let differs = cell.differs(&report);
+        let outcome = match (report.verdict(), &differs) {
+            (harness::Verdict::Error(e), _) => {
+                errors += 1;
+                Outcome::Error(e.clone())
+            }
+            (_, Some(why)) => {
+                differ.push((cell.id.clone(), report.replay.clone(), report.dir.clone()));
+                Outcome::Failed(why.clone())
+            }
+            (_, None) => Outcome::Passed,
+        };
+        cases.push(harness::junit::case(&report, &cell.id, outcome));
         peak = peak.max(report.peak_memory);
         let verdict = report.verdict().to_string();
         println!(
@@ -304,11 +310,15 @@ async fn matrix(args: MatrixArgs) -> i32 {
             a.missing + a.unresolved,
             a.duplicated,
             report.peak_memory >> 20,
-            if ok { "as expected".to_string() } else { format!("DIFFERS (expected blast {})", want_blast.join(",")) }
+            differs.map(|why| format!("DIFFERS: {why}")).unwrap_or_else(|| "as expected".into())
         );
     }
+    let junit = parent.join("junit.xml");
+    if let Err(e) = harness::junit::write(&junit, "loudfail matrix", cases) {
+        return fail(&e);
+    }
     println!(
-        "\n{} cells in {} (seed {}); peak memory of one cell's processes together: {} MiB; artifacts: {}",
+        "\n{} cells in {} (seed {}); peak memory of one cell's processes together: {} MiB; artifacts: {} (junit.xml)",
         cells.len(),
         human(started.elapsed()),
         args.seed,

@@ -78,6 +78,29 @@ async fn the_incident_configuration_exits_1_and_leaves_nothing_running() {
     assert!(t.contains("VERDICT     SILENT(") && t.contains("(as expected)"), "{t}");
     assert!(t.contains("replay      loudfail run --pipeline telemetry --topology multi-query --await each"), "{t}");
     assert!(dir.join("history.jsonl").is_file() && dir.join("report.json").is_file());
+    // CI systems read the same verdict from junit.xml: one case, failed as SILENT.
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"tests="1" failures="1" errors="0""#), "{junit}");
+    assert!(junit.contains(r#"<failure message="SILENT("#) && junit.contains(r#"type="SILENT""#), "{junit}");
+    assert_nothing_left(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_cell_as_expected_passes_and_is_reported_in_junit() {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("cli-matrix");
+    let cell = "concurrent-append/multi-query-each";
+    let o = loudfail(&["matrix", "--only", cell, "--seed", "3", "--dir", dir.to_str().unwrap()]);
+    let t = text(&o);
+    // The incident's cell is SILENT, and SILENT is what it is expected to be: the matrix passes.
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("as expected"), "{t}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<testsuite name="loudfail matrix" tests="1""#) && junit.contains(r#"failures="0""#),
+        "{junit}"
+    );
+    assert!(junit.contains(&format!(r#"<testcase name="{cell}""#)), "{junit}");
     assert_nothing_left(&dir);
 }
 

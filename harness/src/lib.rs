@@ -26,6 +26,7 @@
 //! | [`observer`] | what the world shows: sink versions and txns, source ends, checkpoints |
 //! | [`oracle`] | pure functions of the history, and the verdict |
 //! | [`report`] | the verdict table, `report.json`, the replay line |
+//! | [`junit`] | JUnit XML for CI: a run, or a matrix of cells |
 //! | [`time`] | one time scale for every Databricks-scale interval |
 //! | [`error`] | harness errors (never verdicts) |
 
@@ -39,6 +40,7 @@ pub mod error;
 pub mod failpoint;
 pub mod fault;
 pub mod history;
+pub mod junit;
 pub mod kafka;
 pub mod memlimit;
 pub mod named;

@@ -80,9 +80,17 @@ impl Report {
         }
     }
 
-    /// Writes `report.json`.
+    /// Writes `report.json`, and `junit.xml` with the run as one test case.
     pub fn save(&self) -> Result<()> {
-        write_json_atomic(&self.dir.join("report.json"), self)
+        write_json_atomic(&self.dir.join("report.json"), self)?;
+        let case = crate::junit::case(self, &self.case_name(), crate::junit::Outcome::of_run(self));
+        crate::junit::write(&self.dir.join("junit.xml"), "loudfail run", vec![case])
+    }
+
+    /// What a test report calls this run: topology and faults.
+    pub fn case_name(&self) -> String {
+        let faults = if self.faults.is_empty() { "no fault".to_string() } else { self.faults.join(" + ") };
+        format!("{} under {faults}", self.topology)
     }
 
     /// Detection latency of the first fault.
@@ -200,7 +208,7 @@ impl Report {
             human(self.wall),
             self.peak_memory >> 20
         );
-        let _ = writeln!(s, "  artifacts   {}  (history.jsonl, report.json, logs/)", self.dir.display());
+        let _ = writeln!(s, "  artifacts   {}  (history.jsonl, report.json, junit.xml, logs/)", self.dir.display());
         if self.exit_code() != EXIT_PASS {
             let _ = writeln!(s, "  replay      {}", self.replay);
         }

@@ -7,6 +7,7 @@
 //!   catalog.json         table name -> storage location
 //!   history.jsonl        the history
 //!   report.json          verdicts and figures
+//!   junit.xml            the run as a JUnit test case, for CI
 //!   tables/<table>/      Delta tables
 //!   checkpoints/<query>/ offsets/ and commits/ of each query
 //!   logs/                stderr of every process

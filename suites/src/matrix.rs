@@ -50,6 +50,18 @@ impl Cell {
         })
     }
 
+    /// What differs between a run of the cell and its expectation (verdict, then blast
+    /// radius); None when it came out as expected.
+    pub fn differs(&self, report: &harness::Report) -> Option<String> {
+        if report.as_expected() != Some(true) {
+            return Some(format!("expected {}, got {}", self.expected(), report.verdict()));
+        }
+        let first = report.analysis.faults.first();
+        let blast = first.map(|f| f.blast_radius.clone()).unwrap_or_default();
+        let want = first.and_then(|f| self.expected_blast(&f.query).ok()).unwrap_or_default();
+        (blast != want).then(|| format!("expected blast radius {}, got {}", want.join(","), blast.join(",")))
+    }
+
     /// The scenario that runs it.
     pub fn scenario(&self, seed: u64) -> Result<Scenario> {
         let mut s = Scenario::new(crate::registry().get(self.pipeline)?)
