@@ -82,6 +82,14 @@ async fn the_incident_configuration_exits_1_and_leaves_nothing_running() {
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(junit.contains(r#"tests="1" failures="1" errors="0""#), "{junit}");
     assert!(junit.contains(r#"<failure message="SILENT("#) && junit.contains(r#"type="SILENT""#), "{junit}");
+    // People look at the timeline: a lane per task and query, the silent window on the resolver.
+    let timeline = std::fs::read_to_string(dir.join("timeline.html")).unwrap();
+    for lane in ["task main", "cluster driver", "query bronze", "query resolver"] {
+        assert!(timeline.contains(&format!(">{lane}</text>")), "no lane {lane}");
+    }
+    assert!(
+        timeline.contains("<title>silent window ") && timeline.contains("in resolver while every state said RUNNING")
+    );
     assert_nothing_left(&dir);
 }
 

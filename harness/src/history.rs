@@ -43,6 +43,31 @@ pub enum RunState {
     Terminated,
 }
 
+impl RunState {
+    /// The name a jobs UI shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Pending => "PENDING",
+            RunState::Running => "RUNNING",
+            RunState::Failed => "FAILED",
+            RunState::Terminated => "TERMINATED",
+        }
+    }
+}
+
+impl TaskState {
+    /// The name a jobs UI shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Pending => "PENDING",
+            TaskState::Running => "RUNNING",
+            TaskState::Retrying => "RETRYING",
+            TaskState::Failed => "FAILED",
+            TaskState::Terminated => "TERMINATED",
+        }
+    }
+}
+
 /// States of a task, as a jobs UI shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -27,6 +27,7 @@
 //! | [`oracle`] | pure functions of the history, and the verdict |
 //! | [`report`] | the verdict table, `report.json`, the replay line |
 //! | [`junit`] | JUnit XML for CI: a run, or a matrix of cells |
+//! | [`timeline`] | `timeline.html`: lanes per run, task, cluster and query; faults shaded |
 //! | [`time`] | one time scale for every Databricks-scale interval |
 //! | [`error`] | harness errors (never verdicts) |
 
@@ -55,6 +56,7 @@ pub mod rundir;
 pub mod stream;
 pub mod supervisor;
 pub mod time;
+pub mod timeline;
 pub mod topology;
 pub mod worker;
 

@@ -278,7 +278,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
 fn loud_state(event: &Event) -> Option<String> {
     match event {
         Event::TaskState { task, state: s @ (TaskState::Failed | TaskState::Retrying), .. } => {
-            Some(format!("task {task} {}", erased::Named::name(s)))
+            Some(format!("task {task} {}", s.name()))
         }
         Event::RunState { run, state: RunState::Failed } => Some(format!("run {run} FAILED")),
         _ => None,
@@ -536,9 +536,8 @@ pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>
 /// The run and task states in effect at any time in `[from, to)`: those in effect at `from`,
 /// and every change before `to`.
 fn states_during(records: &[Record], from: i64, to: i64) -> Vec<String> {
-    let name = |s: &dyn erased::Named| s.name();
-    let mut run: Option<(u32, String)> = None;
-    let mut tasks: BTreeMap<String, String> = BTreeMap::new();
+    let mut run: Option<(u32, &str)> = None;
+    let mut tasks: BTreeMap<String, &str> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for r in records.iter().take_while(|r| r.at < to) {
         match &r.event {
@@ -546,10 +545,10 @@ fn states_during(records: &[Record], from: i64, to: i64) -> Vec<String> {
                 if run.as_ref().is_none_or(|(m, _)| n > m) {
                     tasks.clear();
                 }
-                run = Some((*n, name(state)));
+                run = Some((*n, state.name()));
             }
             Event::TaskState { task, state, .. } => {
-                tasks.insert(task.clone(), name(state));
+                tasks.insert(task.clone(), state.name());
             }
             _ => continue,
         }
@@ -567,18 +566,6 @@ fn states_during(records: &[Record], from: i64, to: i64) -> Vec<String> {
         seen.extend(tasks.iter().map(|(t, s)| format!("task {t} {s}")));
     }
     seen.into_iter().collect()
-}
-
-mod erased {
-    /// A state's name as the UI shows it.
-    pub trait Named {
-        fn name(&self) -> String;
-    }
-    impl<T: serde::Serialize> Named for T {
-        fn name(&self) -> String {
-            serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-        }
-    }
 }
 
 #[cfg(test)]

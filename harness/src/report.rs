@@ -208,7 +208,11 @@ impl Report {
             human(self.wall),
             self.peak_memory >> 20
         );
-        let _ = writeln!(s, "  artifacts   {}  (history.jsonl, report.json, junit.xml, logs/)", self.dir.display());
+        let _ = writeln!(
+            s,
+            "  artifacts   {}  (history.jsonl, report.json, junit.xml, timeline.html, logs/)",
+            self.dir.display()
+        );
         if self.exit_code() != EXIT_PASS {
             let _ = writeln!(s, "  replay      {}", self.replay);
         }

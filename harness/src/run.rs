@@ -263,7 +263,8 @@ impl Scenario {
         }
         history.record(Event::RunEnded);
         drop(broker);
-        let analysis = analyze(&history.snapshot());
+        let records = history.snapshot();
+        let analysis = analyze(&records);
         let report = Report {
             run_id,
             dir: dir.root().to_path_buf(),
@@ -282,6 +283,7 @@ impl Scenario {
             replay: self.replay_line(),
         };
         report.save()?;
+        crate::timeline::write(&dir.root().join("timeline.html"), &records, &report)?;
         Ok(report)
     }
 

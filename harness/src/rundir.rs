@@ -8,6 +8,7 @@
 //!   history.jsonl        the history
 //!   report.json          verdicts and figures
 //!   junit.xml            the run as a JUnit test case, for CI
+//!   timeline.html        lanes per run, task, cluster and query; faults shaded
 //!   tables/<table>/      Delta tables
 //!   checkpoints/<query>/ offsets/ and commits/ of each query
 //!   logs/                stderr of every process
