@@ -60,3 +60,11 @@ async fn a_hung_driver_is_silent_even_when_every_query_is_monitored() {
 async fn a_hung_driver_with_a_cluster_per_task_is_silent_in_its_task_only() {
     silent_hang(Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "hang-cpt", &["inference"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_shared_driver_stops_every_task_on_it_without_a_sound() {
+    // No query ends, yet both tasks' queries stopped: the blast radius counts what stopped
+    // progressing, not only what failed.
+    let topology = Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any);
+    silent_hang(topology, "hang-shared", &["features", "inference"]).await;
+}

@@ -357,11 +357,12 @@ fn retrying_while_running(records: &[Record]) -> i64 {
 
 fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<FaultFinding> {
     let mut out = Vec::new();
+    let stalled = stalls(records, false);
     for (i, r) in records.iter().enumerate() {
         let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
         let t0 = r.at;
         let loud = records[i..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
-        let affected = affected_queries(records, t0, query);
+        let affected = affected_queries(records, t0, query, &stalled, bounds.detection_us);
         let (mut restart_us, mut restarted) = (None, false);
         if let Some((loud_at, _)) = &loud {
             // A fault that lasts until healed can only be recovered from after the heal.
@@ -420,9 +421,11 @@ fn best_txn<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Optio
 }
 
 /// The fault's target, and every query the system stopped after the fault: those that
-/// terminated (with their task, or on their own) and those on a cluster that died. Only what
-/// happened before the harness stepped in (an operator restart, or the drain at the end) counts.
-fn affected_queries(records: &[Record], t0: i64, target: &str) -> Vec<String> {
+/// terminated (with their task, or on their own), those on a cluster that died, and those that
+/// stopped progressing without a sound (on a hung driver) for longer than `stall_us` while their
+/// source had lag. Only what happened before the harness stepped in (an operator restart, or
+/// the drain at the end) counts.
+fn affected_queries(records: &[Record], t0: i64, target: &str, stalls: &[Silence], stall_us: i64) -> Vec<String> {
     let mut out = BTreeSet::from([target.to_string()]);
     let mut on_cluster: BTreeMap<(String, u32), BTreeSet<String>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.at <= t0) {
@@ -432,6 +435,13 @@ fn affected_queries(records: &[Record], t0: i64, target: &str) -> Vec<String> {
     }
     let harness_steps_in =
         |e: &Event| matches!(e, Event::OperatorRestart { .. }) || matches!(e, Event::Phase { name } if name == "drain");
+    let stepped_in =
+        records.iter().filter(|r| r.at >= t0).find(|r| harness_steps_in(&r.event)).map(|r| r.at).unwrap_or(i64::MAX);
+    for s in stalls {
+        if s.to.min(stepped_in) - s.from.max(t0) > stall_us {
+            out.insert(s.query.clone());
+        }
+    }
     for r in records.iter().filter(|r| r.at >= t0).take_while(|r| !harness_steps_in(&r.event)) {
         match &r.event {
             Event::QueryTerminated { query, .. } => {
@@ -460,14 +470,30 @@ struct QueryTrack {
 /// every state said RUNNING, among those still open at `after` (all, when None); and the states
 /// shown during it.
 pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>, Vec<String>) {
+    let best = stalls(records, true).into_iter().filter(|s| after.is_none_or(|a| s.to > a)).fold(
+        None::<Silence>,
+        |best, s| match best {
+            Some(b) if b.to - b.from >= s.to - s.from => Some(b),
+            _ => Some(s),
+        },
+    );
+    let states = match &best {
+        None => Vec::new(),
+        Some(s) => states_during(records, s.from, s.to),
+    };
+    (best, states)
+}
+
+/// Every interval in which a query made no progress while its source had lag — only those in
+/// which every state also said RUNNING when `while_running` — in the order they closed. An
+/// interval still open at the end of the history closes there.
+pub fn stalls(records: &[Record], while_running: bool) -> Vec<Silence> {
     let mut tracks: BTreeMap<String, QueryTrack> = BTreeMap::new();
     let mut run_state: Option<(u32, RunState)> = None;
     let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
-    let mut best: Option<Silence> = None;
-    let close = |q: &str, from: i64, to: i64, best: &mut Option<Silence>| {
-        if after.is_none_or(|a| to > a) && best.as_ref().is_none_or(|b| to - from > b.to - b.from) {
-            *best = Some(Silence { query: q.to_string(), from, to });
-        }
+    let mut out: Vec<Silence> = Vec::new();
+    let close = |q: &str, from: i64, to: i64, out: &mut Vec<Silence>| {
+        out.push(Silence { query: q.to_string(), from, to });
     };
     for r in records {
         let mut progressed: Option<&str> = None;
@@ -507,30 +533,26 @@ pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>
             && !tasks.is_empty()
             && tasks.values().all(|s| *s == TaskState::Running);
         for (q, tr) in tracks.iter_mut() {
-            let stalled = all_running && lagging(&tr.end, tr.consumed.as_ref());
+            let stalled = (all_running || !while_running) && lagging(&tr.end, tr.consumed.as_ref());
             if progressed == Some(q.as_str()) {
                 if let Some(from) = tr.open.take() {
-                    close(q, from, r.at, &mut best);
+                    close(q, from, r.at, &mut out);
                 }
                 tr.open = stalled.then_some(r.at);
             } else if stalled && tr.open.is_none() {
                 tr.open = Some(r.at);
             } else if !stalled && let Some(from) = tr.open.take() {
-                close(q, from, r.at, &mut best);
+                close(q, from, r.at, &mut out);
             }
         }
     }
     let end = records.last().map(|r| r.at).unwrap_or(0);
     for (q, tr) in tracks.iter_mut() {
         if let Some(from) = tr.open.take() {
-            close(q, from, end, &mut best);
+            close(q, from, end, &mut out);
         }
     }
-    let states = match &best {
-        None => Vec::new(),
-        Some(s) => states_during(records, s.from, s.to),
-    };
-    (best, states)
+    out
 }
 
 /// The run and task states in effect at any time in `[from, to)`: those in effect at `from`,
@@ -690,6 +712,41 @@ mod tests {
         h.source(100, 6).source(200, 9).audit(1000, 0, 0);
         let s = h.analyze().silence.unwrap();
         assert_eq!((s.from, s.to), (40_000, 1_000_000), "the source ends only grow: 6 < 7 is still lag");
+    }
+
+    #[test]
+    fn a_query_that_stops_progressing_without_a_sound_is_affected_and_a_brief_lull_is_not() {
+        let mut h = H::new();
+        let other = |h: &mut H, ms: i64, source: i64, committed: Option<i64>| {
+            h.at(ms, Event::SourceObserved { query: "bronze".into(), end: [("t/0".to_string(), source)].into() });
+            if let Some(c) = committed {
+                let end = [("t/0".to_string(), c)].into();
+                h.at(ms, Event::SinkObserved { query: "bronze".into(), table: "b".into(), version: c, txn: Some(c) });
+                h.at(ms, Event::CheckpointObserved { query: "bronze".into(), batch: c, end });
+            }
+        };
+        // A hung driver: the resolver (the target) and bronze both stop at 40 ms, no query ends.
+        h.source(10, 5).commit(20, 0, 5);
+        other(&mut h, 20, 5, Some(5));
+        h.effect(40);
+        for ms in (100..1000).step_by(100) {
+            h.source(ms, 10 + ms / 100);
+            other(&mut h, ms, 10 + ms / 100, None);
+        }
+        h.audit(1000, 0, 0);
+        assert_eq!(h.analyze().faults[0].affected, vec!["bronze", "resolver"]);
+
+        // The same, but bronze keeps committing within the detection bound: not affected.
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5);
+        other(&mut h, 20, 5, Some(5));
+        h.effect(40);
+        for ms in (100..1000).step_by(100) {
+            h.source(ms, 10 + ms / 100);
+            other(&mut h, ms, 10 + ms / 100, Some(9 + ms / 100));
+        }
+        h.audit(1000, 0, 0);
+        assert_eq!(h.analyze().faults[0].affected, vec!["resolver"]);
     }
 
     #[test]
