@@ -362,7 +362,9 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
         let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
         let t0 = r.at;
         let loud = records[i..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
-        let affected = affected_queries(records, t0, query, &stalled, bounds.detection_us);
+        // A query that made no progress for longer than a restart may take has stopped; a shorter
+        // lull is a busy machine, not a disruption.
+        let affected = affected_queries(records, t0, query, &stalled, bounds.restart_us);
         let (mut restart_us, mut restarted) = (None, false);
         if let Some((loud_at, _)) = &loud {
             // A fault that lasts until healed can only be recovered from after the heal.
@@ -729,21 +731,23 @@ mod tests {
         h.source(10, 5).commit(20, 0, 5);
         other(&mut h, 20, 5, Some(5));
         h.effect(40);
-        for ms in (100..1000).step_by(100) {
+        for ms in (100..1500).step_by(100) {
             h.source(ms, 10 + ms / 100);
             other(&mut h, ms, 10 + ms / 100, None);
         }
-        h.audit(1000, 0, 0);
+        h.audit(1500, 0, 0);
         assert_eq!(h.analyze().faults[0].affected, vec!["bronze", "resolver"]);
 
-        // The same, but bronze keeps committing within the detection bound: not affected.
+        // The same, but bronze keeps committing within the restart bound: not affected.
         let mut h = H::new();
         h.source(10, 5).commit(20, 0, 5);
         other(&mut h, 20, 5, Some(5));
         h.effect(40);
-        for ms in (100..1000).step_by(100) {
+        for ms in (100..1500).step_by(100) {
+            // Committing, with one lull of 600 ms.
+            let committed = (ms < 500 || ms >= 1100).then_some(9 + ms / 100);
             h.source(ms, 10 + ms / 100);
-            other(&mut h, ms, 10 + ms / 100, Some(9 + ms / 100));
+            other(&mut h, ms, 10 + ms / 100, committed);
         }
         h.audit(1000, 0, 0);
         assert_eq!(h.analyze().faults[0].affected, vec!["resolver"]);
