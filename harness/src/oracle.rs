@@ -745,7 +745,7 @@ mod tests {
         h.effect(40);
         for ms in (100..1500).step_by(100) {
             // Committing, with one lull of 600 ms.
-            let committed = (ms < 500 || ms >= 1100).then_some(9 + ms / 100);
+            let committed = (!(500..1100).contains(&ms)).then_some(9 + ms / 100);
             h.source(ms, 10 + ms / 100);
             other(&mut h, ms, 10 + ms / 100, committed);
         }
