@@ -7,12 +7,16 @@
 //! | external-location-mismatch (features-inference) | SILENT | LOUD+RESTARTED | COLLATERAL | LOUD+RESTARTED | LOUD+RESTARTED |
 //! | driver-oom (features-inference) | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED | LOUD+RESTARTED |
 //!
+//! `loudfail matrix --all` adds a row for every other fault of the catalogue: the quiet
+//! external-location mismatch (LOSS everywhere), driver-crash (LOUD+RESTARTED everywhere),
+//! driver-hang (SILENT everywhere, monitored or not), catalog-blip (LOUD+RESTARTED everywhere).
+//!
 //! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
 //! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
 //! retries. Each cell's expected blast radius is the fault's reach in its layout (its task, or
 //! every task on its cluster), or every task where the failure is expected to spread.
 
-use harness::fault::{Expectation, Fault};
+use harness::fault::{Expectation, Fault, Scope};
 use harness::pipeline::PipelineOptions;
 use harness::{AwaitPolicy, HarnessError, Result, Scenario, Topology, TopologyKind};
 use std::sync::Arc;
@@ -40,13 +44,15 @@ impl Cell {
 
     /// The tasks a fault in `query` is expected to disrupt: its reach in this layout (its
     /// task, or every task on its cluster), or every task where the failure is expected to
-    /// spread.
-    pub fn expected_blast(&self, query: &str) -> Result<Vec<String>> {
+    /// spread. None for a fault that may reach every task (the catalog): whatever it disrupts
+    /// is within its reach.
+    pub fn expected_blast(&self, query: &str) -> Result<Option<Vec<String>>> {
         let plan = crate::registry().get(self.pipeline)?.plan("matrix", &PipelineOptions::default())?;
         let job = self.topology.job(&plan);
-        Ok(match self.expected() {
-            Expectation::Collateral => harness::fault::Scope::All.reach(&job, query),
-            _ => self.fault.scope().reach(&job, query),
+        Ok(match (self.expected(), self.fault.scope()) {
+            (_, Scope::All) => None,
+            (Expectation::Collateral, _) => Some(Scope::All.reach(&job, query)),
+            (_, scope) => Some(scope.reach(&job, query)),
         })
     }
 
@@ -56,10 +62,16 @@ impl Cell {
         if report.as_expected() != Some(true) {
             return Some(format!("expected {}, got {}", self.expected(), report.verdict()));
         }
-        let first = report.analysis.faults.first();
-        let blast = first.map(|f| f.blast_radius.clone()).unwrap_or_default();
-        let want = first.and_then(|f| self.expected_blast(&f.query).ok()).unwrap_or_default();
-        (blast != want).then(|| format!("expected blast radius {}, got {}", want.join(","), blast.join(",")))
+        let Some(first) = report.analysis.faults.first() else {
+            return Some("no fault took effect".into());
+        };
+        match self.expected_blast(&first.query) {
+            Err(e) => Some(e.to_string()),
+            Ok(Some(want)) if want != first.blast_radius => {
+                Some(format!("expected blast radius {}, got {}", want.join(","), first.blast_radius.join(",")))
+            }
+            Ok(_) => None,
+        }
     }
 
     /// The scenario that runs it.
@@ -85,16 +97,37 @@ pub fn layouts() -> Vec<(&'static str, Topology)> {
     ]
 }
 
-/// Every cell, row by row.
+/// DESIGN.md's rows: fault, and the pipeline of its incident.
+const DESIGN_ROWS: [(&str, &str); 3] = [
+    ("concurrent-append", "telemetry"),
+    ("external-location-mismatch", "features-inference"),
+    ("driver-oom", "features-inference"),
+];
+
+/// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
+const CATALOGUE_ROWS: [(&str, &str); 4] = [
+    ("external-location-mismatch-quiet", "features-inference"),
+    ("driver-crash", "features-inference"),
+    ("driver-hang", "features-inference"),
+    ("catalog-blip", "features-inference"),
+];
+
+/// DESIGN.md's expected matrix, row by row (15 cells).
 pub fn cells() -> Vec<Cell> {
+    rows(&DESIGN_ROWS)
+}
+
+/// DESIGN.md's matrix and a row for every other fault of the catalogue (35 cells).
+pub fn all_cells() -> Vec<Cell> {
+    let mut out = cells();
+    out.extend(rows(&CATALOGUE_ROWS));
+    out
+}
+
+fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
     let faults = crate::faults();
-    let rows = [
-        ("concurrent-append", "telemetry"),
-        ("external-location-mismatch", "features-inference"),
-        ("driver-oom", "features-inference"),
-    ];
     let mut out = Vec::new();
-    for (fault, pipeline) in rows {
+    for &(fault, pipeline) in rows {
         let fault = faults.get(fault).expect("the catalogue has every matrix fault");
         for (layout, topology) in layouts() {
             out.push(Cell {
@@ -109,11 +142,12 @@ pub fn cells() -> Vec<Cell> {
     out
 }
 
-/// The cells a filter names: comma-separated cell ids, fault names or layout names. An unknown
-/// name is bad input listing the cells.
-pub fn select(filter: Option<&str>) -> Result<Vec<Cell>> {
-    let all = cells();
-    let Some(filter) = filter else { return Ok(all) };
+/// The cells a filter names: comma-separated cell ids, fault names or layout names, among every
+/// cell; without a filter, DESIGN.md's matrix, or every cell when `everything`. An unknown name
+/// is bad input listing the cells.
+pub fn select(filter: Option<&str>, everything: bool) -> Result<Vec<Cell>> {
+    let all = all_cells();
+    let Some(filter) = filter else { return Ok(if everything { all } else { cells() }) };
     let mut out: Vec<Cell> = Vec::new();
     for part in filter.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let hit: Vec<Cell> =
@@ -147,9 +181,11 @@ mod tests {
     #[test]
     fn the_matrix_has_fifteen_cells_and_filters_by_name() {
         assert_eq!(cells().len(), 15);
-        assert_eq!(select(Some("driver-oom")).unwrap().len(), 5);
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster")).unwrap().len(), 4);
-        let err = select(Some("meteor/everywhere")).unwrap_err().to_string();
+        assert_eq!(select(None, true).unwrap().len(), 35);
+        assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
+        assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 8);
+        let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
 
