@@ -105,8 +105,9 @@ struct MatrixArgs {
     /// layout names (`monitored`), among every cell of `--all`. Default: DESIGN.md's 15 cells.
     #[arg(long)]
     only: Option<String>,
-    /// Every fault of the catalogue in every layout (35 cells): DESIGN.md's matrix, plus the
-    /// quiet external-location mismatch, driver-crash, driver-hang and catalog-blip.
+    /// Every fault of the catalogue in every layout (40 cells): DESIGN.md's matrix, plus the
+    /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
+    /// checkpoint-corruption.
     #[arg(long)]
     all: bool,
     /// Seed of every cell.

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod checkpoint;
 mod cli;
 mod driver;
 mod examples;

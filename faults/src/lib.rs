@@ -4,6 +4,7 @@
 //! | module | fault |
 //! |---|---|
 //! | [`catalog_blip`] | the catalog (metastore) is unreachable for a while |
+//! | [`checkpoint_corruption`] | the driver dies mid-write and leaves a query's offsets entry torn |
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
 //! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
@@ -13,6 +14,7 @@
 #![deny(missing_debug_implementations)]
 
 pub mod catalog_blip;
+pub mod checkpoint_corruption;
 pub mod concurrent_append;
 pub mod driver;
 pub mod driver_oom;
@@ -32,4 +34,5 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(driver::DriverCrash::default()))
         .with(Arc::new(driver::DriverHang::default()))
         .with(Arc::new(catalog_blip::CatalogBlip::default()))
+        .with(Arc::new(checkpoint_corruption::CheckpointCorruption::default()))
 }

@@ -229,6 +229,11 @@ impl FaultCtx<'_> {
         Ok(at)
     }
 
+    /// Where `query` keeps its checkpoint (`offsets/`, `commits/`).
+    pub fn checkpoint_dir(&self, query: &str) -> std::path::PathBuf {
+        self.run_dir.checkpoint(query)
+    }
+
     /// The real duration of a nominal interval.
     pub fn real(&self, nominal: Duration) -> Duration {
         self.scale.real(nominal)

@@ -9,7 +9,8 @@
 //!
 //! `loudfail matrix --all` adds a row for every other fault of the catalogue: the quiet
 //! external-location mismatch (LOSS everywhere), driver-crash (LOUD+RESTARTED everywhere),
-//! driver-hang (SILENT everywhere, monitored or not), catalog-blip (LOUD+RESTARTED everywhere).
+//! driver-hang (SILENT everywhere, monitored or not), catalog-blip (LOUD+RESTARTED everywhere),
+//! checkpoint-corruption (SILENT behind `await each`, else LOUD+RESTARTED).
 //!
 //! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
 //! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
@@ -105,11 +106,12 @@ const DESIGN_ROWS: [(&str, &str); 3] = [
 ];
 
 /// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
-const CATALOGUE_ROWS: [(&str, &str); 4] = [
+const CATALOGUE_ROWS: [(&str, &str); 5] = [
     ("external-location-mismatch-quiet", "features-inference"),
     ("driver-crash", "features-inference"),
     ("driver-hang", "features-inference"),
     ("catalog-blip", "features-inference"),
+    ("checkpoint-corruption", "features-inference"),
 ];
 
 /// DESIGN.md's expected matrix, row by row (15 cells).
@@ -117,7 +119,7 @@ pub fn cells() -> Vec<Cell> {
     rows(&DESIGN_ROWS)
 }
 
-/// DESIGN.md's matrix and a row for every other fault of the catalogue (35 cells).
+/// DESIGN.md's matrix and a row for every other fault of the catalogue (40 cells).
 pub fn all_cells() -> Vec<Cell> {
     let mut out = cells();
     out.extend(rows(&CATALOGUE_ROWS));
@@ -181,10 +183,10 @@ mod tests {
     #[test]
     fn the_matrix_has_fifteen_cells_and_filters_by_name() {
         assert_eq!(cells().len(), 15);
-        assert_eq!(select(None, true).unwrap().len(), 35);
+        assert_eq!(select(None, true).unwrap().len(), 40);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 8);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 9);
         let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
