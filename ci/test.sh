@@ -15,7 +15,8 @@ cargo test --workspace
 echo "tests took $(( $(date +%s) - start )) s"
 
 echo "== no loudfail process left behind"
-if pgrep -af 'loudfail __(cluster|task)' ; then
+# Cluster and task processes of loudfail or of any binary built on it (the examples).
+if pgrep -af '__(cluster|task) --run-dir' ; then
   echo "a test left loudfail processes running" >&2
   exit 1
 fi

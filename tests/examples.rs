@@ -31,6 +31,13 @@ async fn a_pipeline_of_your_own_runs_in_its_own_binary_and_fails_loudly() {
     assert_eq!(audits[0]["table"], "clicks");
     assert!(audits[0]["present"].as_u64().unwrap() > 0);
     assert_eq!((audits[0]["missing"].as_u64(), audits[0]["duplicated"].as_u64()), (Some(0), Some(0)));
+    // The clusters ran under driver-oom's limit; under a memory cgroup the report says how much
+    // of it the dying cluster was charged (all of it).
+    let memory = &report["cluster_memory"];
+    let limit = memory["limit"].as_u64().expect("a limit");
+    if memory["mechanism"] == "cgroup" {
+        assert!(memory["peak"].as_u64().unwrap() >= limit * 9 / 10, "{memory}");
+    }
     // Its clusters and tasks were this binary, re-executed.
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(history.contains("\"event\":\"query_started\""), "no query started");

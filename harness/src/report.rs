@@ -49,8 +49,46 @@ pub struct Report {
     /// Peak resident memory of the run's processes together (harness and children), bytes.
     #[serde(default)]
     pub peak_memory: u64,
+    /// Clusters that ran under a memory limit: the most memory any one of them was charged
+    /// (memory cgroups only), and the limit, in bytes.
+    #[serde(default)]
+    pub cluster_memory: Option<ClusterMemory>,
     /// The command that replays it.
     pub replay: String,
+}
+
+/// How close the clusters came to their memory limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMemory {
+    /// The limit, bytes.
+    pub limit: u64,
+    /// How it was enforced.
+    pub mechanism: crate::memlimit::Mechanism,
+    /// The most one cluster was charged, bytes (known under a memory cgroup only).
+    pub peak: Option<u64>,
+}
+
+impl ClusterMemory {
+    /// What the history shows of cluster memory: None when no cluster ran under a limit.
+    pub fn from_history(records: &[crate::history::Record]) -> Option<ClusterMemory> {
+        use crate::history::{Event, Role};
+        let mut out: Option<ClusterMemory> = None;
+        for r in records {
+            match &r.event {
+                Event::MemoryLimit { bytes, mechanism, .. } => {
+                    let peak = out.and_then(|m| m.peak);
+                    out = Some(ClusterMemory { limit: *bytes, mechanism: *mechanism, peak });
+                }
+                Event::ProcessExited { role: Role::Cluster, memory_peak: Some(p), .. } => {
+                    if let Some(m) = out.as_mut() {
+                        m.peak = Some(m.peak.unwrap_or(0).max(*p));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
 }
 
 impl Report {
@@ -201,6 +239,16 @@ impl Report {
         }
         for e in &a.errors {
             let _ = writeln!(s, "  harness error: {e}");
+        }
+        if let Some(m) = &self.cluster_memory {
+            let peak = m.peak.map(|p| format!("{} MiB", p >> 20)).unwrap_or_else(|| "not measured".into());
+            let _ = writeln!(
+                s,
+                "  {:<28} {peak} at most, of a {} MiB limit ({:?})",
+                "cluster memory charged",
+                m.limit >> 20,
+                m.mechanism
+            );
         }
         let _ = writeln!(
             s,

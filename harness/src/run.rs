@@ -280,6 +280,7 @@ impl Scenario {
             analysis,
             wall: started.elapsed(),
             peak_memory: peak.load(std::sync::atomic::Ordering::Relaxed),
+            cluster_memory: crate::report::ClusterMemory::from_history(&records),
             replay: self.replay_line(),
         };
         report.save()?;
