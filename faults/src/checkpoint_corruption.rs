@@ -11,7 +11,7 @@
 //! Under `await each` the restarted query's failure is silent unless it is the first one
 //! awaited: the new run says RUNNING with the query dead.
 
-use crate::driver::{describe_target, target_query};
+use crate::driver::{describe_target, strike, target_query};
 use harness::fault::{Expectation, Fault, FaultCtx, Scope};
 use harness::history::Event;
 use harness::pipeline::PipelinePlan;
@@ -84,10 +84,7 @@ impl Fault for CheckpointCorruption {
         std::fs::write(&entry, &whole[..whole.len() / 2]).map_err(|e| HarnessError::io(&entry, e))?;
         *self.torn.lock().expect("torn") = Some(entry.clone());
         ctx.record(Event::Phase { name: format!("tore {}", entry.display()) });
-        ctx.signal(&cluster, Signal::SIGKILL).await?.ok_or_else(|| HarnessError::Fault {
-            fault: NAME.into(),
-            problem: format!("cluster {cluster} was not running when the fault struck"),
-        })?;
+        strike(ctx, NAME, &cluster, Signal::SIGKILL).await?;
         // The harm: the query's next start reads the torn entry.
         let ((at, error), _) = ctx
             .history()

@@ -5,7 +5,7 @@
 //! the opposite: every process is still there, no query terminates, so nothing a jobs service or a
 //! query monitor watches changes — the harness expects SILENT everywhere and reports the window.
 
-use harness::fault::{Expectation, Fault, FaultCtx, Scope};
+use harness::fault::{Expectation, Fault, FaultCtx, Scope, Sent};
 use harness::pipeline::PipelinePlan;
 use harness::process::Signal;
 use harness::topology::Topology;
@@ -32,6 +32,14 @@ pub fn describe_target(query: &Option<String>) -> String {
         Some(q) => format!("the cluster of query {q}"),
         None => "the cluster of the pipeline's last query".into(),
     }
+}
+
+/// Sends `signal` to `cluster` for `fault`; a cluster that is not running is a fault error.
+pub async fn strike(ctx: &FaultCtx<'_>, fault: &str, cluster: &str, signal: Signal) -> Result<Sent> {
+    ctx.signal(cluster, signal).await?.ok_or_else(|| HarnessError::Fault {
+        fault: fault.into(),
+        problem: format!("cluster {cluster} was not running when the fault struck"),
+    })
 }
 
 /// `driver-crash`: SIGKILL to the cluster that runs the target query.
@@ -75,10 +83,7 @@ impl Fault for DriverCrash {
         let query = target_query(CRASH, &self.query, ctx.plan())?;
         let cluster = ctx.cluster_of(CRASH, &query)?;
         let mark = ctx.mark();
-        let sent = ctx.signal(&cluster, Signal::SIGKILL).await?.ok_or_else(|| HarnessError::Fault {
-            fault: CRASH.into(),
-            problem: format!("cluster {cluster} was not running when the fault struck"),
-        })?;
+        let sent = strike(ctx, CRASH, &cluster, Signal::SIGKILL).await?;
         let death = ctx.await_cluster_exit(mark, &cluster).await?;
         if death.signal != Some(Signal::SIGKILL as i32) {
             return Err(HarnessError::Fault {
@@ -140,10 +145,7 @@ impl Fault for DriverHang {
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = target_query(HANG, &self.query, ctx.plan())?;
         let cluster = ctx.cluster_of(HANG, &query)?;
-        let sent = ctx.signal(&cluster, Signal::SIGSTOP).await?.ok_or_else(|| HarnessError::Fault {
-            fault: HANG.into(),
-            problem: format!("cluster {cluster} was not running when the fault struck"),
-        })?;
+        let sent = strike(ctx, HANG, &cluster, Signal::SIGSTOP).await?;
         *self.stopped.lock().expect("stopped") = Some(cluster.clone());
         let error = format!("cluster {cluster} (pid {}) stopped with SIGSTOP: alive, no progress", sent.pid);
         ctx.effect(sent.at, HANG, &query, "DriverHung", &error);
