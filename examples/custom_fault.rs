@@ -31,11 +31,9 @@ impl Fault for ResolverRaises {
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
         plan.query("resolver").map(|_| ())
     }
-    fn expectation(&self, t: &Topology) -> Expectation {
-        match (t.await_policy, t.monitor_queries) {
-            (AwaitPolicy::Each, false) => Expectation::Silent,
-            _ => Expectation::LoudRestarted,
-        }
+    fn expectation(&self, t: &Topology, plan: &PipelinePlan) -> Expectation {
+        // Silent where the task awaits another query first while the resolver is dead.
+        Expectation::of_query_failure(t, plan, "resolver")
     }
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let mark = ctx.mark();

@@ -56,6 +56,7 @@ impl Pipeline for Clicks {
                 create_sink: false,
             }],
             tasks: vec![TaskPlan { name: CLICKS.into(), queries: vec![CLICKS.into()], depends_on: vec![] }],
+            upstream: vec![],
         })
     }
 

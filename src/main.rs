@@ -105,7 +105,7 @@ struct MatrixArgs {
     /// layout names (`monitored`), among every cell of `--all`. Default: DESIGN.md's 15 cells.
     #[arg(long)]
     only: Option<String>,
-    /// Every fault of the catalogue in every layout (40 cells): DESIGN.md's matrix, plus the
+    /// Every fault of the catalogue in every layout (50 cells): DESIGN.md's matrix, plus the
     /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
     /// checkpoint-corruption.
     #[arg(long)]

@@ -12,3 +12,4 @@ mod incident2;
 mod matrix;
 mod services;
 mod topologies;
+mod upstream;

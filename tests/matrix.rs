@@ -32,3 +32,9 @@ async fn external_location_mismatch_in_every_layout() {
 async fn driver_oom_in_every_layout() {
     check_row("driver-oom").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_that_start_in_the_data_in_every_layout() {
+    check_row("poison-record").await;
+    check_row("schema-mismatch").await;
+}

@@ -80,7 +80,7 @@ impl Fault for CatalogBlip {
         true
     }
 
-    fn expectation(&self, _topology: &Topology) -> Expectation {
+    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
         // Every query fails at its next batch, the first one awaited included: loud in every
         // layout, and the job comes back once the catalog does.
         Expectation::LoudRestarted

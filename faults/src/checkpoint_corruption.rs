@@ -16,7 +16,7 @@ use harness::fault::{Expectation, Fault, FaultCtx, Scope};
 use harness::history::Event;
 use harness::pipeline::PipelinePlan;
 use harness::process::Signal;
-use harness::topology::{AwaitPolicy, Topology, TopologyKind};
+use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -59,11 +59,12 @@ impl Fault for CheckpointCorruption {
         true
     }
 
-    fn expectation(&self, topology: &Topology) -> Expectation {
-        match (topology.kind, topology.await_policy, topology.monitor_queries) {
-            // The new run's task awaits another query first: the torn one is dead behind RUNNING.
-            (TopologyKind::MultiQuery, AwaitPolicy::Each, false) => Expectation::Silent,
-            _ => Expectation::LoudRestarted,
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
+        // The crash is loud; what follows is the torn query failing alone at every start, so the
+        // new run is silent where its task awaits another query first.
+        match target_query(NAME, &self.query, plan) {
+            Ok(query) => Expectation::of_query_failure(topology, plan, &query),
+            Err(_) => Expectation::LoudRestarted,
         }
     }
 

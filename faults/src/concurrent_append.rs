@@ -20,7 +20,7 @@
 
 use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::PipelinePlan;
-use harness::topology::{AwaitPolicy, Topology};
+use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 
 /// The fault.
@@ -71,13 +71,10 @@ impl Fault for ConcurrentAppend {
         Ok(())
     }
 
-    fn expectation(&self, topology: &Topology) -> Expectation {
-        // Only a task that awaits each query in order, with nobody watching the queries, misses
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
+        // Only a task that awaits another query first, with nobody watching the queries, misses
         // the resolver's death.
-        match (topology.await_policy, topology.monitor_queries) {
-            (AwaitPolicy::Each, false) => Expectation::Silent,
-            _ => Expectation::LoudRestarted,
-        }
+        Expectation::of_query_failure(topology, plan, &self.query)
     }
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {

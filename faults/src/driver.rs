@@ -74,7 +74,7 @@ impl Fault for DriverCrash {
         Scope::Cluster
     }
 
-    fn expectation(&self, _topology: &Topology) -> Expectation {
+    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
         // Driver-scoped failures are loud in every layout.
         Expectation::LoudRestarted
     }
@@ -136,7 +136,7 @@ impl Fault for DriverHang {
         true
     }
 
-    fn expectation(&self, _topology: &Topology) -> Expectation {
+    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
         // No process ends and no query terminates, so nothing any layout or monitor watches
         // changes: silent everywhere, until something watches progress.
         Expectation::Silent

@@ -64,7 +64,7 @@ impl Fault for DriverOom {
         Some(Self::limit())
     }
 
-    fn expectation(&self, _topology: &Topology) -> Expectation {
+    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
         // Driver-scoped failures are loud in every layout.
         Expectation::LoudRestarted
     }

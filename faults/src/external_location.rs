@@ -11,7 +11,7 @@
 
 use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::PipelinePlan;
-use harness::topology::{AwaitPolicy, Topology, TopologyKind};
+use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -89,14 +89,12 @@ impl Fault for ExternalLocationMismatch {
         true
     }
 
-    fn expectation(&self, topology: &Topology) -> Expectation {
-        match (self.variant, topology.kind, topology.await_policy, topology.monitor_queries) {
-            (Variant::Quiet, ..) => Expectation::Loss,
-            (Variant::Fails, TopologyKind::MultiQuery, AwaitPolicy::Each, false) => Expectation::Silent,
-            // Retrying while RUNNING, then loud; past its retries the task fails the run, and the
-            // new run restarts the other task on the shared cluster too: the failure spreads.
-            (Variant::Fails, TopologyKind::SharedCluster, ..) => Expectation::Collateral,
-            (Variant::Fails, ..) => Expectation::LoudRestarted,
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
+        match self.variant {
+            Variant::Quiet => Expectation::Loss,
+            // Retrying while RUNNING, then loud; on a shared cluster, past its retries the task
+            // fails the run, and the new run restarts the other task too: the failure spreads.
+            Variant::Fails => Expectation::of_persistent_query_failure(topology, plan, &self.query),
         }
     }
 

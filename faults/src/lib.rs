@@ -9,6 +9,7 @@
 //! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
 //! | [`external_location`] | a catalog entry points at the wrong location: the write fails, or lands where no reader looks |
+//! | [`upstream`] | a poison record, or a new field the sink's schema rejects: the query fails at every start until a fix is deployed |
 
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
@@ -19,6 +20,7 @@ pub mod concurrent_append;
 pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
+pub mod upstream;
 
 use harness::FaultCatalog;
 use std::sync::Arc;
@@ -35,4 +37,6 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(driver::DriverHang::default()))
         .with(Arc::new(catalog_blip::CatalogBlip::default()))
         .with(Arc::new(checkpoint_corruption::CheckpointCorruption::default()))
+        .with(Arc::new(upstream::DataFault::poison_record()))
+        .with(Arc::new(upstream::DataFault::schema_mismatch()))
 }

@@ -30,6 +30,26 @@ pub enum Expectation {
     Collateral,
 }
 
+impl Expectation {
+    /// What a failure of `query` alone (its driver alive) is expected to come out as: loud and
+    /// restarted where the layout sees it ([`JobSpec::sees_failure_of`]), silent where a task
+    /// awaits another query in order while this one is dead.
+    pub fn of_query_failure(topology: &Topology, plan: &PipelinePlan, query: &str) -> Expectation {
+        if topology.job(plan).sees_failure_of(query) { Expectation::LoudRestarted } else { Expectation::Silent }
+    }
+
+    /// The same for a failure that recurs at every start until healed (a wrong path, a poison
+    /// record). Where it is seen, its task exhausts its retries; a task that is not alone on its
+    /// cluster then fails the run, and the new run restarts every other task too: collateral.
+    pub fn of_persistent_query_failure(topology: &Topology, plan: &PipelinePlan, query: &str) -> Expectation {
+        let job = topology.job(plan);
+        match Self::of_query_failure(topology, plan, query) {
+            Expectation::LoudRestarted if !job.isolated_tasks && job.tasks.len() > 1 => Expectation::Collateral,
+            e => e,
+        }
+    }
+}
+
 impl std::fmt::Display for Expectation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -95,8 +115,9 @@ pub trait Fault: Send + Sync + Debug {
     fn persists_until_healed(&self) -> bool {
         false
     }
-    /// What `topology` is expected to make of it.
-    fn expectation(&self, topology: &Topology) -> Expectation;
+    /// What `topology` is expected to make of it on `plan` (where its target sits in the await
+    /// order matters: see [`Expectation::of_query_failure`]).
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation;
     /// Makes it happen. Returns once the fault has taken effect (recording
     /// [`Event::FaultEffect`]), or fails with a harness error when it could not.
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()>;
@@ -327,6 +348,22 @@ impl FaultCtx<'_> {
                 error: error.into(),
             },
         });
+    }
+
+    /// Asks the workload to send `oddity` down the source of the query that meets it (recorded
+    /// as a phase of the history).
+    pub async fn send(&self, oddity: crate::pipeline::Oddity) -> Result<crate::pipeline::Delivered> {
+        let sent = self.workload.send(oddity).await?;
+        self.record(Event::Phase { name: format!("sent {} to {}", sent.what, sent.stream) });
+        Ok(sent)
+    }
+
+    /// Deploys the fix for `oddity`, as an operator ships new code: queries run it from their
+    /// next start ([`crate::pipeline::PipelineEnv::deployed`]).
+    pub fn deploy_fix(&self, oddity: crate::pipeline::Oddity) -> Result<()> {
+        crate::pipeline::Deployments::deploy(self.run_dir.root(), oddity)?;
+        self.record(Event::Phase { name: format!("deployed the fix: {}", oddity.fix()) });
+        Ok(())
     }
 
     /// The workload's concurrent writer of `table`.

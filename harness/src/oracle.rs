@@ -466,6 +466,9 @@ struct QueryTrack {
     consumed: Option<Positions>,
     best: Option<i64>,
     open: Option<i64>,
+    /// When the query reported each batch committed. The world (the sink's txn) says whether a
+    /// commit happened; the report says when, since the observer only samples.
+    reported: BTreeMap<i64, i64>,
 }
 
 /// The longest interval in which some query made no progress while its source had lag and
@@ -498,7 +501,8 @@ pub fn stalls(records: &[Record], while_running: bool) -> Vec<Silence> {
         out.push(Silence { query: q.to_string(), from, to });
     };
     for r in records {
-        let mut progressed: Option<&str> = None;
+        // A query whose sink showed progress, and when that progress happened.
+        let mut progressed: Option<(&str, i64)> = None;
         match &r.event {
             Event::RunState { run, state } => {
                 if run_state.is_none_or(|(n, _)| *run > n) {
@@ -522,11 +526,15 @@ pub fn stalls(records: &[Record], while_running: bool) -> Vec<Silence> {
             Event::CheckpointObserved { query, end, .. } => {
                 tracks.entry(query.clone()).or_default().consumed = Some(end.clone())
             }
+            Event::BatchCommitted { query, batch, skipped: false, .. } => {
+                tracks.entry(query.clone()).or_default().reported.entry(*batch).or_insert(r.at);
+            }
             Event::SinkObserved { query, txn: Some(t), .. } => {
                 let tr = tracks.entry(query.clone()).or_default();
                 if tr.best.is_none_or(|b| *t > b) {
                     tr.best = Some(*t);
-                    progressed = Some(query.as_str());
+                    let when = tr.reported.get(t).copied().filter(|c| *c < r.at).unwrap_or(r.at);
+                    progressed = Some((query.as_str(), when));
                 }
             }
             _ => {}
@@ -536,11 +544,21 @@ pub fn stalls(records: &[Record], while_running: bool) -> Vec<Silence> {
             && tasks.values().all(|s| *s == TaskState::Running);
         for (q, tr) in tracks.iter_mut() {
             let stalled = (all_running || !while_running) && lagging(&tr.end, tr.consumed.as_ref());
-            if progressed == Some(q.as_str()) {
-                if let Some(from) = tr.open.take() {
-                    close(q, from, r.at, &mut out);
+            if let Some((_, when)) = progressed.filter(|(p, _)| *p == q.as_str()) {
+                match tr.open {
+                    // Progress made before this stall began (seen late) does not end it.
+                    Some(from) if from >= when => {
+                        if !stalled {
+                            close(q, from, r.at, &mut out);
+                            tr.open = None;
+                        }
+                    }
+                    Some(from) => {
+                        close(q, from, when, &mut out);
+                        tr.open = stalled.then_some(when);
+                    }
+                    None => tr.open = stalled.then_some(r.at),
                 }
-                tr.open = stalled.then_some(r.at);
             } else if stalled && tr.open.is_none() {
                 tr.open = Some(r.at);
             } else if !stalled && let Some(from) = tr.open.take() {
@@ -714,6 +732,32 @@ mod tests {
         h.source(100, 6).source(200, 9).audit(1000, 0, 0);
         let s = h.analyze().silence.unwrap();
         assert_eq!((s.from, s.to), (40_000, 1_000_000), "the source ends only grow: 6 < 7 is still lag");
+    }
+
+    #[test]
+    fn a_commit_the_observer_sees_late_ends_a_stall_when_it_was_made_not_when_it_was_seen() {
+        let mut h = H::new();
+        // Batch 1 (up to 7) commits at 30 ms; batch 2 (up to 9) fails at 40 ms. The observer
+        // sees the sink reach txn 1 only at 100 ms: the resolver has been stalled since 30 ms,
+        // not since that sample.
+        h.source(10, 5).commit(20, 0, 5).source(25, 7);
+        h.at(
+            30,
+            Event::BatchCommitted { query: "resolver".into(), batch: 1, rows: 2, replayed: false, skipped: false },
+        );
+        h.effect(40);
+        h.at(
+            40,
+            Event::QueryTerminated {
+                query: "resolver".into(),
+                error: Some("bad record".into()),
+                error_kind: Some("Parse".into()),
+                pending: Some([("alerts/0".to_string(), 9)].into()),
+            },
+        );
+        h.commit(100, 1, 7).source(200, 9).audit(1000, 0, 0);
+        let s = h.analyze().silence.unwrap();
+        assert_eq!((s.from, s.to), (30_000, 1_000_000));
     }
 
     #[test]

@@ -143,12 +143,72 @@ pub struct PipelinePlan {
     pub queries: Vec<QuerySpec>,
     /// The pipeline's tasks.
     pub tasks: Vec<TaskPlan>,
+    /// Out-of-the-ordinary records the workload can send down a query's source on demand (for
+    /// faults that start in the data). Empty when it can send none.
+    pub upstream: Vec<Upstream>,
+}
+
+/// Records out of the ordinary that arrive from upstream: what faults that start in the data ask
+/// a workload to produce. Each has a fix an operator deploys ([`PipelineEnv::deployed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Oddity {
+    /// A record the query's transform fails on: a logic error in its foreachBatch, met by a
+    /// value nobody planned for. Fixed by code that handles it.
+    Poison,
+    /// From now on, records carry a field the sink table does not have: the write is rejected
+    /// for its schema. Fixed by enabling schema evolution (`mergeSchema`).
+    NewField,
+}
+
+impl Oddity {
+    /// Every oddity.
+    pub const ALL: [Oddity; 2] = [Oddity::Poison, Oddity::NewField];
+
+    /// Its name (`poison`, `new-field`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Oddity::Poison => "poison",
+            Oddity::NewField => "new-field",
+        }
+    }
+
+    /// What its fix is, for the history and the report.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Oddity::Poison => "code that handles the poison record",
+            Oddity::NewField => "schema evolution (mergeSchema) on the sink",
+        }
+    }
+}
+
+/// An oddity a workload can send, and the query that meets it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// What it sends.
+    pub oddity: Oddity,
+    /// The query whose source carries it.
+    pub query: String,
+}
+
+/// What a workload sent when asked for an oddity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Where it went (a topic).
+    pub stream: String,
+    /// The record, as a person would name it (`reading 1234 with a null value`).
+    pub what: String,
 }
 
 impl PipelinePlan {
     /// A table by name.
     pub fn table(&self, name: &str) -> Option<&TableSpec> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The query that meets `oddity`, when the workload can send it.
+    pub fn meets(&self, oddity: Oddity) -> Option<&str> {
+        self.upstream.iter().find(|u| u.oddity == oddity).map(|u| u.query.as_str())
     }
 
     /// A query by name.
@@ -183,6 +243,43 @@ impl PipelineEnv {
     /// The real trigger interval.
     pub fn trigger(&self) -> Duration {
         self.config.scale.real(self.config.timings.trigger)
+    }
+
+    /// Whether the fix for `oddity` is deployed. Read when a query's logic is made (at the
+    /// query's start), the way a redeployed job runs its new code from its next start.
+    pub fn deployed(&self, oddity: Oddity) -> bool {
+        Deployments::load(&self.config.run_dir).fixes.contains(&oddity)
+    }
+}
+
+/// The fixes deployed during a run (`deployed.json` in the run directory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployments {
+    /// The oddities whose fix is deployed.
+    pub fixes: std::collections::BTreeSet<Oddity>,
+}
+
+impl Deployments {
+    /// The file in a run directory.
+    pub fn path(run_dir: &std::path::Path) -> PathBuf {
+        run_dir.join("deployed.json")
+    }
+
+    /// The deployed fixes (none when nothing was deployed, or the file cannot be read).
+    pub fn load(run_dir: &std::path::Path) -> Deployments {
+        std::fs::read(Self::path(run_dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// Deploys the fix for `oddity` (written whole, then renamed: a query starting meanwhile
+    /// reads the old file or the new one, never half of one).
+    pub fn deploy(run_dir: &std::path::Path, oddity: Oddity) -> Result<()> {
+        let mut d = Self::load(run_dir);
+        d.fixes.insert(oddity);
+        let path = Self::path(run_dir);
+        let tmp = path.with_extension("json.new");
+        let bytes = serde_json::to_vec_pretty(&d).expect("serializes");
+        std::fs::write(&tmp, bytes).map_err(|e| HarnessError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| HarnessError::io(&path, e))
     }
 }
 
@@ -349,6 +446,15 @@ pub trait Workload: Send + Sync + Debug {
     async fn audit(&self) -> Result<Vec<TableAudit>>;
     /// The concurrent writer of a table, if the workload has one.
     fn writer(&self, table: &str) -> Option<Arc<dyn ConcurrentWriter>>;
+    /// Sends `oddity` down the source of the query that meets it (see [`PipelinePlan::upstream`]);
+    /// records it in the history and its ledger, so the audit expects it like any other record.
+    async fn send(&self, oddity: Oddity) -> Result<Delivered> {
+        Err(HarnessError::bad_input(
+            format!("the workload cannot send {} records", oddity.name()),
+            "choose a fault the pipeline supports (its plan lists what it can send upstream)",
+        ))
+    }
+
     /// Source positions the workload has produced up to (for tests; the observer reads the broker).
     fn produced(&self) -> Positions {
         Positions::new()

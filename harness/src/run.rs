@@ -175,8 +175,8 @@ impl Scenario {
         self.cluster_memory.or_else(|| self.faults.iter().find_map(|f| f.cluster_memory()))
     }
 
-    fn expectation(&self) -> Option<crate::fault::Expectation> {
-        self.faults.first().map(|f| f.expectation(&self.topology))
+    fn expectation(&self, plan: &PipelinePlan) -> Option<crate::fault::Expectation> {
+        self.faults.first().map(|f| f.expectation(&self.topology, plan))
     }
 
     /// Runs the scenario. Bad input is an `Err` (nothing was created); everything else, harness
@@ -272,7 +272,7 @@ impl Scenario {
             pipeline: self.pipeline.summary(&self.options),
             topology: self.topology.to_string(),
             faults: self.faults.iter().map(|f| format!("{} → {}", f.name(), f.target())).collect(),
-            expected: self.expectation(),
+            expected: self.expectation(&plan),
             scale: self.scale,
             detection_bound: self.scale.real(self.timings.detection_bound),
             restart_bound: self.scale.real(self.timings.restart_bound),
@@ -397,7 +397,13 @@ impl Scenario {
         if !self.faults.is_empty() {
             let since = history.len();
             let records = history.snapshot();
-            let mut committed: std::collections::BTreeSet<String> = records[effect_mark..]
+            // Progress counts from the fault's effect, not its injection: a query may commit a
+            // batch between the two (a poison record sent, not yet met).
+            let struck = records[effect_mark..]
+                .iter()
+                .position(|r| matches!(r.event, Event::FaultEffect { .. }))
+                .map_or(effect_mark, |i| effect_mark + i);
+            let mut committed: std::collections::BTreeSet<String> = records[struck..]
                 .iter()
                 .filter_map(|r| match &r.event {
                     Event::BatchCommitted { query, skipped: false, .. } => Some(query.clone()),

@@ -215,6 +215,17 @@ impl JobSpec {
         self.tasks.iter().filter(|t| t.cluster == cluster).collect()
     }
 
+    /// Whether a failure of `query` alone — its driver alive, the other queries running — ends
+    /// anything a user watches: when every query is monitored, when its task awaits any query,
+    /// or when it is the query its task awaits first. Otherwise the task sits in an
+    /// `awaitTermination()` of another query while this one is dead: the incident.
+    pub fn sees_failure_of(&self, query: &str) -> bool {
+        let Some(task) = self.task_of(query) else { return false };
+        self.monitor_queries
+            || task.await_policy == AwaitPolicy::Any
+            || task.queries.first().map(String::as_str) == Some(query)
+    }
+
     /// The clusters a query executes on.
     pub fn clusters_of(&self, query: &str) -> Vec<String> {
         let mut out: Vec<String> =
@@ -238,7 +249,20 @@ mod tests {
                 TaskPlan { name: "ingest".into(), queries: vec!["bronze".into(), "domain".into()], depends_on: vec![] },
                 TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()], depends_on: vec![] },
             ],
+            upstream: vec![],
         }
+    }
+
+    #[test]
+    fn only_the_first_query_awaited_in_order_is_seen_to_fail() {
+        let each = Topology::multi_query(AwaitPolicy::Each);
+        assert!(each.job(&plan()).sees_failure_of("bronze"));
+        assert!(!each.job(&plan()).sees_failure_of("resolver"));
+        assert!(each.clone().monitored().job(&plan()).sees_failure_of("resolver"));
+        assert!(Topology::multi_query(AwaitPolicy::Any).job(&plan()).sees_failure_of("resolver"));
+        // Its own task awaits the resolver first.
+        assert!(Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Each).job(&plan()).sees_failure_of("resolver"));
+        assert!(!each.job(&plan()).sees_failure_of("no-such-query"));
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! Pieces every reference pipeline uses: schemas, JSON records from Kafka, Delta-to-Delta
 //! transforms, and a producer that waits for every delivery.
 
-use harness::deltalake::arrow::array::RecordBatch;
+use harness::deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use harness::deltalake::datafusion::prelude::SessionContext;
+use harness::deltalake::operations::write::SchemaMode;
 use harness::kafka::client_config;
 use harness::pipeline::{Input, KafkaRecord, MicroBatch, QueryError};
 use harness::rdkafka::producer::{FutureProducer, FutureRecord};
 use harness::{HarnessError, Result};
 use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,21 +64,65 @@ pub async fn transform_delta(
     Ok(rows as u64)
 }
 
+/// Fields a record carries beyond those its query names. Queries that land raw records (bronze,
+/// features) pass them through as nullable text columns, the way a query whose schema is
+/// inferred from the data writes whatever arrives — which is how a new upstream field reaches
+/// the sink table's schema check.
+pub type Extra = BTreeMap<String, serde_json::Value>;
+
+/// How a query appends rows to its sink.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Append {
+    /// Let the write add columns the table lacks (schema evolution, Spark's `mergeSchema`).
+    /// Without it delta-rs rejects a batch whose schema differs from the table's.
+    pub merge_schema: bool,
+}
+
+impl Append {
+    /// Appends one row per input record — `columns`, a `batch` column holding the micro-batch id
+    /// (what downstream queries read by), then each record's [`Extra`] fields — to the sink,
+    /// with the batch's txn. Returns the rows.
+    pub async fn write(
+        self,
+        b: MicroBatch<'_>,
+        schema: SchemaRef,
+        mut columns: Vec<ArrayRef>,
+        extras: &[&Extra],
+    ) -> Result<u64, QueryError> {
+        let rows = extras.len();
+        let commit = b.commit_properties();
+        columns.push(Arc::new(Int64Array::from_iter_values(std::iter::repeat_n(b.id, rows))));
+        let names: BTreeSet<&String> = extras.iter().flat_map(|e| e.keys()).collect();
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for name in names {
+            fields.push(Field::new(name.as_str(), DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from_iter(extras.iter().map(|e| {
+                e.get(name).filter(|v| !v.is_null()).map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            }))));
+        }
+        let rb = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        let mut write = b.sink.write(vec![rb]).with_commit_properties(commit);
+        if self.merge_schema {
+            write = write.with_schema_mode(SchemaMode::Merge);
+        }
+        write.await?;
+        Ok(rows as u64)
+    }
+}
+
 /// Appends one row per input record — `columns`, then a `batch` column holding the micro-batch
-/// id (what downstream queries read by) — to the sink, with the batch's txn. Returns the rows.
+/// id — to the sink, with the batch's txn, for records without extra fields. Returns the rows.
 pub async fn append_with_batch_id(
     b: MicroBatch<'_>,
     schema: SchemaRef,
-    mut columns: Vec<harness::deltalake::arrow::array::ArrayRef>,
+    columns: Vec<ArrayRef>,
     rows: usize,
 ) -> Result<u64, QueryError> {
-    let commit = b.commit_properties();
-    columns.push(Arc::new(harness::deltalake::arrow::array::Int64Array::from_iter_values(std::iter::repeat_n(
-        b.id, rows,
-    ))));
-    let rb = RecordBatch::try_new(schema, columns)?;
-    b.sink.write(vec![rb]).with_commit_properties(commit).await?;
-    Ok(rows as u64)
+    let none = Extra::new();
+    Append::default().write(b, schema, columns, &vec![&none; rows]).await
 }
 
 /// A producer that waits for every record's delivery.

@@ -11,13 +11,13 @@
 //! points at the wrong location loses data without a sound.
 
 use crate::audit::{compare, int64s, query};
-use crate::common::{Loops, Producer, Tick, append_with_batch_id, parse_all, schema, transform_delta};
+use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::history::{Event, History, TableAudit};
 use harness::pipeline::{
-    ConcurrentWriter, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError, QueryLogic,
-    QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Workload,
+    ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
+    QueryLogic, QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Upstream, Workload,
 };
 use harness::stream::open_table;
 use harness::{HarnessError, Result, async_trait};
@@ -44,9 +44,25 @@ pub struct SensorReading {
     pub id: i64,
     /// Sensor.
     pub sensor: String,
-    /// Reading.
+    /// Reading. The features code as first written assumes every reading has one.
     pub reading: f64,
+    /// Any other field the sensor sends (passed through to the features table).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
+
+/// A sensor reading as the fixed features code reads it: a reading may be missing (null).
+#[derive(Debug, Clone, Deserialize)]
+struct MaybeReading {
+    id: i64,
+    sensor: String,
+    reading: Option<f64>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+/// The field a firmware rollout adds to every reading (the `new-field` oddity).
+pub const NEW_FIELD: &str = "firmware";
 
 fn features_schema() -> SchemaRef {
     schema(&[
@@ -98,12 +114,16 @@ impl Pipeline for FeaturesInference {
                 TaskPlan { name: FEATURES.into(), queries: vec![FEATURES.into()], depends_on: vec![] },
                 TaskPlan { name: INFERENCE.into(), queries: vec![INFERENCE.into()], depends_on: vec![FEATURES.into()] },
             ],
+            upstream: Oddity::ALL.iter().map(|&oddity| Upstream { oddity, query: FEATURES.into() }).collect(),
         })
     }
 
-    fn query(&self, spec: &QuerySpec, _env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
+    fn query(&self, spec: &QuerySpec, env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
         Ok(match spec.name.as_str() {
-            FEATURES => Box::new(Features),
+            FEATURES => Box::new(Features {
+                null_readings: env.deployed(Oddity::Poison),
+                append: Append { merge_schema: env.deployed(Oddity::NewField) },
+            }),
             INFERENCE => Box::new(Inference),
             name => {
                 return Err(HarnessError::bad_input(
@@ -128,6 +148,7 @@ impl Pipeline for FeaturesInference {
                 seed,
                 producer: Producer::new(&env.config.bootstrap)?,
                 produced: Mutex::new(0),
+                firmware: std::sync::atomic::AtomicBool::new(false),
             }),
             loops: Loops::default(),
         }))
@@ -136,20 +157,34 @@ impl Pipeline for FeaturesInference {
 
 /// Sensor readings → features.
 #[derive(Debug)]
-struct Features;
+struct Features {
+    /// The fix for poison readings is deployed: a missing reading counts as 0.
+    null_readings: bool,
+    /// How rows are appended (with schema evolution once that fix is deployed).
+    append: Append,
+}
 
 #[async_trait]
 impl QueryLogic for Features {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
-        let readings: Vec<SensorReading> = parse_all(&b.input)?;
+        let readings: Vec<MaybeReading> = if self.null_readings {
+            parse_all(&b.input)?
+        } else {
+            // The code as first written: a reading without a value fails the batch.
+            parse_all::<SensorReading>(&b.input)?
+                .into_iter()
+                .map(|r| MaybeReading { id: r.id, sensor: r.sensor, reading: Some(r.reading), extra: r.extra })
+                .collect()
+        };
+        let value = |r: &MaybeReading| r.reading.unwrap_or(0.0);
         let columns: Vec<harness::deltalake::arrow::array::ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(readings.iter().map(|r| r.id))),
             Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.sensor.as_str()))),
-            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * 2.0))),
-            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.reading * r.reading))),
+            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| value(r) * 2.0))),
+            Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| value(r) * value(r)))),
         ];
-        let n = readings.len();
-        append_with_batch_id(b, features_schema(), columns, n).await
+        let extras: Vec<&Extra> = readings.iter().map(|r| &r.extra).collect();
+        self.append.write(b, features_schema(), columns, &extras).await
     }
 }
 
@@ -171,8 +206,36 @@ struct Inner {
     history: History,
     seed: u64,
     producer: Producer,
-    /// Readings produced: ids 0..produced.
+    /// Readings produced: ids 0..produced (reserved before they are sent).
     produced: Mutex<i64>,
+    /// Readings carry the new field (a firmware rollout happened).
+    firmware: std::sync::atomic::AtomicBool,
+}
+
+impl Inner {
+    /// Reserves `n` reading ids.
+    fn reserve(&self, n: i64) -> i64 {
+        let mut produced = self.produced.lock().expect("ledger");
+        let first = *produced;
+        *produced += n;
+        first
+    }
+
+    fn topic(&self) -> String {
+        format!("lf-{}-sensors", self.env.config.run_id)
+    }
+
+    /// Sends readings and records them produced.
+    async fn send(&self, first: i64, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
+        let n = payloads.len() as i64;
+        self.producer.send_all(&self.topic(), payloads).await?;
+        self.history.record(Event::Produced {
+            stream: "sensors".into(),
+            first: first as u64,
+            last: (first + n - 1) as u64,
+        });
+        Ok(())
+    }
 }
 
 /// The workload: sensor readings at the configured rate.
@@ -192,25 +255,23 @@ impl Tick for Readings {
     async fn tick(&mut self) -> Result<()> {
         let me = &self.inner;
         let per_tick = crate::common::per_tick(me.env.config.options.rate);
-        let first = *me.produced.lock().expect("ledger");
+        let firmware = me.firmware.load(std::sync::atomic::Ordering::Relaxed);
+        let first = me.reserve(per_tick);
         let payloads = (first..first + per_tick)
             .map(|id| {
-                let r = SensorReading {
+                let mut r = SensorReading {
                     id,
                     sensor: format!("s-{}", self.rng.random_range(0..20)),
                     reading: self.rng.random_range(0.0..10.0),
+                    extra: Extra::new(),
                 };
+                if firmware {
+                    r.extra.insert(NEW_FIELD.into(), "2.1.0".into());
+                }
                 (r.sensor.clone(), serde_json::to_vec(&r).expect("serializes"))
             })
             .collect();
-        me.producer.send_all(&format!("lf-{}-sensors", me.env.config.run_id), payloads).await?;
-        *me.produced.lock().expect("ledger") = first + per_tick;
-        me.history.record(Event::Produced {
-            stream: "sensors".into(),
-            first: first as u64,
-            last: (first + per_tick - 1) as u64,
-        });
-        Ok(())
+        me.send(first, payloads).await
     }
 }
 
@@ -244,5 +305,25 @@ impl Workload for SensorWorkload {
 
     fn writer(&self, _table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
         None
+    }
+
+    async fn send(&self, oddity: Oddity) -> Result<Delivered> {
+        let me = &self.inner;
+        match oddity {
+            Oddity::Poison => {
+                // A sensor whose value is missing: `"reading": null`.
+                let id = me.reserve(1);
+                let payload = serde_json::json!({"id": id, "sensor": "s-0", "reading": null});
+                me.send(id, vec![("s-0".into(), payload.to_string().into_bytes())]).await?;
+                Ok(Delivered { stream: me.topic(), what: format!("reading {id} with a null value") })
+            }
+            Oddity::NewField => {
+                me.firmware.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Delivered {
+                    stream: me.topic(),
+                    what: format!("readings with a new field {NEW_FIELD:?} from now on"),
+                })
+            }
+        }
     }
 }

@@ -10,7 +10,9 @@
 //! `loudfail matrix --all` adds a row for every other fault of the catalogue: the quiet
 //! external-location mismatch (LOSS everywhere), driver-crash (LOUD+RESTARTED everywhere),
 //! driver-hang (SILENT everywhere, monitored or not), catalog-blip (LOUD+RESTARTED everywhere),
-//! checkpoint-corruption (SILENT behind `await each`, else LOUD+RESTARTED).
+//! checkpoint-corruption (SILENT behind `await each`, else LOUD+RESTARTED), poison-record and
+//! schema-mismatch (on features-inference the failing query is the first awaited: LOUD+RESTARTED,
+//! and COLLATERAL on the shared cluster once retries are exhausted).
 //!
 //! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
 //! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
@@ -35,26 +37,27 @@ pub struct Cell {
     pub layout: &'static str,
     /// The topology.
     pub topology: Topology,
+    /// The pipeline's plan with default options (where the fault's target sits).
+    pub plan: harness::pipeline::PipelinePlan,
 }
 
 impl Cell {
     /// What the cell is expected to show.
     pub fn expected(&self) -> Expectation {
-        self.fault.expectation(&self.topology)
+        self.fault.expectation(&self.topology, &self.plan)
     }
 
     /// The tasks a fault in `query` is expected to disrupt: its reach in this layout (its
     /// task, or every task on its cluster), or every task where the failure is expected to
     /// spread. None for a fault that may reach every task (the catalog): whatever it disrupts
     /// is within its reach.
-    pub fn expected_blast(&self, query: &str) -> Result<Option<Vec<String>>> {
-        let plan = crate::registry().get(self.pipeline)?.plan("matrix", &PipelineOptions::default())?;
-        let job = self.topology.job(&plan);
-        Ok(match (self.expected(), self.fault.scope()) {
+    pub fn expected_blast(&self, query: &str) -> Option<Vec<String>> {
+        let job = self.topology.job(&self.plan);
+        match (self.expected(), self.fault.scope()) {
             (_, Scope::All) => None,
             (Expectation::Collateral, _) => Some(Scope::All.reach(&job, query)),
             (_, scope) => Some(scope.reach(&job, query)),
-        })
+        }
     }
 
     /// What differs between a run of the cell and its expectation (verdict, then blast
@@ -67,11 +70,10 @@ impl Cell {
             return Some("no fault took effect".into());
         };
         match self.expected_blast(&first.query) {
-            Err(e) => Some(e.to_string()),
-            Ok(Some(want)) if want != first.blast_radius => {
+            Some(want) if want != first.blast_radius => {
                 Some(format!("expected blast radius {}, got {}", want.join(","), first.blast_radius.join(",")))
             }
-            Ok(_) => None,
+            _ => None,
         }
     }
 
@@ -106,12 +108,14 @@ const DESIGN_ROWS: [(&str, &str); 3] = [
 ];
 
 /// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
-const CATALOGUE_ROWS: [(&str, &str); 5] = [
+const CATALOGUE_ROWS: [(&str, &str); 7] = [
     ("external-location-mismatch-quiet", "features-inference"),
     ("driver-crash", "features-inference"),
     ("driver-hang", "features-inference"),
     ("catalog-blip", "features-inference"),
     ("checkpoint-corruption", "features-inference"),
+    ("poison-record", "features-inference"),
+    ("schema-mismatch", "features-inference"),
 ];
 
 /// DESIGN.md's expected matrix, row by row (15 cells).
@@ -119,7 +123,7 @@ pub fn cells() -> Vec<Cell> {
     rows(&DESIGN_ROWS)
 }
 
-/// DESIGN.md's matrix and a row for every other fault of the catalogue (40 cells).
+/// DESIGN.md's matrix and a row for every other fault of the catalogue (50 cells).
 pub fn all_cells() -> Vec<Cell> {
     let mut out = cells();
     out.extend(rows(&CATALOGUE_ROWS));
@@ -131,6 +135,10 @@ fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
     let mut out = Vec::new();
     for &(fault, pipeline) in rows {
         let fault = faults.get(fault).expect("the catalogue has every matrix fault");
+        let plan = crate::registry()
+            .get(pipeline)
+            .and_then(|p| p.plan("matrix", &PipelineOptions::default()))
+            .expect("every matrix pipeline plans with default options");
         for (layout, topology) in layouts() {
             out.push(Cell {
                 id: format!("{}/{layout}", fault.name()),
@@ -138,6 +146,7 @@ fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
                 fault: fault.clone(),
                 layout,
                 topology,
+                plan: plan.clone(),
             });
         }
     }
@@ -183,10 +192,10 @@ mod tests {
     #[test]
     fn the_matrix_has_fifteen_cells_and_filters_by_name() {
         assert_eq!(cells().len(), 15);
-        assert_eq!(select(None, true).unwrap().len(), 40);
+        assert_eq!(select(None, true).unwrap().len(), 50);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 9);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 11);
         let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
@@ -199,5 +208,10 @@ mod tests {
         assert_eq!(e("external-location-mismatch/multi-query-each"), Expectation::Silent);
         assert_eq!(e("external-location-mismatch/shared-cluster"), Expectation::Collateral);
         assert_eq!(e("driver-oom/multi-query-each"), Expectation::LoudRestarted);
+        let all = |id: &str| all_cells().into_iter().find(|c| c.id == id).unwrap().expected();
+        assert_eq!(all("checkpoint-corruption/multi-query-each"), Expectation::Silent);
+        assert_eq!(all("poison-record/multi-query-each"), Expectation::LoudRestarted, "features is awaited first");
+        assert_eq!(all("poison-record/shared-cluster"), Expectation::Collateral);
+        assert_eq!(all("schema-mismatch/cluster-per-task"), Expectation::LoudRestarted);
     }
 }

@@ -12,15 +12,15 @@
 //! RESOLVE is produced only after its alert's CREATE committed, so every resolved alert exists.
 
 use crate::audit::{compare, int64s, query, strings};
-use crate::common::{Loops, Producer, Tick, append_with_batch_id, parse_all, schema, transform_delta};
+use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
 use harness::deltalake::kernel::transaction::CommitProperties;
 use harness::history::{Event, History, TableAudit};
 use harness::pipeline::{
-    ConcurrentWriter, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError, QueryLogic,
-    QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Workload,
+    ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
+    QueryLogic, QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Upstream, Workload,
 };
 use harness::stream::open_table;
 use harness::{HarnessError, Result, async_trait};
@@ -53,7 +53,13 @@ pub struct Reading {
     pub domain: String,
     /// Value.
     pub value: f64,
+    /// Any other field the device sends (passed through to bronze).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
+
+/// The field a firmware rollout adds to every reading (the `new-field` oddity).
+pub const NEW_FIELD: &str = "firmware";
 
 /// An alert event on the `alert-events` topic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +70,14 @@ pub struct AlertEvent {
     pub alert_id: String,
     /// `RESOLVE`.
     pub kind: String,
+}
+
+/// An alert event as the fixed resolver reads it: the alert id may be missing (null).
+#[derive(Debug, Clone, Deserialize)]
+struct MaybeAlertEvent {
+    event_id: i64,
+    alert_id: Option<String>,
+    kind: String,
 }
 
 /// An ML alert's id.
@@ -172,13 +186,17 @@ impl Pipeline for Telemetry {
                 TaskPlan { name: "alerts".into(), queries: vec![RESOLVER.into()], depends_on: vec![] },
             ],
             queries,
+            upstream: vec![
+                Upstream { oddity: Oddity::Poison, query: RESOLVER.into() },
+                Upstream { oddity: Oddity::NewField, query: "bronze".into() },
+            ],
         })
     }
 
-    fn query(&self, spec: &QuerySpec, _env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
+    fn query(&self, spec: &QuerySpec, env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
         Ok(match spec.name.as_str() {
-            "bronze" => Box::new(Bronze),
-            RESOLVER => Box::new(Resolver),
+            "bronze" => Box::new(Bronze { append: Append { merge_schema: env.deployed(Oddity::NewField) } }),
+            RESOLVER => Box::new(Resolver { null_alert_ids: env.deployed(Oddity::Poison) }),
             name => match name.strip_prefix("domain_") {
                 Some(d) if DOMAINS.contains(&d) => Box::new(Domain { domain: d.to_string() }),
                 _ => return Err(HarnessError::bad_input(format!("telemetry has no query {name:?}"), "check the plan")),
@@ -199,7 +217,10 @@ impl Pipeline for Telemetry {
 
 /// Raw telemetry → bronze, with the batch id in every row (the domain queries read by it).
 #[derive(Debug)]
-struct Bronze;
+struct Bronze {
+    /// How rows are appended (with schema evolution once that fix is deployed).
+    append: Append,
+}
 
 #[async_trait]
 impl QueryLogic for Bronze {
@@ -211,8 +232,8 @@ impl QueryLogic for Bronze {
             Arc::new(StringArray::from_iter_values(readings.iter().map(|r| r.domain.as_str()))),
             Arc::new(Float64Array::from_iter_values(readings.iter().map(|r| r.value))),
         ];
-        let n = readings.len();
-        append_with_batch_id(b, bronze_schema(), columns, n).await
+        let extras: Vec<&Extra> = readings.iter().map(|r| &r.extra).collect();
+        self.append.write(b, bronze_schema(), columns, &extras).await
     }
 }
 
@@ -232,13 +253,24 @@ impl QueryLogic for Domain {
 
 /// RESOLVE events → MERGE into alerts.
 #[derive(Debug)]
-struct Resolver;
+struct Resolver {
+    /// The fix for poison events is deployed: an event without an alert id resolves nothing.
+    null_alert_ids: bool,
+}
 
 #[async_trait]
 impl QueryLogic for Resolver {
     async fn process(&mut self, b: MicroBatch<'_>) -> Result<u64, QueryError> {
         let commit = b.commit_properties();
-        let events: Vec<AlertEvent> = parse_all(&b.input)?;
+        let events: Vec<AlertEvent> = if self.null_alert_ids {
+            parse_all::<MaybeAlertEvent>(&b.input)?
+                .into_iter()
+                .filter_map(|e| Some(AlertEvent { event_id: e.event_id, alert_id: e.alert_id?, kind: e.kind }))
+                .collect()
+        } else {
+            // The code as first written: an event without an alert id fails the batch.
+            parse_all(&b.input)?
+        };
         let events: Vec<AlertEvent> = events.into_iter().filter(|e| e.kind == "RESOLVE").collect();
         if events.is_empty() {
             return Ok(0);
@@ -302,6 +334,10 @@ struct Inner {
     producer: Producer,
     ledger: Arc<Mutex<Ledger>>,
     writer: Arc<MlWriter>,
+    /// Readings carry the new field (a firmware rollout happened).
+    firmware: std::sync::atomic::AtomicBool,
+    /// Poison events sent (their event ids count down from -1, apart from the real ones).
+    poisoned: std::sync::atomic::AtomicI64,
 }
 
 /// The ML job: appends CREATE alerts to the alerts table.
@@ -367,7 +403,16 @@ impl TelemetryWorkload {
         let producer = Producer::new(&env.config.bootstrap)?;
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let writer = Arc::new(MlWriter { env: env.clone(), ledger: ledger.clone(), history: history.clone() });
-        let inner = Arc::new(Inner { env, history, seed, producer, ledger, writer });
+        let inner = Arc::new(Inner {
+            env,
+            history,
+            seed,
+            producer,
+            ledger,
+            writer,
+            firmware: Default::default(),
+            poisoned: Default::default(),
+        });
         Ok(TelemetryWorkload { inner, loops: Loops::default() })
     }
 }
@@ -382,14 +427,19 @@ impl Inner {
         let per_tick = crate::common::per_tick(self.env.config.options.rate);
         let domains = self.env.config.options.domains as i64;
         let first = self.ledger.lock().expect("ledger").next_reading;
+        let firmware = self.firmware.load(std::sync::atomic::Ordering::Relaxed);
         let payloads = (first..first + per_tick)
             .map(|id| {
-                let r = Reading {
+                let mut r = Reading {
                     id,
                     device: format!("dev-{}", rng.random_range(0..50)),
                     domain: DOMAINS[(id % domains) as usize].to_string(),
                     value: rng.random_range(-40.0..120.0),
+                    extra: Extra::new(),
                 };
+                if firmware {
+                    r.extra.insert(NEW_FIELD.into(), "2.1.0".into());
+                }
                 (r.device.clone(), serde_json::to_vec(&r).expect("serializes"))
             })
             .collect();
@@ -499,6 +549,28 @@ impl Workload for TelemetryWorkload {
 
     fn writer(&self, table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
         (table == ALERTS).then(|| self.inner.writer.clone() as Arc<dyn ConcurrentWriter>)
+    }
+
+    async fn send(&self, oddity: Oddity) -> Result<Delivered> {
+        let me = &self.inner;
+        match oddity {
+            Oddity::Poison => {
+                // A RESOLVE from a device that lost track of its alert: `"alert_id": null`. It
+                // resolves nothing, so the audit expects nothing of it beyond not failing.
+                let id = -1 - me.poisoned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let payload = serde_json::json!({"event_id": id, "alert_id": null, "kind": "RESOLVE"});
+                let topic = me.topic("alert-events");
+                me.producer.send_all(&topic, vec![("poison".into(), payload.to_string().into_bytes())]).await?;
+                Ok(Delivered { stream: topic, what: format!("RESOLVE event {id} with a null alert id") })
+            }
+            Oddity::NewField => {
+                me.firmware.store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(Delivered {
+                    stream: me.topic("telemetry"),
+                    what: format!("readings with a new field {NEW_FIELD:?} from now on"),
+                })
+            }
+        }
     }
 }
 

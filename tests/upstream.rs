@@ -1,0 +1,76 @@
+//! Faults that start in the data: a poison record and a new field. The query's own code fails
+//! on them at every start, until the heal deploys a fix; then the failed batch lands once.
+
+use crate::support::run_scenario;
+use harness::history::{Event, History};
+use harness::pipeline::{Deployments, Oddity};
+use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+
+fn phase(report: &harness::Report, prefix: &str) -> bool {
+    let history = History::read(&report.dir.join("history.jsonl")).unwrap();
+    history.iter().any(|r| matches!(&r.event, Event::Phase { name } if name.starts_with(prefix)))
+}
+
+/// The error the fault caused, as the query reported it.
+fn effect_error(report: &harness::Report) -> String {
+    let history = History::read(&report.dir.join("history.jsonl")).unwrap();
+    history
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::FaultEffect { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .expect("the fault took effect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_record_kills_the_resolver_behind_await_each_without_a_sound() {
+    let report =
+        run_scenario("telemetry", "poison-record", Topology::multi_query(AwaitPolicy::Each), 51, "poison-each").await;
+    let a = &report.analysis;
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    // The resolver's own deserializer failed on the null, nothing the harness raised.
+    assert_eq!((a.faults[0].query.as_str(), a.faults[0].error_kind.as_str()), ("resolver", "Parse"));
+    let error = effect_error(&report);
+    assert!(error.contains("null"), "{error}");
+    let silence = a.silence.as_ref().expect("a silent window");
+    assert_eq!(silence.query, "resolver");
+    assert!(
+        report.silent_window() >= report.horizon,
+        "window {:?} < horizon {:?}",
+        report.silent_window(),
+        report.horizon
+    );
+    // The fix was deployed as the heal; the restarted resolver skipped the poison and resolved
+    // every other alert.
+    assert!(phase(&report, "sent RESOLVE event -1 with a null alert id") && phase(&report, "deployed the fix"));
+    assert!(Deployments::load(&report.dir).fixes.contains(&Oddity::Poison));
+    assert_eq!((a.missing, a.duplicated, a.unexpected, a.unresolved), (0, 0, 0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_field_fails_every_write_until_schema_evolution_is_deployed() {
+    let report = run_scenario(
+        "features-inference",
+        "schema-mismatch",
+        Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any),
+        52,
+        "new-field",
+    )
+    .await;
+    let a = &report.analysis;
+    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    assert_eq!(a.faults[0].query, "features");
+    assert_eq!(a.faults[0].blast_radius, vec!["features"], "{}", report.render());
+    // delta-rs refused the batch for its schema.
+    let error = effect_error(&report);
+    assert!(error.contains("schema"), "{error}");
+    // After the fix the table took the new column, and every reading landed once.
+    let log = report.dir.join("tables/features/_delta_log");
+    let evolved = std::fs::read_dir(&log).unwrap().any(|e| {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap_or_default();
+        text.contains("\"metaData\"") && text.contains("firmware")
+    });
+    assert!(evolved, "no metaData action in {} added the new column", log.display());
+    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
+}
