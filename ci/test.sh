@@ -20,3 +20,12 @@ if pgrep -af '__(cluster|task) --run-dir' ; then
   echo "a test left loudfail processes running" >&2
   exit 1
 fi
+
+echo "== no directory left read-only"
+# storage-read-only sets the immutable attribute; every way out of a run must clear it.
+if command -v lsattr > /dev/null && [ -d target/tmp/loudfail-tests ]; then
+  if lsattr -R -a target/tmp/loudfail-tests 2> /dev/null | grep -E '^\S*i\S* ' ; then
+    echo "a test left directories immutable (chattr -i them to delete)" >&2
+    exit 1
+  fi
+fi

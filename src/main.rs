@@ -105,7 +105,7 @@ struct MatrixArgs {
     /// layout names (`monitored`), among every cell of `--all`. Default: DESIGN.md's 15 cells.
     #[arg(long)]
     only: Option<String>,
-    /// Every fault of the catalogue in every layout (50 cells): DESIGN.md's matrix, plus the
+    /// Every fault of the catalogue in every layout (55 cells): DESIGN.md's matrix, plus the
     /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
     /// checkpoint-corruption.
     #[arg(long)]
@@ -383,8 +383,26 @@ fn main() {
     // Whatever happens to this process, its children go with it.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        harness::process::kill_all();
-        default_hook(info);
+        // A panic on the main thread ends the process: its children go with it. Anywhere else
+        // (a runtime worker) the runtime catches it, and the harness reports it where it awaits
+        // that task; killing the run's processes then would only hide what happened.
+        if std::thread::current().name() == Some("main") {
+            harness::process::kill_all();
+            default_hook(info);
+            return;
+        }
+        // Said once per place, in a line: a dependency that panics on every write while storage
+        // is read-only would otherwise bury the report.
+        static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let place = info.location().map(|l| l.to_string()).unwrap_or_default();
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        if !said.contains(&place) {
+            eprintln!(
+                "loudfail: a runtime task panicked at {place}: {} (further panics there go unsaid; the run reports what they broke)",
+                harness::error::panic_message(info.payload())
+            );
+            said.push(place);
+        }
     }));
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,

@@ -112,23 +112,20 @@ async fn a_matrix_cell_as_expected_passes_and_is_reported_in_junit() {
     assert_nothing_left(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
-    let _serial = SERIAL.lock().await;
-    let dir = scratch("ctrl-c");
+/// Runs `loudfail run ARGS --dir <scratch>` and sends it Ctrl-C once its history contains
+/// `moment`; asserts it exits 130 with nothing left running and its history kept. Returns the
+/// run directory.
+async fn interrupt(name: &str, args: &[&str], moment: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
     let mut child = Command::new(bin())
-        .args(["run", "--await", "each", "--dir", dir.to_str().unwrap()])
+        .arg("run")
+        .args(args)
+        .args(["--dir", dir.to_str().unwrap()])
         .spawn()
         .expect("loudfail runs");
-    // Await the moment the cluster has started its queries (the history says so).
     let history = dir.join("history.jsonl");
-    let started = crate::support::await_file_contains(
-        &history,
-        "\"event\":\"query_started\"",
-        std::time::Duration::from_secs(60),
-    )
-    .await;
-    assert!(started, "the run never started its queries");
+    let reached = crate::support::await_file_contains(&history, moment, std::time::Duration::from_secs(60)).await;
+    assert!(reached, "the run never reached {moment}");
     assert!(!crate::support::processes_mentioning(&dir).is_empty(), "cluster and task should be running");
     let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(sent.success());
@@ -136,6 +133,27 @@ async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
     assert_eq!(status.code(), Some(130));
     assert_nothing_left(&dir);
     assert!(history.is_file(), "the run directory keeps what was recorded");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
+    let _serial = SERIAL.lock().await;
+    // The moment the cluster has started its queries (the history says so).
+    interrupt("ctrl-c", &["--await", "each"], "\"event\":\"query_started\"").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_storage_is_read_only_puts_it_back() {
+    let _serial = SERIAL.lock().await;
+    let args = ["--pipeline", "features-inference", "--await", "each", "--fault", "storage-read-only"];
+    let dir = interrupt("ctrl-c-read-only", &args, "\"name\":\"read-only: ").await;
+    // Immutable directories left behind could not even be deleted: each takes a new entry again.
+    for sub in ["tables/predictions", "tables/predictions/_delta_log"] {
+        let probe = dir.join(sub).join("probe");
+        std::fs::write(&probe, b"x").unwrap_or_else(|e| panic!("{} is still read-only: {e}", dir.join(sub).display()));
+        std::fs::remove_file(&probe).unwrap();
+    }
 }
 
 #[test]

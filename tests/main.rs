@@ -11,5 +11,6 @@ mod incident1;
 mod incident2;
 mod matrix;
 mod services;
+mod storage;
 mod topologies;
 mod upstream;

@@ -38,3 +38,8 @@ async fn faults_that_start_in_the_data_in_every_layout() {
     check_row("poison-record").await;
     check_row("schema-mismatch").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_read_only_in_every_layout() {
+    check_row("storage-read-only").await;
+}

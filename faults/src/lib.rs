@@ -9,6 +9,7 @@
 //! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
 //! | [`external_location`] | a catalog entry points at the wrong location: the write fails, or lands where no reader looks |
+//! | [`storage_read_only`] | a query's sink storage stops taking writes until healed |
 //! | [`upstream`] | a poison record, or a new field the sink's schema rejects: the query fails at every start until a fix is deployed |
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod concurrent_append;
 pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
+pub mod storage_read_only;
 pub mod upstream;
 
 use harness::FaultCatalog;
@@ -39,4 +41,5 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(checkpoint_corruption::CheckpointCorruption::default()))
         .with(Arc::new(upstream::DataFault::poison_record()))
         .with(Arc::new(upstream::DataFault::schema_mismatch()))
+        .with(Arc::new(storage_read_only::StorageReadOnly::default()))
 }

@@ -32,6 +32,11 @@ pub enum HarnessError {
     )]
     Broker(String),
 
+    /// The machine cannot do what was asked (make storage read-only, say), with how to get one
+    /// that can.
+    #[error("not possible on this machine: {0}")]
+    Unsupported(String),
+
     /// A Kafka client call failed.
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
@@ -123,3 +128,12 @@ impl HarnessError {
 
 /// Result with a [`HarnessError`].
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
+
+/// What a panic said (its payload, when it is text).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

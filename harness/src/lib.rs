@@ -22,6 +22,7 @@
 //! | [`memlimit`] | memory limits for clusters: a memory cgroup, or `RLIMIT_AS` |
 //! | [`named`] | things found by name: the pipeline registry, the fault catalogue |
 //! | [`rundir`] | the run directory and its layout |
+//! | [`storage`] | directories made read-only for a while, and put back on every way out |
 //! | [`history`] | the one append-only history everything is recorded in |
 //! | [`observer`] | what the world shows: sink versions and txns, source ends, checkpoints |
 //! | [`oracle`] | pure functions of the history, and the verdict |
@@ -53,6 +54,7 @@ pub mod proto;
 pub mod report;
 pub mod run;
 pub mod rundir;
+pub mod storage;
 pub mod stream;
 pub mod supervisor;
 pub mod time;

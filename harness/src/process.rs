@@ -17,13 +17,15 @@ use tokio::sync::mpsc;
 
 static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
-/// Kills every live child process of this process (with SIGKILL, to its whole group).
+/// Kills every live child process of this process (with SIGKILL, to its whole group), and puts
+/// back every directory a fault made read-only ([`crate::storage::thaw_all`]).
 /// Safe to call from a signal-handling task or a panic hook.
 pub fn kill_all() {
     let pids: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
     for pid in pids {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
+    crate::storage::thaw_all();
 }
 
 /// How many children are alive now.

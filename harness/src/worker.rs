@@ -278,7 +278,11 @@ async fn serve_task(stream: UnixStream, ctx: ConnCtx) {
                     Ok((_, (q, r))) => (q, r),
                     Err(e) => {
                         let q = names.get(&e.id()).cloned().unwrap_or_default();
-                        let msg = if e.is_panic() { format!("query {q} panicked") } else { format!("query {q} was cancelled") };
+                        let msg = if e.is_panic() {
+                            format!("query {q} panicked: {}", crate::error::panic_message(e.into_panic().as_ref()))
+                        } else {
+                            format!("query {q} was cancelled")
+                        };
                         (q, Err(QueryError::new("Panic", msg)))
                     }
                 };

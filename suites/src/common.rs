@@ -189,9 +189,18 @@ pub fn spawn_loop(
             if *stop.borrow() {
                 return;
             }
-            if let Err(e) = step.tick().await {
-                history.record(harness::Event::HarnessError { message: format!("workload: {e}") });
-                return;
+            use futures::FutureExt;
+            match std::panic::AssertUnwindSafe(step.tick()).catch_unwind().await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    history.record(harness::Event::HarnessError { message: format!("workload: {e}") });
+                    return;
+                }
+                Err(panic) => {
+                    let message = harness::error::panic_message(panic.as_ref());
+                    history.record(harness::Event::HarnessError { message: format!("workload panicked: {message}") });
+                    return;
+                }
             }
         }
     })

@@ -12,7 +12,8 @@
 //! driver-hang (SILENT everywhere, monitored or not), catalog-blip (LOUD+RESTARTED everywhere),
 //! checkpoint-corruption (SILENT behind `await each`, else LOUD+RESTARTED), poison-record and
 //! schema-mismatch (on features-inference the failing query is the first awaited: LOUD+RESTARTED,
-//! and COLLATERAL on the shared cluster once retries are exhausted).
+//! and COLLATERAL on the shared cluster once retries are exhausted), storage-read-only (inference's
+//! sink: SILENT behind `await each`, COLLATERAL on the shared cluster, else LOUD+RESTARTED).
 //!
 //! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
 //! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
@@ -108,7 +109,7 @@ const DESIGN_ROWS: [(&str, &str); 3] = [
 ];
 
 /// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
-const CATALOGUE_ROWS: [(&str, &str); 7] = [
+const CATALOGUE_ROWS: [(&str, &str); 8] = [
     ("external-location-mismatch-quiet", "features-inference"),
     ("driver-crash", "features-inference"),
     ("driver-hang", "features-inference"),
@@ -116,6 +117,7 @@ const CATALOGUE_ROWS: [(&str, &str); 7] = [
     ("checkpoint-corruption", "features-inference"),
     ("poison-record", "features-inference"),
     ("schema-mismatch", "features-inference"),
+    ("storage-read-only", "features-inference"),
 ];
 
 /// DESIGN.md's expected matrix, row by row (15 cells).
@@ -123,7 +125,7 @@ pub fn cells() -> Vec<Cell> {
     rows(&DESIGN_ROWS)
 }
 
-/// DESIGN.md's matrix and a row for every other fault of the catalogue (50 cells).
+/// DESIGN.md's matrix and a row for every other fault of the catalogue (55 cells).
 pub fn all_cells() -> Vec<Cell> {
     let mut out = cells();
     out.extend(rows(&CATALOGUE_ROWS));
@@ -192,10 +194,10 @@ mod tests {
     #[test]
     fn the_matrix_has_fifteen_cells_and_filters_by_name() {
         assert_eq!(cells().len(), 15);
-        assert_eq!(select(None, true).unwrap().len(), 50);
+        assert_eq!(select(None, true).unwrap().len(), 55);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 11);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 12);
         let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }

@@ -1,0 +1,159 @@
+//! Storage made read-only for a while (the `storage-read-only` fault), and put back on every way
+//! out of the run.
+//!
+//! Permission bits do not stop root, and CI runs as root. So the mechanism is the immutable
+//! attribute of the directory's inode (`FS_IMMUTABLE_FL`, what `chattr +i` sets): nobody, root
+//! included, may create, rename or remove an entry in an immutable directory. A Delta commit into
+//! `_delta_log`, or a data file written into the table, then fails with EPERM — what a writer sees
+//! when a storage account's write permission is pulled. Where the attribute cannot be set (a
+//! filesystem without it, no `CAP_LINUX_IMMUTABLE`) and the process is not root, the directory's
+//! write permission bits are removed instead; as root without the attribute, there is no honest
+//! way to make storage read-only, and [`freeze`] says so.
+//!
+//! Every frozen directory is registered until it is thawed: [`thaw_all`] (called on Ctrl-C and
+//! on panics, through [`crate::process::kill_all`]) puts each back, since an immutable directory
+//! left behind could not even be deleted by its owner.
+
+use crate::error::{HarnessError, Result};
+use nix::libc::{c_int, c_long};
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// How a directory was made read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mechanism {
+    /// The inode's immutable attribute (`chattr +i`): binds root too.
+    Immutable,
+    /// The write permission bits removed (only binds a process that is not root).
+    Permissions {
+        /// The mode to put back.
+        mode: u32,
+    },
+}
+
+impl Mechanism {
+    /// Its name for the history and the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mechanism::Immutable => "immutable attribute",
+            Mechanism::Permissions { .. } => "write permission removed",
+        }
+    }
+}
+
+static FROZEN: Mutex<Vec<(PathBuf, Mechanism)>> = Mutex::new(Vec::new());
+
+const FS_IMMUTABLE_FL: c_int = 0x10;
+
+mod ioctl {
+    // The kernel declares these with a `long` in the request number and reads an `int`.
+    nix::ioctl_read_bad!(
+        get_flags,
+        nix::request_code_read!(b'f', 1, std::mem::size_of::<super::c_long>()),
+        super::c_int
+    );
+    nix::ioctl_write_ptr_bad!(
+        set_flags,
+        nix::request_code_write!(b'f', 2, std::mem::size_of::<super::c_long>()),
+        super::c_int
+    );
+}
+
+/// Sets or clears the immutable attribute of `dir`.
+#[allow(unsafe_code)]
+fn set_immutable(dir: &Path, on: bool) -> std::io::Result<()> {
+    let f = std::fs::File::open(dir)?;
+    let mut flags: c_int = 0;
+    // SAFETY: `f` is an open descriptor for the call's duration; both ioctls read or write one
+    // int through a pointer to a live local.
+    unsafe { ioctl::get_flags(f.as_raw_fd(), &mut flags) }.map_err(std::io::Error::from)?;
+    let flags = if on { flags | FS_IMMUTABLE_FL } else { flags & !FS_IMMUTABLE_FL };
+    unsafe { ioctl::set_flags(f.as_raw_fd(), &flags) }.map_err(std::io::Error::from)?;
+    Ok(())
+}
+
+/// Makes `dir` read-only (no entry may be created, renamed or removed in it) until [`thaw`].
+/// Returns how.
+pub fn freeze(dir: &Path) -> Result<Mechanism> {
+    let mechanism = match set_immutable(dir, true) {
+        Ok(()) => Mechanism::Immutable,
+        Err(_) if !nix::unistd::geteuid().is_root() => {
+            let meta = std::fs::metadata(dir).map_err(|e| HarnessError::io(dir, e))?;
+            let mode = meta.permissions().mode();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o222))
+                .map_err(|e| HarnessError::io(dir, e))?;
+            Mechanism::Permissions { mode }
+        }
+        Err(e) => {
+            return Err(HarnessError::Unsupported(format!(
+                "cannot make {} read-only: the immutable attribute cannot be set here ({e}), and this process is root, which permission bits do not stop; run on a filesystem that supports `chattr +i` (ext4, xfs, btrfs) with CAP_LINUX_IMMUTABLE, or as a user that is not root",
+                dir.display()
+            )));
+        }
+    };
+    FROZEN.lock().expect("frozen").push((dir.to_path_buf(), mechanism));
+    Ok(mechanism)
+}
+
+/// Makes `dir` writable again, as it was before [`freeze`]. A directory not frozen is left alone.
+pub fn thaw(dir: &Path) -> Result<()> {
+    let entry = {
+        let mut frozen = FROZEN.lock().expect("frozen");
+        frozen.iter().position(|(d, _)| d == dir).map(|i| frozen.remove(i))
+    };
+    match entry {
+        Some((dir, mechanism)) => undo(&dir, mechanism).map_err(|e| HarnessError::io(&dir, e)),
+        None => Ok(()),
+    }
+}
+
+fn undo(dir: &Path, mechanism: Mechanism) -> std::io::Result<()> {
+    match mechanism {
+        Mechanism::Immutable => set_immutable(dir, false),
+        Mechanism::Permissions { mode } => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)),
+    }
+}
+
+/// Thaws every frozen directory (best effort: safe to call from a signal thread or a panic hook).
+pub fn thaw_all() {
+    let all: Vec<(PathBuf, Mechanism)> = FROZEN.lock().map(|mut f| f.drain(..).collect()).unwrap_or_default();
+    for (dir, mechanism) in all {
+        let _ = undo(&dir, mechanism);
+    }
+}
+
+/// How many directories are frozen now.
+pub fn frozen_count() -> usize {
+    FROZEN.lock().map(|f| f.len()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frozen_directory_takes_no_new_entry_until_thawed() {
+        let dir = std::env::temp_dir().join(format!("loudfail-freeze-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mechanism = match freeze(&dir) {
+            Ok(m) => m,
+            // A machine where storage cannot be made read-only says so; nothing to test here.
+            Err(HarnessError::Unsupported(why)) => {
+                eprintln!("skipped: {why}");
+                std::fs::remove_dir_all(&dir).unwrap();
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let refused = std::fs::write(dir.join("x"), b"x").unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied, "{mechanism:?}: {refused}");
+        thaw(&dir).unwrap();
+        std::fs::write(dir.join("x"), b"x").unwrap();
+        assert_eq!(frozen_count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
