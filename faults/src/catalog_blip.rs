@@ -88,31 +88,14 @@ impl Fault for CatalogBlip {
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let (file, away) = places(ctx);
-        let mark = ctx.mark();
-        let started = std::time::Instant::now();
+        let (mark, started) = (ctx.mark(), std::time::Instant::now());
         std::fs::rename(&file, &away).map_err(|e| HarnessError::io(&file, e))?;
         ctx.record(Event::Phase { name: "catalog unreachable".into() });
-        let first = ctx
-            .history()
-            .wait_for(mark, ctx.reach_timeout(), "a query to fail on the unreachable catalog", |r| match &r.event {
-                Event::QueryTerminated { query, error: Some(error), error_kind: Some(kind), .. } if kind == KIND => {
-                    Some((r.at, query.clone(), error.clone()))
-                }
-                _ => None,
-            })
-            .await;
-        let outcome = match first {
-            Ok(((at, query, error), _)) => {
-                ctx.effect(at, NAME, &query, KIND, &error);
-                ctx.wait_nominal(started, self.outage).await;
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
+        let outcome = crate::outage::ride_out(ctx, NAME, KIND, mark, started, ctx.real(self.outage)).await;
         // Back, whatever happened: a harness that failed must not leave the catalog away.
-        restore(ctx)?;
+        let back = restore(ctx);
         ctx.healed(NAME);
-        outcome
+        outcome.and(back)
     }
 
     async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {

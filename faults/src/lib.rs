@@ -21,6 +21,7 @@ pub mod concurrent_append;
 pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
+pub mod outage;
 pub mod storage_read_only;
 pub mod upstream;
 

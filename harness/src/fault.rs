@@ -136,6 +136,7 @@ pub struct FaultCtx<'a> {
     pub(crate) job: &'a JobSpec,
     pub(crate) scale: TimeScale,
     pub(crate) timings: &'a Timings,
+    pub(crate) broker: &'a crate::kafka::Broker,
 }
 
 impl FaultCtx<'_> {
@@ -268,7 +269,12 @@ impl FaultCtx<'_> {
 
     /// Waits until a nominal interval (on the run's time scale) has passed since `start`.
     pub async fn wait_nominal(&self, start: std::time::Instant, nominal: Duration) {
-        tokio::time::sleep_until((start + self.real(nominal)).into()).await;
+        self.wait_until(start + self.real(nominal)).await;
+    }
+
+    /// Waits until `instant` (real time).
+    pub async fn wait_until(&self, instant: std::time::Instant) {
+        tokio::time::sleep_until(instant.into()).await;
     }
 
     /// The run's nominal timings.
@@ -364,6 +370,19 @@ impl FaultCtx<'_> {
         crate::pipeline::Deployments::deploy(self.run_dir.root(), oddity)?;
         self.record(Event::Phase { name: format!("deployed the fix: {}", oddity.fix()) });
         Ok(())
+    }
+
+    /// Takes the run's broker down (`up` false: it stops answering) or brings it back, recorded
+    /// as a phase. Only the embedded broker can be.
+    pub async fn set_broker_available(&self, up: bool) -> Result<()> {
+        self.broker.set_available(up).await?;
+        self.record(Event::Phase { name: if up { "broker up again".into() } else { "broker down".into() } });
+        Ok(())
+    }
+
+    /// How long a query's Kafka source waits for the broker before it fails, in real time.
+    pub fn source_timeout(&self) -> Duration {
+        self.timings.source_timeout(self.scale)
     }
 
     /// The workload's concurrent writer of `table`.

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 enum Request {
     CreateTopic { name: String, partitions: i32, reply: mpsc::Sender<Result<()>> },
+    Available { up: bool, reply: mpsc::Sender<Result<()>> },
     Shutdown,
 }
 
@@ -88,19 +89,32 @@ impl Broker {
         Ok(())
     }
 
+    /// Asks the thread that owns the mock cluster to do something, and awaits its answer.
+    async fn ask(e: &Embedded, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
+        let (reply, rx) = mpsc::channel();
+        e.requests.send(request(reply)).map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?;
+        tokio::task::spawn_blocking(move || rx.recv())
+            .await
+            .map_err(|e| HarnessError::Broker(e.to_string()))?
+            .map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?
+    }
+
+    /// Takes the embedded broker down — its listener stops answering, every client sees its
+    /// connections fail — or brings it back up. An external broker cannot be.
+    pub async fn set_available(&self, up: bool) -> Result<()> {
+        match &self.embedded {
+            Some(e) => Self::ask(e, |reply| Request::Available { up, reply }).await,
+            None => Err(HarnessError::Unsupported(format!(
+                "the external broker at {} cannot be taken down by loudfail; drop --broker to use the embedded one",
+                self.bootstrap
+            ))),
+        }
+    }
+
     /// Creates a topic.
     pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         match &self.embedded {
-            Some(e) => {
-                let (reply, rx) = mpsc::channel();
-                e.requests
-                    .send(Request::CreateTopic { name: name.into(), partitions, reply })
-                    .map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?;
-                tokio::task::spawn_blocking(move || rx.recv())
-                    .await
-                    .map_err(|e| HarnessError::Broker(e.to_string()))?
-                    .map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?
-            }
+            Some(e) => Self::ask(e, |reply| Request::CreateTopic { name: name.into(), partitions, reply }).await,
             None => {
                 let admin: AdminClient<DefaultClientContext> = self.client_config().create()?;
                 let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
@@ -126,12 +140,16 @@ impl Drop for Broker {
 }
 
 /// The base configuration of every client of a run: loopback only, quick to notice a dead
-/// broker.
+/// broker, and quick to find it back. librdkafka's reconnect backoff grows to 10 s by default:
+/// after an outage, clients would come back seconds after the broker did, and the job's restart
+/// would be measured against librdkafka's backoff instead of the job's own.
 pub fn client_config(bootstrap: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap)
         .set("broker.address.family", "v4")
-        .set("socket.connection.setup.timeout.ms", "2000")
+        .set("socket.connection.setup.timeout.ms", "1000")
+        .set("reconnect.backoff.ms", "10")
+        .set("reconnect.backoff.max.ms", "100")
         .set("log_level", "3");
     c
 }
@@ -159,6 +177,11 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
                     .map_err(|e| HarnessError::Broker(format!("cannot create topic {name}: {e}")));
                 let _ = reply.send(r);
             }
+            Request::Available { up, reply } => {
+                // The mock cluster's brokers are numbered from 1; it has one.
+                let r = if up { mock.broker_up(1) } else { mock.broker_down(1) };
+                let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot set the broker up={up}: {e}"))));
+            }
             Request::Shutdown => break,
         }
     }
@@ -177,5 +200,22 @@ fn remove_initial_rebalance_delay<C: rdkafka::ClientContext>(client: &rdkafka::c
         if !mcluster.is_null() {
             rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_embedded_broker_goes_down_and_comes_back() {
+        let broker = Broker::embedded().unwrap();
+        broker.set_available(false).await.unwrap();
+        assert!(broker.check(Duration::from_millis(500)).is_err(), "a broker that is down does not answer");
+        broker.set_available(true).await.unwrap();
+        broker.check(Duration::from_secs(5)).expect("the broker answers again");
+        let external = Broker { bootstrap: "127.0.0.1:9".into(), embedded: None };
+        let refused = external.set_available(false).await.unwrap_err().to_string();
+        assert!(refused.contains("drop --broker"), "{refused}");
     }
 }

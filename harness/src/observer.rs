@@ -12,6 +12,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long one sample waits for the broker: a broker that is down must not stop the sampling
+/// of sinks and checkpoints (a source end it cannot read is simply not observed this time).
+const BROKER_WAIT: Duration = Duration::from_millis(500);
 use tokio::sync::{oneshot, watch};
 
 /// What the world showed of one query at the last sample.
@@ -156,10 +160,10 @@ impl Sampler {
         let c = self.consumer.clone()?;
         let t = topic.to_string();
         tokio::task::spawn_blocking(move || {
-            let md = c.fetch_metadata(Some(&t), Duration::from_secs(5)).ok()?;
+            let md = c.fetch_metadata(Some(&t), BROKER_WAIT).ok()?;
             let mut end = Positions::new();
             for p in md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())) {
-                let (_, high) = c.fetch_watermarks(&t, p, Duration::from_secs(5)).ok()?;
+                let (_, high) = c.fetch_watermarks(&t, p, BROKER_WAIT).ok()?;
                 end.insert(partition_key(&t, p), high);
             }
             Some(end)

@@ -370,6 +370,7 @@ impl Scenario {
             job,
             scale: self.scale,
             timings: &self.timings,
+            broker,
         };
         let effect_mark = history.len();
         for f in &self.faults {

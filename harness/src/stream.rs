@@ -48,8 +48,18 @@ pub fn partition_key(topic: &str, partition: i32) -> String {
 
 /// A query's source.
 enum Source {
-    Kafka { topic: String, partitions: Vec<i32>, consumer: Closing },
-    Delta { table: String, app_id: String, handle: Option<DeltaTable> },
+    /// `timeout`: how long it waits for the broker before the query fails.
+    Kafka {
+        topic: String,
+        partitions: Vec<i32>,
+        consumer: Closing,
+        timeout: Duration,
+    },
+    Delta {
+        table: String,
+        app_id: String,
+        handle: Option<DeltaTable>,
+    },
 }
 
 /// A Kafka consumer closed off the runtime. Closing a librdkafka consumer blocks (about 100 ms
@@ -87,15 +97,16 @@ impl Source {
                     .map_err(|e| QueryError::new("Kafka", e.to_string()))?;
                 let consumer = Closing(Some(Arc::new(consumer)));
                 let (c, t) = (consumer.get(), topic.clone());
+                let timeout = env.config.timings.source_timeout(env.config.scale);
                 let partitions = blocking(move || {
-                    let md = c.fetch_metadata(Some(&t), Duration::from_secs(10))?;
+                    let md = c.fetch_metadata(Some(&t), timeout)?;
                     Ok(md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect::<Vec<_>>())
                 })
                 .await?;
                 if partitions.is_empty() {
                     return Err(QueryError::new("Kafka", format!("topic {topic} has no partitions")));
                 }
-                Source::Kafka { topic: topic.clone(), partitions, consumer }
+                Source::Kafka { topic: topic.clone(), partitions, consumer, timeout }
             }
             SourceSpec::Delta { table, app_id } => {
                 Source::Delta { table: table.clone(), app_id: app_id.clone(), handle: None }
@@ -106,12 +117,12 @@ impl Source {
     /// Latest available positions.
     async fn end(&mut self, catalog: &Catalog) -> Result<Positions, QueryError> {
         match self {
-            Source::Kafka { topic, partitions, consumer } => {
-                let (c, t, ps) = (consumer.get(), topic.clone(), partitions.clone());
+            Source::Kafka { topic, partitions, consumer, timeout } => {
+                let (c, t, ps, timeout) = (consumer.get(), topic.clone(), partitions.clone(), *timeout);
                 blocking(move || {
                     let mut end = Positions::new();
                     for p in ps {
-                        let (_, high) = c.fetch_watermarks(&t, p, Duration::from_secs(10))?;
+                        let (_, high) = c.fetch_watermarks(&t, p, timeout)?;
                         end.insert(partition_key(&t, p), high);
                     }
                     Ok(end)
@@ -138,7 +149,7 @@ impl Source {
     /// Reads `[start, end)` (Kafka) or `(start, end]` (Delta).
     async fn read(&mut self, catalog: &Catalog, start: &Positions, end: &Positions) -> Result<Input, QueryError> {
         match self {
-            Source::Kafka { topic, partitions, consumer } => {
+            Source::Kafka { topic, partitions, consumer, timeout } => {
                 let mut ranges = Vec::new();
                 for p in partitions.iter() {
                     let key = partition_key(topic, *p);
@@ -147,8 +158,8 @@ impl Source {
                         ranges.push((*p, from, to));
                     }
                 }
-                let (c, t) = (consumer.get(), topic.clone());
-                let records = blocking(move || read_kafka(&c, &t, &ranges)).await?;
+                let (c, t, timeout) = (consumer.get(), topic.clone(), *timeout);
+                let records = blocking(move || read_kafka(&c, &t, &ranges, timeout)).await?;
                 Ok(Input::Kafka(records))
             }
             Source::Delta { table, handle, .. } => {
@@ -170,10 +181,12 @@ impl Source {
     }
 }
 
+/// Reads the ranges; fails when the broker sends nothing for `timeout`.
 fn read_kafka(
     consumer: &BaseConsumer,
     topic: &str,
     ranges: &[(i32, i64, i64)],
+    timeout: Duration,
 ) -> Result<Vec<KafkaRecord>, rdkafka::error::KafkaError> {
     let mut out = Vec::new();
     if ranges.is_empty() {
@@ -186,7 +199,7 @@ fn read_kafka(
     consumer.assign(&tpl)?;
     drop(tpl);
     let mut open: std::collections::HashMap<i32, i64> = ranges.iter().map(|(p, _, to)| (*p, *to)).collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut deadline = Instant::now() + timeout;
     while !open.is_empty() {
         if Instant::now() > deadline {
             return Err(rdkafka::error::KafkaError::MessageConsumption(
@@ -197,6 +210,7 @@ fn read_kafka(
             None => {}
             Some(Err(e)) => return Err(e),
             Some(Ok(m)) => {
+                deadline = Instant::now() + timeout;
                 let p = m.partition();
                 if let Some(&to) = open.get(&p) {
                     if m.offset() < to {

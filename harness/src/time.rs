@@ -70,6 +70,27 @@ pub struct Timings {
     /// How long the harness waits for the pipeline to warm up (every query committed) before
     /// it declares the run broken.
     pub warmup_timeout: Duration,
+    /// How long a query's Kafka source waits for the broker (metadata, offsets, records) before
+    /// it fails the query, as Spark's Kafka source gives up after its API timeout. Never less
+    /// than [`SOURCE_TIMEOUT_FLOOR`] of real time: a busy machine must not pass for a dead broker.
+    #[serde(default = "default_source_timeout")]
+    pub source_timeout: Duration,
+}
+
+fn default_source_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+/// The least real time a Kafka source waits for the broker, whatever the scale: at the test
+/// scale a nominal timeout would be a fraction of a second, and a machine busy for that long
+/// would pass for a dead broker.
+pub const SOURCE_TIMEOUT_FLOOR: Duration = Duration::from_secs(10);
+
+impl Timings {
+    /// The real time a Kafka source waits for the broker at `scale`.
+    pub fn source_timeout(&self, scale: TimeScale) -> Duration {
+        scale.real(self.source_timeout).max(SOURCE_TIMEOUT_FLOOR)
+    }
 }
 
 impl Default for Timings {
@@ -89,6 +110,7 @@ impl Default for Timings {
             min_retry_interval: min(1),
             drain_timeout: min(120),
             warmup_timeout: min(120),
+            source_timeout: default_source_timeout(),
         }
     }
 }
