@@ -52,9 +52,11 @@ struct ScenarioArgs {
     /// incident) or `any` (awaitAnyTermination, the band-aid).
     #[arg(long = "await", default_value = "any")]
     await_policy: String,
-    /// Fault to inject (see `loudfail list`), or `none` for a fault-free baseline.
+    /// Fault to inject (see `loudfail list`), or `none` for a fault-free baseline. Repeat it
+    /// for a schedule of faults, injected in order; `NAME@GAP` waits GAP (nominal: `30s`, `2m`)
+    /// after the previous fault took effect: `--fault poison-record --fault driver-crash@2m`.
     #[arg(long, default_value = "concurrent-append")]
-    fault: String,
+    fault: Vec<String>,
     /// Seed of the run: the workload's data and the fault's timing derive from it.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -152,8 +154,21 @@ fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
         .seed(a.seed)
         .scale(scale)
         .options(PipelineOptions { domains: a.domains, ..PipelineOptions::default() });
-    if a.fault != "none" {
-        s = s.fault(suites::faults().get(&a.fault)?);
+    let faults = suites::faults();
+    for entry in a.fault.iter().filter(|f| *f != "none" || a.fault.len() > 1) {
+        let (name, gap) = match entry.split_once('@') {
+            None => (entry.as_str(), Duration::ZERO),
+            Some((name, gap)) => (
+                name,
+                harness::time::parse_human(gap).ok_or_else(|| {
+                    HarnessError::bad_input(
+                        format!("fault {entry:?}: {gap:?} is not a duration"),
+                        "write the wait after @ like 30s, 2m or 1m30s (nominal time)",
+                    )
+                })?,
+            ),
+        };
+        s = s.fault_after(gap, faults.get(name)?);
     }
     s.broker = a.broker.clone();
     if let Some(path) = &a.catalog {
@@ -199,16 +214,10 @@ async fn bench(args: BenchArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let parent = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("target/loudfail").join(format!("bench-{}", std::process::id())));
-    if parent.exists() && std::fs::read_dir(&parent).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return fail(&HarnessError::bad_input(
-            format!("bench directory {} exists and is not empty", parent.display()),
-            "pass --dir with a new or empty directory",
-        ));
-    }
+    let parent = match parent_dir(args.dir.clone(), "bench") {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
     base.replay = None;
     let (mut detection, mut restart, mut wall) = (Vec::new(), Vec::new(), Vec::new());
     let mut failures = 0;

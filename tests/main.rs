@@ -10,6 +10,7 @@ mod examples;
 mod incident1;
 mod incident2;
 mod matrix;
+mod schedule;
 mod services;
 mod storage;
 mod topologies;

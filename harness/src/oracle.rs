@@ -356,15 +356,29 @@ fn retrying_while_running(records: &[Record]) -> i64 {
 }
 
 fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<FaultFinding> {
-    let mut out = Vec::new();
+    let mut out: Vec<FaultFinding> = Vec::new();
     let stalled = stalls(records, false);
+    let schedule = records.iter().filter(|r| matches!(r.event, Event::FaultEffect { .. })).count() > 1;
     for (i, r) in records.iter().enumerate() {
         let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
         let t0 = r.at;
         let loud = records[i..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
+        // In a schedule, what happens after the next fault is injected is that fault's doing.
+        let until =
+            records[i..].iter().find(|r| matches!(r.event, Event::FaultInjected { .. })).map_or(i64::MAX, |r| r.at);
         // A query that made no progress for longer than a restart may take has stopped; a shorter
-        // lull is a busy machine, not a disruption.
-        let affected = affected_queries(records, t0, query, &stalled, bounds.restart_us);
+        // lull is a busy machine, not a disruption. One an earlier fault broke and that has not
+        // progressed since is that fault's, not this one's.
+        let broken: BTreeSet<String> = out
+            .iter()
+            .flat_map(|f| f.affected.iter().filter(move |q| !progressed(records, q, f.effect_at, t0)))
+            .filter(|q| *q != query)
+            .cloned()
+            .collect();
+        let affected: Vec<String> = affected_queries(records, t0, until, query, &stalled, bounds.restart_us)
+            .into_iter()
+            .filter(|q| !broken.contains(q))
+            .collect();
         let (mut restart_us, mut restarted) = (None, false);
         if let Some((loud_at, _)) = &loud {
             // A fault that lasts until healed can only be recovered from after the heal.
@@ -383,8 +397,21 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
                 let again = records.iter().find(|r| {
                     r.at > *loud_at && matches!(&r.event, Event::SinkObserved { query: rq, txn: Some(t), .. } if rq == q && before.is_none_or(|b| *t > b))
                 });
-                latest = match (latest, again) {
-                    (Some(l), Some(a)) => Some(l.max(a.at - loud_at)),
+                // In a schedule, a query started again with nothing to read (its upstream still
+                // broken by another fault) is back too: it has no commit to make. Alone, a fault
+                // is recovered from by a commit, the stricter measure.
+                let idle = records.iter().find(|r| {
+                    schedule
+                        && r.at > *loud_at
+                        && matches!(&r.event, Event::QueryStarted { query: rq, .. } if rq == q)
+                        && !stalled.iter().any(|s| s.query == *q && s.from <= r.at && r.at < s.to)
+                });
+                let back = match (again, idle) {
+                    (Some(a), Some(i)) => Some(a.at.min(i.at)),
+                    (a, i) => a.or(i).map(|r| r.at),
+                };
+                latest = match (latest, back) {
+                    (Some(l), Some(a)) => Some(l.max(a - loud_at)),
                     _ => None,
                 };
             }
@@ -413,6 +440,14 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
     out
 }
 
+/// Whether `query`'s sink showed a commit in `(from, to]` that it had not shown by `from`.
+fn progressed(records: &[Record], query: &str, from: i64, to: i64) -> bool {
+    let before = best_txn(records.iter().filter(|r| r.at <= from), query);
+    records.iter().filter(|r| r.at > from && r.at <= to).any(
+        |r| matches!(&r.event, Event::SinkObserved { query: q, txn: Some(t), .. } if q == query && before.is_none_or(|b| *t > b)),
+    )
+}
+
 fn best_txn<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Option<i64> {
     records
         .filter_map(|r| match &r.event {
@@ -425,9 +460,16 @@ fn best_txn<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Optio
 /// The fault's target, and every query the system stopped after the fault: those that
 /// terminated (with their task, or on their own), those on a cluster that died, and those that
 /// stopped progressing without a sound (on a hung driver) for longer than `stall_us` while their
-/// source had lag. Only what happened before the harness stepped in (an operator restart, or
-/// the drain at the end) counts.
-fn affected_queries(records: &[Record], t0: i64, target: &str, stalls: &[Silence], stall_us: i64) -> Vec<String> {
+/// source had lag. Only what happened before `until` (the next fault of a schedule) and before
+/// the harness stepped in (an operator restart, or the drain at the end) counts.
+fn affected_queries(
+    records: &[Record],
+    t0: i64,
+    until: i64,
+    target: &str,
+    stalls: &[Silence],
+    stall_us: i64,
+) -> Vec<String> {
     let mut out = BTreeSet::from([target.to_string()]);
     let mut on_cluster: BTreeMap<(String, u32), BTreeSet<String>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.at <= t0) {
@@ -437,14 +479,19 @@ fn affected_queries(records: &[Record], t0: i64, target: &str, stalls: &[Silence
     }
     let harness_steps_in =
         |e: &Event| matches!(e, Event::OperatorRestart { .. }) || matches!(e, Event::Phase { name } if name == "drain");
-    let stepped_in =
-        records.iter().filter(|r| r.at >= t0).find(|r| harness_steps_in(&r.event)).map(|r| r.at).unwrap_or(i64::MAX);
+    let stepped_in = records
+        .iter()
+        .filter(|r| r.at >= t0)
+        .find(|r| harness_steps_in(&r.event))
+        .map(|r| r.at)
+        .unwrap_or(i64::MAX)
+        .min(until);
     for s in stalls {
         if s.to.min(stepped_in) - s.from.max(t0) > stall_us {
             out.insert(s.query.clone());
         }
     }
-    for r in records.iter().filter(|r| r.at >= t0).take_while(|r| !harness_steps_in(&r.event)) {
+    for r in records.iter().filter(|r| r.at >= t0).take_while(|r| r.at < stepped_in) {
         match &r.event {
             Event::QueryTerminated { query, .. } => {
                 out.insert(query.clone());
@@ -732,6 +779,47 @@ mod tests {
         h.source(100, 6).source(200, 9).audit(1000, 0, 0);
         let s = h.analyze().silence.unwrap();
         assert_eq!((s.from, s.to), (40_000, 1_000_000), "the source ends only grow: 6 < 7 is still lag");
+    }
+
+    #[test]
+    fn in_a_schedule_each_fault_answers_for_its_own_disruption() {
+        let mut h = H::new();
+        h.at(2, Event::QueryStarted { cluster: "other".into(), query: "ingest".into(), run: 1 });
+        let effect = |h: &mut H, ms: i64, fault: &str, query: &str| {
+            let (fault, query) = (fault.to_string(), query.to_string());
+            h.at(ms, Event::FaultInjected { fault: fault.clone(), target: query.clone() });
+            h.at(ms, Event::FaultEffect { fault, query, error_kind: "E".into(), error: "e".into() });
+        };
+        h.source(10, 5).commit(20, 0, 5);
+        // The resolver fails for good at 40 ms; at 300 ms another fault kills the cluster of
+        // ingest. Neither answers for the other's query.
+        effect(&mut h, 40, "poison-record", "resolver");
+        h.at(
+            40,
+            Event::QueryTerminated {
+                query: "resolver".into(),
+                error: Some("bad record".into()),
+                error_kind: Some("Parse".into()),
+                pending: Some([("alerts/0".to_string(), 7)].into()),
+            },
+        );
+        effect(&mut h, 300, "driver-crash", "ingest");
+        h.at(
+            300,
+            Event::ProcessExited {
+                role: crate::history::Role::Cluster,
+                name: "other".into(),
+                run: 1,
+                pid: 9,
+                code: None,
+                signal: Some(9),
+                memory_peak: None,
+            },
+        );
+        h.source(400, 9).audit(1000, 0, 0);
+        let a = h.analyze();
+        assert_eq!(a.faults[0].affected, vec!["resolver"]);
+        assert_eq!(a.faults[1].affected, vec!["ingest"], "the resolver was already broken");
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct Scenario {
     pub topology: Topology,
     /// Faults to inject, in order.
     pub faults: Vec<Arc<dyn Fault>>,
+    /// The schedule: how long (nominal) to wait before injecting each fault, counted from the
+    /// moment the previous one took effect (from the end of the warm-up for the first). Missing
+    /// entries are zero: each fault right after the one before.
+    pub gaps: Vec<Duration>,
     /// The seed.
     pub seed: u64,
     /// The run directory (default `target/loudfail/<run-id>`).
@@ -85,6 +89,7 @@ impl Scenario {
             options: PipelineOptions::default(),
             topology: Topology::multi_query(crate::AwaitPolicy::Any),
             faults: Vec::new(),
+            gaps: Vec::new(),
             seed: 1,
             dir: None,
             scale: TimeScale::TEST,
@@ -107,6 +112,19 @@ impl Scenario {
     pub fn fault(mut self, f: Arc<dyn Fault>) -> Self {
         self.faults.push(f);
         self
+    }
+
+    /// Adds a fault to inject `gap` (nominal) after the previous one took effect.
+    pub fn fault_after(mut self, gap: Duration, f: Arc<dyn Fault>) -> Self {
+        self.gaps.resize(self.faults.len(), Duration::ZERO);
+        self.gaps.push(gap);
+        self.faults.push(f);
+        self
+    }
+
+    /// The wait before the `i`th fault.
+    pub fn gap(&self, i: usize) -> Duration {
+        self.gaps.get(i).copied().unwrap_or_default()
     }
 
     /// Sets the seed.
@@ -157,8 +175,11 @@ impl Scenario {
         if self.topology.max_retries != self.topology.kind.default_retries() {
             s.push_str(&format!(" --max-retries {}", self.topology.max_retries));
         }
-        for f in &self.faults {
+        for (i, f) in self.faults.iter().enumerate() {
             s.push_str(&format!(" --fault {}", f.name()));
+            if !self.gap(i).is_zero() {
+                s.push_str(&format!("@{}", crate::time::human(self.gap(i))));
+            }
         }
         if self.faults.is_empty() {
             s.push_str(" --fault none");
@@ -175,8 +196,17 @@ impl Scenario {
         self.cluster_memory.or_else(|| self.faults.iter().find_map(|f| f.cluster_memory()))
     }
 
-    fn expectation(&self, plan: &PipelinePlan) -> Option<crate::fault::Expectation> {
-        self.faults.first().map(|f| f.expectation(&self.topology, plan))
+    /// What the scenario is expected to show: its fault's expectation, or for a schedule the
+    /// gravest of its faults' (LOSS, then SILENT, then COLLATERAL, then LOUD+RESTARTED).
+    pub fn expectation(&self, plan: &PipelinePlan) -> Option<crate::fault::Expectation> {
+        use crate::fault::Expectation as E;
+        let gravity = |e: &E| match e {
+            E::Loss => 3,
+            E::Silent => 2,
+            E::Collateral => 1,
+            E::LoudRestarted => 0,
+        };
+        self.faults.iter().map(|f| f.expectation(&self.topology, plan)).max_by_key(gravity)
     }
 
     /// Runs the scenario. Bad input is an `Err` (nothing was created); everything else, harness
@@ -373,7 +403,13 @@ impl Scenario {
             broker,
         };
         let effect_mark = history.len();
-        for f in &self.faults {
+        for (i, f) in self.faults.iter().enumerate() {
+            if !self.gap(i).is_zero() {
+                history.record(Event::Phase {
+                    name: format!("wait {} before {}", crate::time::human(self.gap(i)), f.name()),
+                });
+                tokio::time::sleep(real(self.gap(i))).await;
+            }
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
             f.inject(&ctx).await?;

@@ -136,9 +136,49 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// Parses a duration as [`human`] renders it, or as a person would write it: `850ms`, `30s`,
+/// `4.2s`, `2m`, `12m03s`, `1h02m`, `1m30s`. None for anything else.
+pub fn parse_human(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, after) = rest.split_at(digits);
+        let value: f64 = number.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+        let (unit, after) = if let Some(a) = after.strip_prefix("ms") {
+            (0.001, a)
+        } else if let Some(a) = after.strip_prefix('h') {
+            (3600.0, a)
+        } else if let Some(a) = after.strip_prefix('m') {
+            (60.0, a)
+        } else if let Some(a) = after.strip_prefix('s') {
+            (1.0, a)
+        } else {
+            return None;
+        };
+        total += Duration::from_secs_f64(value * unit);
+        rest = after;
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_durations_parse_back() {
+        for d in [850, 4_200, 120_000, 723_000, 3_720_000].map(Duration::from_millis) {
+            assert_eq!(parse_human(&human(d)), Some(d), "{}", human(d));
+        }
+        assert_eq!(parse_human("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_human("2"), None, "a unit is required");
+        assert_eq!(parse_human("2x"), None);
+        assert_eq!(parse_human(""), None);
+    }
 
     #[test]
     fn test_scale_compresses_ten_minutes_into_a_second() {

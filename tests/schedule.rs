@@ -1,0 +1,37 @@
+//! A schedule of faults: each injected a while after the one before took effect, each judged
+//! for what it did itself.
+
+use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_a_poison_record_is_still_unfixed_is_judged_on_its_own_task() {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("schedule");
+    let faults = suites::faults();
+    let scenario = harness::Scenario::new(suites::registry().get("features-inference").unwrap())
+        .topology(Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any))
+        .fault(faults.get("poison-record").unwrap())
+        .fault_after(Duration::from_secs(120), faults.get("driver-crash").unwrap())
+        .seed(71)
+        .bin(bin())
+        .dir(&dir);
+    assert!(
+        scenario.replay_line().contains("--fault poison-record --fault driver-crash@2m00s"),
+        "{}",
+        scenario.replay_line()
+    );
+    let report = scenario.run().await.expect("valid input");
+    assert_nothing_left(&dir);
+    let a = &report.analysis;
+    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let found: Vec<(&str, Vec<String>)> = a.faults.iter().map(|f| (f.fault.as_str(), f.blast_radius.clone())).collect();
+    assert_eq!(
+        found,
+        vec![("poison-record", vec!["features".to_string()]), ("driver-crash", vec!["inference".to_string()])],
+        "{}",
+        report.render()
+    );
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+}
