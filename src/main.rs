@@ -35,6 +35,12 @@ enum Command {
     /// adds every other fault of the catalogue) and print expected against actual per cell. Exit 0 when every cell is as expected, 1 when one is
     /// not, 2 for bad input or a harness error.
     Matrix(MatrixArgs),
+    /// Explore generated scenarios (pipeline, layout, a schedule of faults, seed) with
+    /// proptest: run each, check a property, shrink the first that breaks it to the simplest
+    /// scenario that still does, and keep it as a regression. Exit 0 when every run held the
+    /// property, 1 when one broke it (the minimal one is printed with its replay line), 2 for bad
+    /// input or a harness error.
+    Explore(ExploreArgs),
     /// List pipelines, topologies and faults.
     List,
 }
@@ -87,6 +93,34 @@ struct ScenarioArgs {
     /// Bootstrap address of an external Kafka instead of the embedded broker.
     #[arg(long)]
     broker: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ExploreArgs {
+    /// What every run must satisfy: `gate` (it passes, as `loudfail run` exits 0) or `model`
+    /// (it comes out as its fault is expected to; one fault per scenario).
+    #[arg(long, default_value = "gate")]
+    property: String,
+    /// Seed of the exploration: the same seed generates the same scenarios.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// How many scenarios to generate (kept regressions are replayed on top).
+    #[arg(long, default_value_t = 20)]
+    budget: u32,
+    /// At most this many faults per scenario (a schedule), for the gate property.
+    #[arg(long, default_value_t = 2)]
+    max_faults: usize,
+    /// At most this many runs spent shrinking a scenario that broke the property.
+    #[arg(long, default_value_t = 16)]
+    shrink_runs: u32,
+    /// File of kept regressions (JSON lines): replayed first, and the minimal failing scenario
+    /// appended. Default: regressions.jsonl in the exploration's directory.
+    #[arg(long)]
+    regressions: Option<PathBuf>,
+    /// Directory for every scenario's run directory (must be new or empty).
+    /// Default: target/loudfail/explore-<pid>.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +289,84 @@ async fn bench(args: BenchArgs) -> i32 {
     row("wall time per run", &wall, "");
     println!("  artifacts: {}", parent.display());
     if failures > 0 { 1 } else { 0 }
+}
+
+async fn explore(args: ExploreArgs) -> i32 {
+    use suites::explore::{Exploration, Property, default_regressions, replay};
+    let property = match Property::parse(&args.property) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    if args.budget == 0 || args.max_faults == 0 {
+        return fail(&HarnessError::bad_input(
+            "a budget or a fault count of 0 explores nothing",
+            "pass --budget and --max-faults of at least 1",
+        ));
+    }
+    let dir = match parent_dir(args.dir.clone(), "explore") {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let exploration = Exploration {
+        property,
+        seed: args.seed,
+        budget: args.budget,
+        max_faults: args.max_faults,
+        shrink_runs: args.shrink_runs,
+        regressions: Some(args.regressions.clone().unwrap_or_else(|| default_regressions(&dir))),
+        dir: dir.clone(),
+        bin: None,
+    };
+    // Bad input before anything is created.
+    if let Err(e) = exploration.load_regressions() {
+        return fail(&e);
+    }
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(&HarnessError::io(&dir, e));
+    }
+    println!("exploring: property {}, seed {}, budget {}\n", property.name(), args.seed, args.budget);
+    let handle = tokio::runtime::Handle::current();
+    let e = exploration.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        e.run(&handle, &|o| {
+            let mark = if o.broke.is_some() { "✗" } else { "✓" };
+            println!("{mark} case {:<3} {:<10} {:<60} {}", o.n, o.stage, o.case.describe(), o.verdict);
+        })
+    })
+    .await;
+    let found = match found {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => return fail(&e),
+        Err(e) => return fail(&HarnessError::bad_input(format!("the exploration panicked: {e}"), "report this")),
+    };
+    let replay_self = format!(
+        "loudfail explore --property {} --seed {} --budget {} --max-faults {}",
+        property.name(),
+        args.seed,
+        args.budget,
+        args.max_faults
+    );
+    println!("\n{} runs; artifacts: {}", found.runs.len(), dir.display());
+    for case in &found.regressions_failing {
+        println!("kept regression still fails: {}\n  replay  {}", case.describe(), replay(case));
+    }
+    match &found.minimal {
+        None if found.regressions_failing.is_empty() => {
+            println!("every run held the property ({})", property.name());
+            0
+        }
+        None => 1,
+        Some((case, why)) => {
+            println!("\nsimplest scenario breaking the property ({why}):\n  {}", case.describe());
+            println!("  replay   {}", replay(case));
+            println!(
+                "  kept in  {}",
+                exploration.regressions.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            );
+            println!("  explore  {replay_self}");
+            1
+        }
+    }
 }
 
 /// A parent directory for several runs: new or empty.
@@ -426,6 +538,7 @@ fn main() {
             Command::Run(args) => run(args).await,
             Command::Bench(args) => bench(args).await,
             Command::Matrix(args) => matrix(args).await,
+            Command::Explore(args) => explore(args).await,
         }
     });
     // Drop the runtime before exiting so every child handle is reaped.

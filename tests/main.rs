@@ -7,6 +7,7 @@ mod checkpoint;
 mod cli;
 mod driver;
 mod examples;
+mod explore;
 mod incident1;
 mod incident2;
 mod matrix;

@@ -10,6 +10,7 @@
 //! what it is: records missing from the table the catalog names.
 
 use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::history::Event;
 use harness::pipeline::PipelinePlan;
 use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
@@ -133,13 +134,26 @@ impl Fault for ExternalLocationMismatch {
                 }
             }
             Variant::Quiet => {
-                let at = ctx.await_commit(mark, &self.query).await?;
-                if !a.join("_delta_log").is_dir() {
-                    return Err(HarnessError::Fault {
-                        fault: self.name().into(),
-                        problem: format!("{} committed, but no table appeared at {}", self.query, a.display()),
-                    });
-                }
+                // A batch in flight when the entry changed resolved its sink before: its commit
+                // lands at the old place. The first commit after which a table stands at the
+                // new one is the fault's effect.
+                let deadline = std::time::Instant::now() + ctx.reach_timeout();
+                let mut since = mark;
+                let at = loop {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    let what = format!("{} to commit a batch at {}", self.query, a.display());
+                    let (at, next) = ctx
+                        .history()
+                        .wait_for(since, left, &what, |r| match &r.event {
+                            Event::BatchCommitted { query, skipped: false, .. } if *query == self.query => Some(r.at),
+                            _ => None,
+                        })
+                        .await?;
+                    if a.join("_delta_log").is_dir() {
+                        break at;
+                    }
+                    since = next;
+                };
                 let what = format!(
                     "{} created a fresh table at {} and committed to it; {} at {} never sees it",
                     self.query,

@@ -5,6 +5,7 @@
 //! | [`telemetry`] | incident 1: bronze ingestion, domain queries, alert resolution beside an ML writer |
 //! | [`features`] | incident 2: feature extraction and inference, the inference output found through the catalog |
 //! | [`matrix`] | DESIGN.md's expected matrix as runnable cells |
+//! | [`explore`] | property-based exploration of scenarios, with shrinking and kept regressions |
 //! | [`audit`] | comparing what a table holds with what the workload produced |
 //! | [`common`] | schemas, JSON records, Delta-to-Delta transforms, a producer |
 //!
@@ -15,6 +16,7 @@
 
 pub mod audit;
 pub mod common;
+pub mod explore;
 pub mod features;
 pub mod matrix;
 pub mod telemetry;

@@ -1,0 +1,347 @@
+//! Property-based exploration: proptest generates scenarios — a pipeline, a layout, a schedule
+//! of faults the pipeline supports, a seed — runs each for real, and checks a property of its
+//! report. When one breaks the property, proptest shrinks it (fewer faults, no gaps, the first
+//! layout and pipeline, a smaller seed) to the simplest scenario that still does, which is kept
+//! as a regression and replayed first by the next exploration.
+//!
+//! Two properties:
+//! - [`Property::Gate`]: every run passes as `loudfail run` judges it (exit 0): what a team's CI
+//!   gate asks. Exploration finds the configurations that fail silently.
+//! - [`Property::Model`]: every run comes out as its fault's expectation says (one fault per
+//!   scenario): the harness's model of the failure modes checked against real runs.
+
+use crate::matrix::layouts;
+use harness::fault::Fault;
+use harness::pipeline::PipelineOptions;
+use harness::{HarnessError, Report, Result, Scenario};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The pipelines exploration draws from, simplest first (shrinking goes towards the front).
+pub const PIPELINES: [&str; 2] = ["features-inference", "telemetry"];
+
+/// What every explored run must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Property {
+    /// The run passes (LOUD+RESTARTED, or clean): exit 0.
+    Gate,
+    /// The run comes out as its fault is expected to.
+    Model,
+}
+
+impl Property {
+    /// Parses `gate` or `model`.
+    pub fn parse(s: &str) -> Result<Property> {
+        match s {
+            "gate" => Ok(Property::Gate),
+            "model" => Ok(Property::Model),
+            other => {
+                Err(HarnessError::bad_input(format!("unknown property {other:?}"), "use --property gate or model"))
+            }
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::Gate => "gate",
+            Property::Model => "model",
+        }
+    }
+
+    /// Why `report` breaks the property, if it does.
+    pub fn broken_by(self, report: &Report) -> Option<String> {
+        match self {
+            Property::Gate if report.exit_code() != 0 => Some(format!("{}", report.verdict())),
+            Property::Model if report.as_expected() != Some(true) => Some(format!(
+                "expected {}, got {}",
+                report.expected.map(|e| e.to_string()).unwrap_or_else(|| "nothing".into()),
+                report.verdict()
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// One generated scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The layout (a column of the matrix: `multi-query-each`, ...).
+    pub layout: String,
+    /// The faults in order, each with the nominal minutes to wait after the one before.
+    pub faults: Vec<(String, u64)>,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+impl Case {
+    /// The scenario that runs it.
+    pub fn scenario(&self) -> Result<Scenario> {
+        let topology =
+            layouts().into_iter().find(|(name, _)| *name == self.layout).map(|(_, t)| t).ok_or_else(|| {
+                HarnessError::bad_input(format!("unknown layout {:?}", self.layout), "see loudfail matrix")
+            })?;
+        let catalogue = crate::faults();
+        let mut s = Scenario::new(crate::registry().get(&self.pipeline)?)
+            .topology(topology)
+            .seed(self.seed)
+            .options(PipelineOptions::default());
+        for (name, gap) in &self.faults {
+            s = s.fault_after(Duration::from_secs(60 * gap), catalogue.get(name)?);
+        }
+        Ok(s)
+    }
+
+    /// One line: `telemetry multi-query-each poison-record, driver-crash@2m seed 7`.
+    pub fn describe(&self) -> String {
+        let faults: Vec<String> =
+            self.faults.iter().map(|(f, gap)| if *gap == 0 { f.clone() } else { format!("{f}@{gap}m") }).collect();
+        format!("{} {} {} seed {}", self.pipeline, self.layout, faults.join(", "), self.seed)
+    }
+}
+
+/// The faults of the catalogue a pipeline supports, in catalogue order.
+pub fn faults_for(pipeline: &str) -> Vec<Arc<dyn Fault>> {
+    let Ok(plan) = crate::registry().get(pipeline).and_then(|p| p.plan("explore", &PipelineOptions::default())) else {
+        return Vec::new();
+    };
+    crate::faults().all().iter().filter(|f| f.check(&plan).is_ok()).cloned().collect()
+}
+
+/// The strategy: up to `max_faults` faults (at least one) with gaps of 0 to 3 nominal minutes.
+///
+/// A fault that lasts until healed comes last, and only one does: while it lasts, the queries
+/// downstream of its target have nothing to do, and a later fault that needs them to act (a
+/// commit to land elsewhere, a write to be refused) could never take effect.
+pub fn cases(max_faults: usize) -> impl Strategy<Value = Case> {
+    let layouts: Vec<&'static str> = layouts().into_iter().map(|(n, _)| n).collect();
+    (0..PIPELINES.len(), 0..layouts.len(), 1..1000u64).prop_flat_map(move |(p, l, seed)| {
+        let pipeline = PIPELINES[p];
+        let faults = faults_for(pipeline);
+        let layout = layouts[l].to_string();
+        proptest::collection::vec((0..faults.len(), 0..4u64), 1..=max_faults.max(1)).prop_map(move |picks| {
+            let (mut once, lasting): (Vec<_>, Vec<_>) =
+                picks.into_iter().partition(|(f, _)| !faults[*f].persists_until_healed());
+            once.extend(lasting.into_iter().take(1));
+            Case {
+                pipeline: pipeline.to_string(),
+                layout: layout.clone(),
+                faults: once.into_iter().map(|(f, gap)| (faults[f].name().to_string(), gap)).collect(),
+                seed,
+            }
+        })
+    })
+}
+
+/// How an exploration goes.
+#[derive(Debug, Clone)]
+pub struct Exploration {
+    /// The property every run must satisfy.
+    pub property: Property,
+    /// The seed every generated case derives from.
+    pub seed: u64,
+    /// How many cases to generate (regressions replayed first come on top).
+    pub budget: u32,
+    /// At most this many faults per case (1 for the model property).
+    pub max_faults: usize,
+    /// At most this many runs spent shrinking a case that broke the property.
+    pub shrink_runs: u32,
+    /// Where every case's run directory goes (`case-<n>`).
+    pub dir: PathBuf,
+    /// The file of kept regressions (JSON lines of [`Case`]): replayed first, appended to.
+    pub regressions: Option<PathBuf>,
+    /// The binary that runs `__cluster` and `__task` (default: this executable).
+    pub bin: Option<PathBuf>,
+}
+
+/// One run of an exploration.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Its number (its directory is `case-<n>`).
+    pub n: usize,
+    /// What ran.
+    pub case: Case,
+    /// Its verdict.
+    pub verdict: String,
+    /// Why it broke the property, if it did.
+    pub broke: Option<String>,
+    /// `regression`, `generated`, `shrinking`, or `other` (a run while shrinking that broke the
+    /// property another way: not pursued, so the shrinking stays on the first failure).
+    pub stage: &'static str,
+}
+
+/// The kind of a verdict (`LOSS` of `LOSS(12)`): shrinking keeps to one kind.
+fn kind(verdict: &str) -> &str {
+    verdict.split('(').next().unwrap_or(verdict)
+}
+
+/// What an exploration found.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    /// Every run, in order.
+    pub runs: Vec<Outcome>,
+    /// The simplest case that broke the property, and why; None when none did.
+    pub minimal: Option<(Case, String)>,
+    /// Kept regressions that still break the property.
+    pub regressions_failing: Vec<Case>,
+}
+
+impl Exploration {
+    /// Runs it, calling `progress` after every run. Blocks: call it off the async runtime (it
+    /// drives each scenario on `runtime`).
+    pub fn run(&self, runtime: &tokio::runtime::Handle, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Findings> {
+        let runs: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+        let harness_error: Mutex<Option<HarnessError>> = Mutex::new(None);
+        let stage: Mutex<&'static str> = Mutex::new("regression");
+        let pursued: Mutex<Option<String>> = Mutex::new(None);
+        let run_one = |case: &Case| -> Option<String> {
+            let n = runs.lock().expect("runs").len();
+            let dir = self.dir.join(format!("case-{n}"));
+            let mut s = match case.scenario() {
+                Ok(s) => s.dir(&dir),
+                Err(e) => {
+                    harness_error.lock().expect("error").get_or_insert(e);
+                    return None;
+                }
+            };
+            if let Some(b) = &self.bin {
+                s = s.bin(b);
+            }
+            let (verdict, broke) = match runtime.block_on(s.run()) {
+                Ok(report) => (report.verdict().to_string(), self.property.broken_by(&report)),
+                Err(e) => {
+                    let text = e.to_string();
+                    harness_error.lock().expect("error").get_or_insert(e);
+                    (format!("ERROR({text})"), Some(text))
+                }
+            };
+            let mut stage = *stage.lock().expect("stage");
+            let mut broke = broke;
+            if stage == "shrinking"
+                && broke.is_some()
+                && pursued.lock().expect("pursued").as_deref() != Some(kind(&verdict))
+            {
+                stage = "other";
+            }
+            let outcome = Outcome { n, case: case.clone(), verdict: verdict.clone(), broke: broke.clone(), stage };
+            progress(&outcome);
+            runs.lock().expect("runs").push(outcome);
+            if stage == "other" {
+                broke = None;
+            }
+            broke
+        };
+
+        // Kept regressions first: each must still be checked, whatever the budget.
+        let mut regressions_failing = Vec::new();
+        for case in self.load_regressions()? {
+            if run_one(&case).is_some() {
+                regressions_failing.push(case);
+            }
+        }
+        if let Some(e) = harness_error.lock().expect("error").take() {
+            return Err(e);
+        }
+
+        *stage.lock().expect("stage") = "generated";
+        let config = Config {
+            cases: self.budget,
+            max_shrink_iters: self.shrink_runs,
+            failure_persistence: None,
+            // A case is a real run of seconds: never fork, never time out, never retry.
+            ..Config::default()
+        };
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
+        let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
+        let result = runner.run(&cases(max_faults), |case| {
+            let broke = run_one(&case);
+            if harness_error.lock().expect("error").is_some() {
+                // A harness problem ends the exploration: it is not a finding about the pipeline.
+                return Err(TestCaseError::fail("harness error"));
+            }
+            match broke {
+                Some(why) => {
+                    // Every run after the first failure is proptest shrinking it, towards the
+                    // simplest scenario that fails the same way.
+                    let mut stage = stage.lock().expect("stage");
+                    if *stage != "shrinking" {
+                        *stage = "shrinking";
+                        let verdict = runs.lock().expect("runs").last().map(|o| o.verdict.clone()).unwrap_or_default();
+                        *pursued.lock().expect("pursued") = Some(kind(&verdict).to_string());
+                    }
+                    Err(TestCaseError::fail(why))
+                }
+                None => Ok(()),
+            }
+        });
+        if let Some(e) = harness_error.lock().expect("error").take() {
+            return Err(e);
+        }
+        let minimal = match result {
+            Ok(()) => None,
+            Err(TestError::Fail(why, case)) => Some((case, why.message().to_string())),
+            Err(TestError::Abort(why)) => {
+                return Err(HarnessError::bad_input(
+                    format!("the exploration could not generate cases: {why}"),
+                    "report this: the strategy rejects too many cases",
+                ));
+            }
+        };
+        if let Some((case, _)) = &minimal {
+            self.keep_regression(case)?;
+        }
+        Ok(Findings { runs: runs.into_inner().expect("runs"), minimal, regressions_failing })
+    }
+
+    /// The kept regressions (none without a file); bad input when a line is not a case.
+    pub fn load_regressions(&self) -> Result<Vec<Case>> {
+        let Some(path) = &self.regressions else { return Ok(Vec::new()) };
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| HarnessError::io(path, e))?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    HarnessError::bad_input(
+                        format!("{} line {}: not a kept case: {e}", path.display(), i + 1),
+                        "fix or delete that line (each is a JSON case loudfail explore wrote)",
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn keep_regression(&self, case: &Case) -> Result<()> {
+        let Some(path) = &self.regressions else { return Ok(()) };
+        if self.load_regressions()?.contains(case) {
+            return Ok(());
+        }
+        use std::io::Write;
+        let mut f =
+            std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| HarnessError::io(path, e))?;
+        let line = serde_json::to_string(case).expect("serializes");
+        writeln!(f, "{line}").map_err(|e| HarnessError::io(path, e))
+    }
+}
+
+/// The replay line of a case, for `loudfail run`.
+pub fn replay(case: &Case) -> String {
+    case.scenario().map(|s| s.replay_line()).unwrap_or_else(|e| e.to_string())
+}
+
+/// Where kept regressions go by default: beside the exploration's case directories.
+pub fn default_regressions(dir: &Path) -> PathBuf {
+    dir.join("regressions.jsonl")
+}

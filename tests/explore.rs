@@ -1,0 +1,63 @@
+//! Property-based exploration: generated scenarios run for real; the first that breaks the
+//! property is shrunk to the simplest that breaks it the same way, and kept.
+
+use crate::support::{SERIAL, bin, scratch};
+use suites::explore::{Exploration, Property};
+
+fn exploration(name: &str, property: Property, seed: u64, budget: u32) -> Exploration {
+    let dir = scratch(name);
+    Exploration {
+        property,
+        seed,
+        budget,
+        max_faults: 2,
+        shrink_runs: 4,
+        regressions: Some(dir.join("kept.jsonl")),
+        dir,
+        bin: Some(bin()),
+    }
+}
+
+/// Runs an exploration off the runtime (it blocks), driving its scenarios on it.
+async fn run(e: Exploration) -> suites::explore::Findings {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || e.run(&handle, &|_| {})).await.expect("no panic").expect("no harness error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_scenarios_come_out_as_the_model_expects() {
+    let _serial = SERIAL.lock().await;
+    let e = exploration("explore-model", Property::Model, 1, 3);
+    let found = run(e).await;
+    let described: Vec<String> = found.runs.iter().map(|o| format!("{} → {}", o.case.describe(), o.verdict)).collect();
+    assert_eq!(found.runs.len(), 3, "{described:#?}");
+    assert!(found.minimal.is_none(), "{described:#?}");
+    assert!(found.runs.iter().all(|o| o.case.faults.len() == 1), "one fault per scenario for the model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
+    let _serial = SERIAL.lock().await;
+    let e = exploration("explore-gate", Property::Gate, 2, 3);
+    let kept = e.regressions.clone().unwrap();
+    let found = run(e).await;
+    let described: Vec<String> =
+        found.runs.iter().map(|o| format!("{} {} → {}", o.stage, o.case.describe(), o.verdict)).collect();
+    let first = found.runs.iter().find(|o| o.broke.is_some()).expect("seed 2 finds a failing scenario");
+    let (minimal, _) = found.minimal.clone().expect("a minimal failing scenario");
+    // Shrunk, never grown, and failing the way the first one did.
+    assert!(minimal.faults.len() <= first.case.faults.len(), "{described:#?}");
+    let kind = |v: &str| v.split('(').next().unwrap().to_string();
+    let last = found.runs.iter().rev().find(|o| o.case == minimal).unwrap();
+    assert_eq!(kind(&last.verdict), kind(&first.verdict), "{described:#?}");
+    let text = std::fs::read_to_string(&kept).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    // The next exploration replays it before anything else.
+    let mut again = exploration("explore-gate-again", Property::Gate, 3, 1);
+    again.regressions = Some(kept);
+    let found = run(again).await;
+    assert_eq!(found.runs[0].stage, "regression");
+    assert_eq!(found.runs[0].case, minimal);
+    assert_eq!(found.regressions_failing, vec![minimal]);
+}
