@@ -107,6 +107,10 @@ struct ExploreArgs {
     /// How many scenarios to generate (kept regressions are replayed on top).
     #[arg(long, default_value_t = 20)]
     budget: u32,
+    /// Wall-time budget (`30m`, `2h`): no new scenario starts once it is spent. The replay line
+    /// then gives the number of scenarios that ran as the budget.
+    #[arg(long)]
+    time: Option<String>,
     /// At most this many faults per scenario (a schedule), for the gate property.
     #[arg(long, default_value_t = 2)]
     max_faults: usize,
@@ -303,6 +307,18 @@ async fn explore(args: ExploreArgs) -> i32 {
             "pass --budget and --max-faults of at least 1",
         ));
     }
+    let time = match &args.time {
+        None => None,
+        Some(t) => match harness::time::parse_human(t).filter(|d| !d.is_zero()) {
+            Some(d) => Some(d),
+            None => {
+                return fail(&HarnessError::bad_input(
+                    format!("time budget {t:?} is not a duration"),
+                    "pass --time like 45m or 2h (wall time)",
+                ));
+            }
+        },
+    };
     let dir = match parent_dir(args.dir.clone(), "explore") {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -311,6 +327,7 @@ async fn explore(args: ExploreArgs) -> i32 {
         property,
         seed: args.seed,
         budget: args.budget,
+        time,
         max_faults: args.max_faults,
         shrink_runs: args.shrink_runs,
         regressions: Some(args.regressions.clone().unwrap_or_else(|| default_regressions(&dir))),
@@ -343,16 +360,22 @@ async fn explore(args: ExploreArgs) -> i32 {
         "loudfail explore --property {} --seed {} --budget {} --max-faults {}",
         property.name(),
         args.seed,
-        args.budget,
+        found.generated,
         args.max_faults
     );
-    println!("\n{} runs; artifacts: {}", found.runs.len(), dir.display());
+    println!(
+        "\n{} runs ({} generated{}); artifacts: {}",
+        found.runs.len(),
+        found.generated,
+        if found.generated < args.budget { ", the time budget spent" } else { "" },
+        dir.display()
+    );
     for case in &found.regressions_failing {
         println!("kept regression still fails: {}\n  replay  {}", case.describe(), replay(case));
     }
     match &found.minimal {
         None if found.regressions_failing.is_empty() => {
-            println!("every run held the property ({})", property.name());
+            println!("every run held the property ({})\n  explore  {replay_self}", property.name());
             0
         }
         None => 1,

@@ -10,6 +10,7 @@ fn exploration(name: &str, property: Property, seed: u64, budget: u32) -> Explor
         property,
         seed,
         budget,
+        time: None,
         max_faults: 2,
         shrink_runs: 4,
         regressions: Some(dir.join("kept.jsonl")),

@@ -122,9 +122,10 @@ pub fn faults_for(pipeline: &str) -> Vec<Arc<dyn Fault>> {
 /// commit to land elsewhere, a write to be refused) could never take effect.
 pub fn cases(max_faults: usize) -> impl Strategy<Value = Case> {
     let layouts: Vec<&'static str> = layouts().into_iter().map(|(n, _)| n).collect();
+    let supported: Vec<Vec<Arc<dyn Fault>>> = PIPELINES.iter().map(|p| faults_for(p)).collect();
     (0..PIPELINES.len(), 0..layouts.len(), 1..1000u64).prop_flat_map(move |(p, l, seed)| {
         let pipeline = PIPELINES[p];
-        let faults = faults_for(pipeline);
+        let faults = supported[p].clone();
         let layout = layouts[l].to_string();
         proptest::collection::vec((0..faults.len(), 0..4u64), 1..=max_faults.max(1)).prop_map(move |picks| {
             let (mut once, lasting): (Vec<_>, Vec<_>) =
@@ -149,6 +150,9 @@ pub struct Exploration {
     pub seed: u64,
     /// How many cases to generate (regressions replayed first come on top).
     pub budget: u32,
+    /// Wall-time budget: once spent, no new case is run (a nightly run's limit). The case in
+    /// progress finishes; so does the shrinking of a failure found in time.
+    pub time: Option<Duration>,
     /// At most this many faults per case (1 for the model property).
     pub max_faults: usize,
     /// At most this many runs spent shrinking a case that broke the property.
@@ -191,6 +195,9 @@ pub struct Findings {
     pub minimal: Option<(Case, String)>,
     /// Kept regressions that still break the property.
     pub regressions_failing: Vec<Case>,
+    /// How many cases were generated and run before the budget (count or time) was spent: the
+    /// `--budget` that replays this exploration.
+    pub generated: u32,
 }
 
 impl Exploration {
@@ -201,6 +208,8 @@ impl Exploration {
         let harness_error: Mutex<Option<HarnessError>> = Mutex::new(None);
         let stage: Mutex<&'static str> = Mutex::new("regression");
         let pursued: Mutex<Option<String>> = Mutex::new(None);
+        let started = std::time::Instant::now();
+        let generated: Mutex<u32> = Mutex::new(0);
         let run_one = |case: &Case| -> Option<String> {
             let n = runs.lock().expect("runs").len();
             let dir = self.dir.join(format!("case-{n}"));
@@ -263,6 +272,14 @@ impl Exploration {
         let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
         let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
         let result = runner.run(&cases(max_faults), |case| {
+            let shrinking = *stage.lock().expect("stage") == "shrinking";
+            if !shrinking {
+                if self.time.is_some_and(|t| started.elapsed() >= t) {
+                    // Out of time: the rest pass unrun.
+                    return Ok(());
+                }
+                *generated.lock().expect("generated") += 1;
+            }
             let broke = run_one(&case);
             if harness_error.lock().expect("error").is_some() {
                 // A harness problem ends the exploration: it is not a finding about the pipeline.
@@ -299,7 +316,12 @@ impl Exploration {
         if let Some((case, _)) = &minimal {
             self.keep_regression(case)?;
         }
-        Ok(Findings { runs: runs.into_inner().expect("runs"), minimal, regressions_failing })
+        Ok(Findings {
+            runs: runs.into_inner().expect("runs"),
+            minimal,
+            regressions_failing,
+            generated: generated.into_inner().expect("generated"),
+        })
     }
 
     /// The kept regressions (none without a file); bad input when a line is not a case.
