@@ -11,7 +11,7 @@
 use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::PipelinePlan;
 use harness::topology::{AwaitPolicy, Topology};
-use harness::{HarnessError, Result, Scenario, async_trait};
+use harness::{Result, Scenario, async_trait};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -38,17 +38,8 @@ impl Fault for ResolverRaises {
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let mark = ctx.mark();
         ctx.arm("resolver", "resolver.before-commit", "1*error(bad record in foreachBatch)").await?;
-        let ended = ctx.await_termination(mark, "resolver").await?;
-        match (&ended.error, &ended.error_kind) {
-            (Some(error), Some(kind)) => {
-                ctx.effect(ended.at, self.name(), "resolver", kind, error);
-                Ok(())
-            }
-            _ => Err(HarnessError::Fault {
-                fault: self.name().into(),
-                problem: format!("resolver ended with {ended:?}"),
-            }),
-        }
+        // The resolver's termination is the effect; ending without an error is a fault error.
+        ctx.await_failure(mark, self.name(), "resolver", None, "the resolver's batch logic raised").await.map(|_| ())
     }
     async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
         Ok(())

@@ -2,7 +2,7 @@
 //! ConcurrentAppend. Awaiting each query in order hides it (SILENT); awaiting any query makes it
 //! loud, and the job restarts with every record landing exactly once.
 
-use crate::support::run_scenario;
+use crate::support::{assert_silent_in, run_scenario};
 use harness::history::{Event, History, RunState, TaskState};
 use harness::{AwaitPolicy, Report, Topology, Verdict};
 
@@ -30,14 +30,7 @@ async fn awaiting_each_query_hides_the_resolver_failure() {
 
     // The silent window covers at least the observation horizon, in the resolver, and every
     // state the job showed meanwhile was RUNNING.
-    let silence = a.silence.as_ref().expect("a silent window");
-    assert_eq!(silence.query, "resolver");
-    assert!(
-        report.silent_window() >= report.horizon,
-        "window {:?} < horizon {:?}",
-        report.silent_window(),
-        report.horizon
-    );
+    assert_silent_in(&report, "resolver");
     assert_eq!(a.states_during_silence, vec!["run 1 RUNNING".to_string(), "task main RUNNING".to_string()]);
 
     // Between the fault and the operator's restart nothing but RUNNING was ever said.

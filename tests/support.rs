@@ -91,3 +91,29 @@ pub async fn run_scenario(
     assert_eq!(harness::process::live_count(), 0, "the process registry still lists children");
     report
 }
+
+/// Asserts the run is SILENT, stalled in `query` for at least the observation horizon.
+pub fn assert_silent_in(report: &harness::Report, query: &str) {
+    assert!(matches!(report.verdict(), harness::Verdict::Silent(_)), "{}", report.render());
+    let silence = report.analysis.silence.as_ref().expect("a silent window");
+    assert_eq!(silence.query, query, "{}", report.render());
+    assert!(
+        report.silent_window() >= report.horizon,
+        "window {:?} < horizon {:?}\n{}",
+        report.silent_window(),
+        report.horizon,
+        report.render()
+    );
+}
+
+/// The error the fault caused, as the query reported it.
+pub fn effect_error(report: &harness::Report) -> String {
+    let history = harness::history::History::read(&report.dir.join("history.jsonl")).unwrap();
+    history
+        .iter()
+        .find_map(|r| match &r.event {
+            harness::history::Event::FaultEffect { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .expect("the fault took effect")
+}

@@ -85,19 +85,8 @@ impl Fault for ConcurrentAppend {
         let written = writer.commit_overlapping(&read).await?;
         let after_write = ctx.mark();
         ctx.release(&self.query, &self.failpoint).await?;
-        let ended = ctx.await_termination(after_write, &self.query).await?;
-        match (&ended.error, &ended.error_kind) {
-            (Some(error), Some(kind)) if kind == "ConcurrentAppend" => {
-                ctx.effect(ended.at, NAME, &self.query, kind, error);
-                Ok(())
-            }
-            (error, kind) => Err(HarnessError::Fault {
-                fault: NAME.into(),
-                problem: format!(
-                    "the writer committed {written:?} inside the resolver's read range {read}, but the resolver's commit ended with {kind:?}: {error:?} instead of ConcurrentAppend"
-                ),
-            }),
-        }
+        let cause = format!("the writer committed {written:?} inside the resolver's read range {read}");
+        ctx.await_failure(after_write, NAME, &self.query, Some("ConcurrentAppend"), &cause).await.map(|_| ())
     }
 
     async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {

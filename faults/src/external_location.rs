@@ -117,21 +117,8 @@ impl Fault for ExternalLocationMismatch {
         ctx.repoint(&self.table, &a)?;
         match self.variant {
             Variant::Fails => {
-                let ended = ctx.await_termination(mark, &self.query).await?;
-                match (&ended.error, &ended.error_kind) {
-                    (Some(error), Some(kind)) => {
-                        ctx.effect(ended.at, self.name(), &self.query, kind, error);
-                        Ok(())
-                    }
-                    _ => Err(HarnessError::Fault {
-                        fault: self.name().into(),
-                        problem: format!(
-                            "{} stopped without an error after its table moved to {}",
-                            self.query,
-                            a.display()
-                        ),
-                    }),
-                }
+                let cause = format!("its table moved to {}", a.display());
+                ctx.await_failure(mark, self.name(), &self.query, None, &cause).await.map(|_| ())
             }
             Variant::Quiet => {
                 // A batch in flight when the entry changed resolved its sink before: its commit

@@ -15,7 +15,7 @@ use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::history::Event;
 use harness::pipeline::PipelinePlan;
 use harness::topology::Topology;
-use harness::{HarnessError, Result, async_trait};
+use harness::{Result, async_trait};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -71,17 +71,8 @@ impl Fault for StorageReadOnly {
             self.frozen.lock().expect("frozen").push(dir.clone());
             ctx.record(Event::Phase { name: format!("read-only: {} ({})", dir.display(), how.name()) });
         }
-        let ended = ctx.await_termination(mark, &query).await?;
-        match (ended.error, ended.error_kind) {
-            (Some(error), Some(kind)) => {
-                ctx.effect(ended.at, NAME, &query, &kind, &error);
-                Ok(())
-            }
-            _ => Err(HarnessError::Fault {
-                fault: NAME.into(),
-                problem: format!("query {query} ended without an error while {table} was read-only"),
-            }),
-        }
+        let cause = format!("{table} was made read-only");
+        ctx.await_failure(mark, NAME, &query, None, &cause).await.map(|_| ())
     }
 
     async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {

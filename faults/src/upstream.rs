@@ -99,17 +99,8 @@ impl Fault for DataFault {
         let query = self.query(ctx.plan())?;
         let mark = ctx.mark();
         let sent = ctx.send(self.oddity).await?;
-        let ended = ctx.await_termination(mark, &query).await?;
-        match (ended.error, ended.error_kind) {
-            (Some(error), Some(kind)) => {
-                ctx.effect(ended.at, self.name(), &query, &kind, &error);
-                Ok(())
-            }
-            _ => Err(HarnessError::Fault {
-                fault: self.name().into(),
-                problem: format!("query {query} ended without an error after the workload sent {}", sent.what),
-            }),
-        }
+        let cause = format!("the workload sent {}", sent.what);
+        ctx.await_failure(mark, self.name(), &query, None, &cause).await.map(|_| ())
     }
 
     async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {

@@ -342,6 +342,35 @@ impl FaultCtx<'_> {
         Ok(t)
     }
 
+    /// Awaits the termination of `query` after `since` and records it as `fault`'s effect when
+    /// the query failed — with an error of class `kind`, when one is given. Otherwise a fault
+    /// error: `cause` (what the fault did), and how the query ended instead.
+    pub async fn await_failure(
+        &self,
+        since: usize,
+        fault: &str,
+        query: &str,
+        kind: Option<&str>,
+        cause: &str,
+    ) -> Result<Termination> {
+        let ended = self.await_termination(since, query).await?;
+        match (&ended.error, &ended.error_kind) {
+            (Some(error), Some(k)) if kind.is_none_or(|want| want == k) => {
+                self.effect(ended.at, fault, query, k, error);
+                Ok(ended)
+            }
+            (error, k) => Err(HarnessError::Fault {
+                fault: fault.into(),
+                problem: format!(
+                    "{cause}, but query {query} ended with {}: {}{}",
+                    k.as_deref().unwrap_or("no error class"),
+                    error.as_deref().unwrap_or("no error"),
+                    kind.map(|w| format!(" instead of {w}")).unwrap_or_default()
+                ),
+            }),
+        }
+    }
+
     /// Records that a fault took effect at `at` (when the error happened, not when the harness
     /// noticed: detection latency is measured from here).
     pub fn effect(&self, at: i64, fault: &str, query: &str, error_kind: &str, error: &str) {

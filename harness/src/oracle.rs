@@ -692,6 +692,18 @@ mod tests {
             self.0.push(Record { at: ms * 1000, event });
             self
         }
+        /// The resolver fails inside a batch that had planned to read up to `pending`.
+        fn fails(&mut self, ms: i64, pending: i64) -> &mut H {
+            self.at(
+                ms,
+                Event::QueryTerminated {
+                    query: "resolver".into(),
+                    error: Some("Commit failed".into()),
+                    error_kind: Some("ConcurrentAppend".into()),
+                    pending: Some([("alerts/0".to_string(), pending)].into()),
+                },
+            )
+        }
         fn source(&mut self, ms: i64, end: i64) -> &mut H {
             self.at(ms, Event::SourceObserved { query: "resolver".into(), end: [("alerts/0".to_string(), end)].into() })
         }
@@ -767,15 +779,7 @@ mod tests {
         // Caught up at 20 ms; the batch it then planned (up to 7) fails at 40 ms, before any
         // sample showed the source past 5. The next sample comes at 100 ms.
         h.source(10, 5).commit(20, 0, 5).effect(40);
-        h.at(
-            40,
-            Event::QueryTerminated {
-                query: "resolver".into(),
-                error: Some("Commit failed".into()),
-                error_kind: Some("ConcurrentAppend".into()),
-                pending: Some([("alerts/0".to_string(), 7)].into()),
-            },
-        );
+        h.fails(40, 7);
         h.source(100, 6).source(200, 9).audit(1000, 0, 0);
         let s = h.analyze().silence.unwrap();
         assert_eq!((s.from, s.to), (40_000, 1_000_000), "the source ends only grow: 6 < 7 is still lag");
@@ -794,15 +798,7 @@ mod tests {
         // The resolver fails for good at 40 ms; at 300 ms another fault kills the cluster of
         // ingest. Neither answers for the other's query.
         effect(&mut h, 40, "poison-record", "resolver");
-        h.at(
-            40,
-            Event::QueryTerminated {
-                query: "resolver".into(),
-                error: Some("bad record".into()),
-                error_kind: Some("Parse".into()),
-                pending: Some([("alerts/0".to_string(), 7)].into()),
-            },
-        );
+        h.fails(40, 7);
         effect(&mut h, 300, "driver-crash", "ingest");
         h.at(
             300,
@@ -834,15 +830,7 @@ mod tests {
             Event::BatchCommitted { query: "resolver".into(), batch: 1, rows: 2, replayed: false, skipped: false },
         );
         h.effect(40);
-        h.at(
-            40,
-            Event::QueryTerminated {
-                query: "resolver".into(),
-                error: Some("bad record".into()),
-                error_kind: Some("Parse".into()),
-                pending: Some([("alerts/0".to_string(), 9)].into()),
-            },
-        );
+        h.fails(40, 9);
         h.commit(100, 1, 7).source(200, 9).audit(1000, 0, 0);
         let s = h.analyze().silence.unwrap();
         assert_eq!((s.from, s.to), (30_000, 1_000_000));
