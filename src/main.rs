@@ -363,12 +363,17 @@ async fn explore(args: ExploreArgs) -> i32 {
         found.generated,
         args.max_faults
     );
+    let junit = match suites::explore::write_junit(&dir, property, &found.runs) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
     println!(
-        "\n{} runs ({} generated{}); artifacts: {}",
+        "\n{} runs ({} generated{}); artifacts: {} ({})",
         found.runs.len(),
         found.generated,
         if found.generated < args.budget { ", the time budget spent" } else { "" },
-        dir.display()
+        dir.display(),
+        junit.display()
     );
     for case in &found.regressions_failing {
         println!("kept regression still fails: {}\n  replay  {}", case.describe(), replay(case));

@@ -29,11 +29,17 @@ async fn run(e: Exploration) -> suites::explore::Findings {
 async fn generated_scenarios_come_out_as_the_model_expects() {
     let _serial = SERIAL.lock().await;
     let e = exploration("explore-model", Property::Model, 1, 3);
+    let dir = e.dir.clone();
     let found = run(e).await;
     let described: Vec<String> = found.runs.iter().map(|o| format!("{} → {}", o.case.describe(), o.verdict)).collect();
     assert_eq!(found.runs.len(), 3, "{described:#?}");
     assert!(found.minimal.is_none(), "{described:#?}");
     assert!(found.runs.iter().all(|o| o.case.faults.len() == 1), "one fault per scenario for the model");
+    // A test case per run, none failing.
+    let junit = suites::explore::write_junit(&dir, Property::Model, &found.runs).unwrap();
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

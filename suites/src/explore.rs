@@ -176,6 +176,8 @@ pub struct Outcome {
     pub verdict: String,
     /// Why it broke the property, if it did.
     pub broke: Option<String>,
+    /// Its report (None when the scenario could not run at all).
+    pub report: Option<Box<Report>>,
     /// `regression`, `generated`, `shrinking`, or `other` (a run while shrinking that broke the
     /// property another way: not pursued, so the shrinking stays on the first failure).
     pub stage: &'static str,
@@ -223,12 +225,15 @@ impl Exploration {
             if let Some(b) = &self.bin {
                 s = s.bin(b);
             }
-            let (verdict, broke) = match runtime.block_on(s.run()) {
-                Ok(report) => (report.verdict().to_string(), self.property.broken_by(&report)),
+            let (verdict, broke, report) = match runtime.block_on(s.run()) {
+                Ok(report) => {
+                    let broke = self.property.broken_by(&report);
+                    (report.verdict().to_string(), broke, Some(Box::new(report)))
+                }
                 Err(e) => {
                     let text = e.to_string();
                     harness_error.lock().expect("error").get_or_insert(e);
-                    (format!("ERROR({text})"), Some(text))
+                    (format!("ERROR({text})"), Some(text), None)
                 }
             };
             let mut stage = *stage.lock().expect("stage");
@@ -239,7 +244,8 @@ impl Exploration {
             {
                 stage = "other";
             }
-            let outcome = Outcome { n, case: case.clone(), verdict: verdict.clone(), broke: broke.clone(), stage };
+            let outcome =
+                Outcome { n, case: case.clone(), verdict: verdict.clone(), broke: broke.clone(), report, stage };
             progress(&outcome);
             runs.lock().expect("runs").push(outcome);
             if stage == "other" {
@@ -356,6 +362,27 @@ impl Exploration {
         let line = serde_json::to_string(case).expect("serializes");
         writeln!(f, "{line}").map_err(|e| HarnessError::io(path, e))
     }
+}
+
+/// Writes `junit.xml` in the exploration's directory: a test case per run, failing when it
+/// broke the property (an ERROR verdict errs), its replay line among its properties.
+pub fn write_junit(dir: &Path, property: Property, runs: &[Outcome]) -> Result<PathBuf> {
+    use harness::junit::{Outcome as Junit, case, write};
+    let cases = runs
+        .iter()
+        .filter_map(|o| {
+            let report = o.report.as_ref()?;
+            let outcome = match (&o.broke, report.verdict()) {
+                (_, harness::Verdict::Error(e)) => Junit::Error(e.clone()),
+                (Some(why), _) => Junit::Failed(why.clone()),
+                _ => Junit::Passed,
+            };
+            Some(case(report, &format!("case-{} {}", o.n, o.case.describe()), outcome))
+        })
+        .collect();
+    let path = dir.join("junit.xml");
+    write(&path, &format!("loudfail explore ({})", property.name()), cases)?;
+    Ok(path)
 }
 
 /// The replay line of a case, for `loudfail run`.
