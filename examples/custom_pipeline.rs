@@ -171,6 +171,8 @@ fn main() {
                 .topology(Topology::multi_query(AwaitPolicy::Any))
                 .fault(fault)
                 .bin(std::env::current_exe().map_err(|e| HarnessError::io("this executable", e))?);
+            // The command that reruns this scenario is this binary's own, not `loudfail run`.
+            scenario.replay = Some(format!("cargo run --example custom_pipeline -- {}", scenario.faults[0].name()));
             if let Some(dir) = dir {
                 scenario = scenario.dir(dir);
             }

@@ -29,6 +29,8 @@ async fn a_pipeline_of_your_own_runs_in_its_own_binary_and_fails_loudly() {
     let audits = report["analysis"]["audits"].as_array().unwrap();
     assert_eq!(audits.len(), 1, "{report}");
     assert_eq!(audits[0]["table"], "clicks");
+    // Its replay line is its own command, not loudfail's (which knows no `clicks`).
+    assert_eq!(report["replay"], "cargo run --example custom_pipeline -- driver-oom", "{report}");
     assert!(audits[0]["present"].as_u64().unwrap() > 0);
     assert_eq!((audits[0]["missing"].as_u64(), audits[0]["duplicated"].as_u64()), (Some(0), Some(0)));
     // The clusters ran under driver-oom's limit; under a memory cgroup the report says how much

@@ -72,7 +72,8 @@ pub struct Scenario {
     pub broker: Option<String>,
     /// The binary that runs `__cluster` and `__task` (default: this executable).
     pub bin: Option<PathBuf>,
-    /// The command that replays this run (default: built from the fields).
+    /// The command that replays this run (default: a `loudfail run` line built from the fields).
+    /// A binary of your own with its own command line sets its own.
     pub replay: Option<String>,
     /// The memory limit of every cluster, in bytes (default: none, or what a fault needs).
     pub cluster_memory: Option<u64>,
