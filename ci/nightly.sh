@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The nightly chaos run (not part of `.ci/run`): every cell of the matrix, then an exploration
-# of generated scenarios under the `model` property (every run must come out as its fault is
-# expected to) with the seed of the day and a wall-time budget. Kept regressions in
+# The nightly chaos run (not part of `.ci/run`): every cell of the matrix, then two explorations
+# with the seed of the day and a wall-time budget each: the `model` property (every run must come
+# out as its fault is expected to) and the `sound` property on schedules of up to 3 faults
+# (every run must reach a verdict). Kept regressions in
 # ci/regressions.jsonl are replayed first; a new minimal failure is appended there, to be
 # committed once understood. Every failure prints the one command that replays it.
 #
@@ -23,6 +24,12 @@ echo "== explore --property model --seed $seed --time $time_budget"
 ./target/debug/loudfail explore --property model --seed "$seed" --time "$time_budget" --budget 100000 \
   --regressions ci/regressions.jsonl --dir "$out/explore"
 explore=$?
+
+echo "== explore --property sound --max-faults 3 --seed $seed --time $time_budget"
+./target/debug/loudfail explore --property sound --max-faults 3 --seed "$seed" --time "$time_budget" \
+  --budget 100000 --regressions ci/regressions-sound.jsonl --dir "$out/explore-sound"
+sound=$?
+explore=$(( explore > sound ? explore : sound ))
 
 echo "== artifacts: $out (junit.xml under matrix/)"
 if [ "$matrix" -ne 0 ] || [ "$explore" -ne 0 ]; then

@@ -97,8 +97,9 @@ struct ScenarioArgs {
 
 #[derive(Debug, Args)]
 struct ExploreArgs {
-    /// What every run must satisfy: `gate` (it passes, as `loudfail run` exits 0) or `model`
-    /// (it comes out as its fault is expected to; one fault per scenario).
+    /// What every run must satisfy: `gate` (it passes, as `loudfail run` exits 0), `model` (it
+    /// comes out as its fault is expected to; one fault per scenario) or `sound` (it reaches a
+    /// verdict, whatever it is: no ERROR).
     #[arg(long, default_value = "gate")]
     property: String,
     /// Seed of the exploration: the same seed generates the same scenarios.
@@ -371,7 +372,11 @@ async fn explore(args: ExploreArgs) -> i32 {
         "\n{} runs ({} generated{}); artifacts: {} ({})",
         found.runs.len(),
         found.generated,
-        if found.generated < args.budget { ", the time budget spent" } else { "" },
+        if time.is_some() && found.minimal.is_none() && found.generated < args.budget {
+            ", the time budget spent"
+        } else {
+            ""
+        },
         dir.display(),
         junit.display()
     );

@@ -35,3 +35,26 @@ async fn a_crash_while_a_poison_record_is_still_unfixed_is_judged_on_its_own_tas
     );
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_right_after_a_driver_died_waits_for_the_job_to_be_back() {
+    // Found by `loudfail explore --property sound`: the second fault armed a failpoint on a
+    // cluster that the first had killed, and the run was an ERROR.
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("schedule-after-oom");
+    let faults = suites::faults();
+    let report = harness::Scenario::new(suites::registry().get("telemetry").unwrap())
+        .topology(Topology::multi_query(AwaitPolicy::Any))
+        .fault(faults.get("driver-oom").unwrap())
+        .fault(faults.get("concurrent-append").unwrap())
+        .seed(412)
+        .bin(bin())
+        .dir(&dir)
+        .run()
+        .await
+        .expect("valid input");
+    assert_nothing_left(&dir);
+    assert!(!matches!(report.verdict(), Verdict::Error(_)), "{}", report.render());
+    let found: Vec<&str> = report.analysis.faults.iter().map(|f| f.fault.as_str()).collect();
+    assert_eq!(found, vec!["driver-oom", "concurrent-append"], "{}", report.render());
+}

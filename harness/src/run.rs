@@ -404,6 +404,7 @@ impl Scenario {
             broker,
         };
         let effect_mark = history.len();
+        let mut after_previous = effect_mark;
         for (i, f) in self.faults.iter().enumerate() {
             if !self.gap(i).is_zero() {
                 history.record(Event::Phase {
@@ -411,9 +412,32 @@ impl Scenario {
                 });
                 tokio::time::sleep(real(self.gap(i))).await;
             }
+            if i > 0 {
+                // The next fault of a schedule strikes a running pipeline: after a driver fault
+                // its target may not exist yet. Every query committing again (within the restart
+                // bound) says the job is back; a pipeline the previous fault left broken is
+                // struck as it is.
+                let all = plan.queries.len();
+                let mut again = std::collections::BTreeSet::new();
+                let back = history
+                    .wait_for(after_previous, real(self.timings.restart_bound), "the job to be back", |r| {
+                        match &r.event {
+                            Event::BatchCommitted { query, skipped: false, .. } => {
+                                again.insert(query.clone());
+                                (again.len() >= all).then_some(())
+                            }
+                            _ => None,
+                        }
+                    })
+                    .await;
+                if back.is_err() {
+                    history.record(Event::Phase { name: format!("{} strikes a pipeline not all back", f.name()) });
+                }
+            }
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
             f.inject(&ctx).await?;
+            after_previous = history.len();
         }
         history.record(Event::Phase { name: "observe".into() });
         tokio::time::sleep(real(self.timings.horizon)).await;

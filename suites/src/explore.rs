@@ -9,6 +9,8 @@
 //!   gate asks. Exploration finds the configurations that fail silently.
 //! - [`Property::Model`]: every run comes out as its fault's expectation says (one fault per
 //!   scenario): the harness's model of the failure modes checked against real runs.
+//! - [`Property::Sound`]: every run reaches a verdict, whatever it is — no ERROR: the harness
+//!   checked against schedules of faults, where no expectation is exact.
 
 use crate::matrix::layouts;
 use harness::fault::Fault;
@@ -32,17 +34,21 @@ pub enum Property {
     Gate,
     /// The run comes out as its fault is expected to.
     Model,
+    /// The run reaches a verdict (no ERROR).
+    Sound,
 }
 
 impl Property {
-    /// Parses `gate` or `model`.
+    /// Parses `gate`, `model` or `sound`.
     pub fn parse(s: &str) -> Result<Property> {
         match s {
             "gate" => Ok(Property::Gate),
             "model" => Ok(Property::Model),
-            other => {
-                Err(HarnessError::bad_input(format!("unknown property {other:?}"), "use --property gate or model"))
-            }
+            "sound" => Ok(Property::Sound),
+            other => Err(HarnessError::bad_input(
+                format!("unknown property {other:?}"),
+                "use --property gate, model or sound",
+            )),
         }
     }
 
@@ -51,6 +57,7 @@ impl Property {
         match self {
             Property::Gate => "gate",
             Property::Model => "model",
+            Property::Sound => "sound",
         }
     }
 
@@ -58,6 +65,9 @@ impl Property {
     pub fn broken_by(self, report: &Report) -> Option<String> {
         match self {
             Property::Gate if report.exit_code() != 0 => Some(format!("{}", report.verdict())),
+            Property::Sound if matches!(report.verdict(), harness::Verdict::Error(_)) => {
+                Some(report.verdict().to_string())
+            }
             Property::Model if report.as_expected() != Some(true) => Some(format!(
                 "expected {}, got {}",
                 report.expected.map(|e| e.to_string()).unwrap_or_else(|| "nothing".into()),
