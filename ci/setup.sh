@@ -2,6 +2,7 @@
 # Installs what the build needs beyond a fresh machine of this kind (Rust toolchain, gcc, make).
 # rdkafka builds librdkafka with its own configure script and links the system zlib.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v make >/dev/null || need+=(make)
@@ -16,3 +17,7 @@ fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy
 cargo --version
+
+# The Python pipeline under test (examples/python-pipeline) runs in a venv of its own; the tests
+# make it too when it is missing, so `cargo test --workspace` alone works on a fresh machine.
+examples/python-pipeline/setup.sh

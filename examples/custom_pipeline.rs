@@ -57,6 +57,7 @@ impl Pipeline for Clicks {
             }],
             tasks: vec![TaskPlan { name: CLICKS.into(), queries: vec![CLICKS.into()], depends_on: vec![] }],
             upstream: vec![],
+            program: None,
         })
     }
 

@@ -50,6 +50,11 @@ struct ScenarioArgs {
     /// Reference pipeline to run (see `loudfail list`).
     #[arg(long, default_value = "telemetry")]
     pipeline: String,
+    /// A program of your own, described by a spec file (TOML: topics, tables, flows, tasks;
+    /// see "Your pipeline, as it is" in the README). Runs it as it is and judges it from what
+    /// the world shows. Replaces --pipeline.
+    #[arg(long, value_name = "PATH", conflicts_with = "pipeline")]
+    pipeline_file: Option<PathBuf>,
     /// How queries are laid out on tasks and clusters: multi-query (one cluster, one task
     /// running every query), shared-cluster (one cluster, a process per task), cluster-per-task.
     #[arg(long, default_value = "multi-query")]
@@ -61,7 +66,8 @@ struct ScenarioArgs {
     /// Fault to inject (see `loudfail list`), or `none` for a fault-free baseline. Repeat it
     /// for a schedule of faults, injected in order; `NAME@GAP` waits GAP (nominal: `30s`, `2m`)
     /// after the previous fault took effect: `--fault poison-record --fault driver-crash@2m`.
-    #[arg(long, default_value = "concurrent-append")]
+    /// Default: concurrent-append for a reference pipeline, driver-crash for a program.
+    #[arg(long)]
     fault: Vec<String>,
     /// Seed of the run: the workload's data and the fault's timing derive from it.
     #[arg(long, default_value_t = 1)]
@@ -69,9 +75,10 @@ struct ScenarioArgs {
     /// Number of domain queries of the telemetry pipeline (1 to 6).
     #[arg(long, default_value_t = 2)]
     domains: usize,
-    /// Time scale: `test` (10 nominal minutes take 1 s), `real`, or a factor in (0, 1].
-    #[arg(long, default_value = "test")]
-    scale: String,
+    /// Time scale: `test` (10 nominal minutes take 1 s), `real`, `N:1` (N nominal seconds take
+    /// one), or a factor in (0, 1]. Default: test, or the program spec's own (60:1).
+    #[arg(long)]
+    scale: Option<String>,
     /// Retries of each task before its run fails (Databricks' task `max_retries`). Default: 0
     /// for multi-query, 3 for shared-cluster and cluster-per-task.
     #[arg(long)]
@@ -174,15 +181,28 @@ struct BenchArgs {
 }
 
 fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
-    let pipeline = suites::registry().get(&a.pipeline)?;
+    let (pipeline, default_scale, default_fault): (std::sync::Arc<dyn harness::Pipeline>, _, _) = match &a.pipeline_file
+    {
+        Some(path) => {
+            let p = harness::program::ProgramPipeline::load(path)?;
+            let scale = p.spec().time_scale();
+            (std::sync::Arc::new(p), scale, "driver-crash")
+        }
+        None => (suites::registry().get(&a.pipeline)?, TimeScale::TEST, "concurrent-append"),
+    };
     let kind = TopologyKind::parse(&a.topology)?;
     let await_policy = AwaitPolicy::parse(&a.await_policy)?;
-    let scale = TimeScale::parse(&a.scale).ok_or_else(|| {
-        HarnessError::bad_input(
-            format!("unknown time scale {:?}", a.scale),
-            "use test, real, or a factor between 0 and 1",
-        )
-    })?;
+    let scale = match &a.scale {
+        None => default_scale,
+        Some(text) => harness::program::parse_scale(text).ok_or_else(|| {
+            HarnessError::bad_input(
+                format!("unknown time scale {text:?}"),
+                "use test, real, N:1 (nominal:real) or a factor between 0 and 1",
+            )
+        })?,
+    };
+    let default_faults = vec![default_fault.to_string()];
+    let faults_asked = if a.fault.is_empty() { &default_faults } else { &a.fault };
     let mut s = Scenario::new(pipeline)
         .topology(Topology {
             kind,
@@ -194,7 +214,7 @@ fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
         .scale(scale)
         .options(PipelineOptions { domains: a.domains, ..PipelineOptions::default() });
     let faults = suites::faults();
-    for entry in a.fault.iter().filter(|f| *f != "none" || a.fault.len() > 1) {
+    for entry in faults_asked.iter().filter(|f| *f != "none" || faults_asked.len() > 1) {
         let (name, gap) = match entry.split_once('@') {
             None => (entry.as_str(), Duration::ZERO),
             Some((name, gap)) => (
@@ -520,9 +540,12 @@ fn list() -> i32 {
     println!(
         "await policies:\n  each                   await each query in order (the incident)\n  any                    await any termination (the band-aid)"
     );
-    println!("faults:");
-    for f in suites::faults().all() {
-        println!("  {:<22} {}", f.name(), f.about());
+    println!("faults (fits: the pipelines each works on; a program is one run from --pipeline-file):");
+    let faults = suites::faults();
+    let width = faults.all().iter().map(|f| f.name().len()).max().unwrap_or(0);
+    for f in faults.all() {
+        let fits = if f.fits_programs() { "any pipeline" } else { "engine pipelines" };
+        println!("  {:<width$}  {:<17} {}", f.name(), fits, f.about());
     }
     0
 }

@@ -227,3 +227,37 @@ async fn driver_oom_under_rlimit_as_where_no_cgroup_is_used() {
     assert!(history.contains(r#""mechanism":"rlimit-as""#));
     assert_nothing_left(&dir);
 }
+
+/// A spec file in a scratch directory, from the Python example's with `edit` applied.
+fn spec_with(name: &str, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline/loudfail.toml");
+    let dir = scratch(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("loudfail.toml");
+    std::fs::write(&path, edit(std::fs::read_to_string(example).unwrap())).unwrap();
+    path
+}
+
+#[test]
+fn a_bad_pipeline_spec_is_rejected_naming_the_key_and_creating_nothing() {
+    let unknown = spec_with("spec-key", |t| t.replace("[workload]", "[workload]\nburst = 3"));
+    rejects(&["--pipeline-file", unknown.to_str().unwrap()], "unknown field `burst`", "README");
+    let placeholder = spec_with("spec-ph", |t| t.replace("{bootstrap}", "{brokers}"));
+    rejects(&["--pipeline-file", placeholder.to_str().unwrap()], "unknown placeholder {brokers}", "Help:");
+    let missing =
+        spec_with("spec-cmd", |t| t.replace("command = [\".venv/bin/python\"", "command = [\"./no-such-program\""));
+    rejects(&["--pipeline-file", missing.to_str().unwrap()], "program ./no-such-program does not exist", "Help:");
+    rejects(&["--pipeline-file", "/no/such/loudfail.toml"], "cannot read pipeline spec", "--pipeline-file");
+    // A fault that acts inside a query does not fit a program.
+    let ok = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline/loudfail.toml");
+    rejects(
+        &["--pipeline-file", ok.to_str().unwrap(), "--fault", "concurrent-append"],
+        "needs the cooperation of loudfail's engine",
+        "fits any program",
+    );
+    rejects(
+        &["--pipeline-file", ok.to_str().unwrap(), "--topology", "shared-cluster"],
+        "cannot run on a shared cluster",
+        "cluster-per-task",
+    );
+}

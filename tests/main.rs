@@ -11,6 +11,7 @@ mod explore;
 mod incident1;
 mod incident2;
 mod matrix;
+mod programs;
 mod schedule;
 mod services;
 mod storage;

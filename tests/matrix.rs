@@ -43,3 +43,9 @@ async fn faults_that_start_in_the_data_in_every_layout() {
 async fn storage_read_only_in_every_layout() {
     check_row("storage-read-only").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_that_fit_any_program_in_every_layout() {
+    check_row("crash-after-commit").await;
+    check_row("broker-outage").await;
+}

@@ -21,8 +21,9 @@ pub fn scratch(name: &str) -> PathBuf {
     p
 }
 
-/// Processes whose command line mentions `dir` (every cluster and task of a run is started with
-/// `--run-dir <dir>`), other than this test process.
+/// Processes whose command line or environment mentions `dir` (every cluster and task of a run
+/// is started with `--run-dir <dir>`; a program gets its tables' locations, inside it), other
+/// than this test process.
 pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
     let needle = dir.display().to_string();
     let me = std::process::id();
@@ -34,7 +35,8 @@ pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
         }
         let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else { continue };
         let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if cmd.contains(&needle) {
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if cmd.contains(&needle) || String::from_utf8_lossy(&environ).contains(&needle) {
             out.push((pid, cmd));
         }
     }

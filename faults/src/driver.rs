@@ -74,6 +74,10 @@ impl Fault for DriverCrash {
         Scope::Cluster
     }
 
+    fn fits_programs(&self) -> bool {
+        true
+    }
+
     fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
         // Driver-scoped failures are loud in every layout.
         Expectation::LoudRestarted
@@ -130,6 +134,10 @@ impl Fault for DriverHang {
 
     fn scope(&self) -> Scope {
         Scope::Cluster
+    }
+
+    fn fits_programs(&self) -> bool {
+        true
     }
 
     fn persists_until_healed(&self) -> bool {

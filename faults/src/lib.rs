@@ -3,8 +3,11 @@
 //!
 //! | module | fault |
 //! |---|---|
+//! | [`broker_outage`] | every broker stops answering for a while, then comes back |
 //! | [`catalog_blip`] | the catalog (metastore) is unreachable for a while |
+//! | [`commit_crash`] | the writer dies right after a sink commit lands, before it records its progress |
 //! | [`checkpoint_corruption`] | the driver dies mid-write and leaves a query's offsets entry torn |
+//! | [`concurrent_change`] | another job changes the sink's metadata between a writer's read and its commit |
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
 //! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
@@ -15,9 +18,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
 
+pub mod broker_outage;
 pub mod catalog_blip;
 pub mod checkpoint_corruption;
+pub mod commit_crash;
 pub mod concurrent_append;
+pub mod concurrent_change;
 pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
@@ -43,4 +49,7 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(upstream::DataFault::poison_record()))
         .with(Arc::new(upstream::DataFault::schema_mismatch()))
         .with(Arc::new(storage_read_only::StorageReadOnly::default()))
+        .with(Arc::new(commit_crash::CrashAfterCommit::default()))
+        .with(Arc::new(broker_outage::BrokerOutage::default()))
+        .with(Arc::new(concurrent_change::ConcurrentMetadataChange::default()))
 }

@@ -54,6 +54,10 @@ impl Fault for StorageReadOnly {
         true
     }
 
+    fn fits_programs(&self) -> bool {
+        true
+    }
+
     fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
         match target_query(NAME, &self.query, plan) {
             Ok(query) => Expectation::of_persistent_query_failure(topology, plan, &query),

@@ -100,6 +100,12 @@ pub trait Fault: Send + Sync + Debug {
     fn target(&self) -> String;
     /// Checks that the pipeline has what the fault needs (a query, a writer, ...).
     fn check(&self, plan: &PipelinePlan) -> Result<()>;
+    /// True when it works on any program — on processes, the broker, storage, the data or the
+    /// tables — not only on pipelines running on loudfail's engine (a failpoint inside a query,
+    /// a query's own report, a catalog it reads at every batch).
+    fn fits_programs(&self) -> bool {
+        false
+    }
     /// How far it reaches by its nature.
     fn scope(&self) -> Scope {
         Scope::Query
@@ -179,14 +185,15 @@ impl FaultCtx<'_> {
         Ok(())
     }
 
-    /// Awaits the exit of a cluster process after `since`. Returns when it died — the earliest
-    /// sign of it: its exit, or a task noticing its driver gone, whichever was first — its
-    /// signal, and whether it ran out of memory.
+    /// Awaits the exit of a cluster process after `since` (for a program, the task process
+    /// that is its own driver). Returns when it died — the earliest sign of it: its exit, or a
+    /// task noticing its driver gone, whichever was first — its signal, and whether it ran out
+    /// of memory.
     pub async fn await_cluster_exit(&self, since: usize, cluster: &str) -> Result<ClusterDeath> {
         let what = format!("cluster {cluster} to exit");
         self.history
             .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
-                Event::ProcessExited { role: crate::history::Role::Cluster, name, .. } if name == cluster => Some(()),
+                Event::ProcessExited { name, .. } if name == cluster => Some(()),
                 _ => None,
             })
             .await?;
@@ -194,7 +201,7 @@ impl FaultCtx<'_> {
         let mut death = ClusterDeath { at: i64::MAX, signal: None, out_of_memory: None };
         for r in &records[since..] {
             match &r.event {
-                Event::ProcessExited { role: crate::history::Role::Cluster, name, signal, .. } if name == cluster => {
+                Event::ProcessExited { name, signal, .. } if name == cluster => {
                     death.at = death.at.min(r.at);
                     death.signal = *signal;
                 }
@@ -342,9 +349,15 @@ impl FaultCtx<'_> {
         Ok(t)
     }
 
-    /// Awaits the termination of `query` after `since` and records it as `fault`'s effect when
-    /// the query failed — with an error of class `kind`, when one is given. Otherwise a fault
-    /// error: `cause` (what the fault did), and how the query ended instead.
+    /// Awaits the failure of `query` after `since` and records it as `fault`'s effect: the
+    /// query terminating with an error — of class `kind`, when one is given — or, for a
+    /// program, the process running it exiting with anything but success. A query that ends
+    /// otherwise is a fault error: `cause` (what the fault did), and how it ended instead.
+    ///
+    /// A failure that never shows within the fault's reach is no harness error: the program
+    /// may swallow it or retry in place forever. The effect is then recorded at the injection
+    /// (kind `Unseen`) and the run goes on, to be judged from the world at the horizon —
+    /// SILENT, LOSS or whatever it shows.
     pub async fn await_failure(
         &self,
         since: usize,
@@ -353,9 +366,43 @@ impl FaultCtx<'_> {
         kind: Option<&str>,
         cause: &str,
     ) -> Result<Termination> {
-        let ended = self.await_termination(since, query).await?;
+        let program = self.job.task_of(query).filter(|t| t.program.is_some()).map(|t| t.name.clone());
+        let what = format!("query {query} to terminate");
+        let ended = self
+            .history
+            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
+                Event::QueryTerminated { query: q, error, error_kind, .. } if q == query => {
+                    Some(Termination { at: r.at, error: error.clone(), error_kind: error_kind.clone() })
+                }
+                Event::ProcessExited { name, code, signal, .. }
+                    if program.as_ref() == Some(name) && *code != Some(0) =>
+                {
+                    let how = crate::process::describe_exit(*code, *signal);
+                    Some(Termination {
+                        at: r.at,
+                        error: Some(format!("{cause}: the program's task {name} ended ({how})")),
+                        error_kind: Some("ProcessExited".into()),
+                    })
+                }
+                _ => None,
+            })
+            .await;
+        let ended = match ended {
+            Ok((t, _)) => t,
+            Err(HarnessError::Timeout { .. }) => {
+                let at = self.history.snapshot()[..since]
+                    .iter()
+                    .rev()
+                    .find(|r| matches!(&r.event, Event::FaultInjected { fault: f, .. } if f == fault))
+                    .map_or_else(crate::time::now_us, |r| r.at);
+                let error = format!("{cause}; no failure of query {query} showed (no report, no process ended)");
+                self.effect(at, fault, query, UNSEEN, &error);
+                return Ok(Termination { at, error: Some(error), error_kind: Some(UNSEEN.into()) });
+            }
+            Err(e) => return Err(e),
+        };
         match (&ended.error, &ended.error_kind) {
-            (Some(error), Some(k)) if kind.is_none_or(|want| want == k) => {
+            (Some(error), Some(k)) if k == "ProcessExited" || kind.is_none_or(|want| want == k) => {
                 self.effect(ended.at, fault, query, k, error);
                 Ok(ended)
             }
@@ -409,6 +456,29 @@ impl FaultCtx<'_> {
         Ok(())
     }
 
+    /// Delays every answer of the run's broker by `delay` (zero: at once again), recorded as a
+    /// phase. Only the embedded broker can be.
+    pub async fn set_broker_round_trip(&self, delay: Duration) -> Result<()> {
+        self.broker.set_round_trip(delay).await?;
+        self.record(Event::Phase { name: format!("broker round trip: {}", crate::time::human(delay)) });
+        Ok(())
+    }
+
+    /// Makes the run's broker refuse every consumer group's offset commits (with a retriable
+    /// error) or accept them again, recorded as a phase. Only the embedded broker can be.
+    pub async fn refuse_offset_commits(&self, refuse: bool) -> Result<()> {
+        self.broker.refuse_offset_commits(refuse).await?;
+        let name = if refuse { "broker refuses offset commits" } else { "broker accepts offset commits again" };
+        self.record(Event::Phase { name: name.into() });
+        Ok(())
+    }
+
+    /// The task process that runs `query` when the pipeline is a program (it is its own
+    /// driver), to strike with a signal.
+    pub fn program_task_of(&self, query: &str) -> Option<String> {
+        self.job.task_of(query).filter(|t| t.program.is_some()).map(|t| t.name.clone())
+    }
+
     /// How long a query's Kafka source waits for the broker before it fails, in real time.
     pub fn source_timeout(&self) -> Duration {
         self.timings.source_timeout(self.scale)
@@ -424,6 +494,9 @@ impl FaultCtx<'_> {
         })
     }
 }
+
+/// The error class of a fault's effect that never showed: no report, no process ended.
+pub const UNSEEN: &str = "Unseen";
 
 /// How a cluster died.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -346,8 +346,36 @@ pub enum Event {
         /// The source positions that batch ended at.
         end: Positions,
     },
+    /// Records of a flow were seen in its sink (program pipelines: the ids the table's live
+    /// files hold, whatever wrote them). Recorded when anything changes.
+    FlowLanded {
+        /// The flow.
+        flow: String,
+        /// Its sink table.
+        table: String,
+        /// The table's version (-1: no table yet).
+        version: i64,
+        /// Distinct ids produced to the flow's source that the table holds.
+        landed: u64,
+        /// Rows holding those ids (more than `landed`: some are there twice).
+        rows: u64,
+        /// Ids that landed since the last observation: progress.
+        added: u64,
+    },
     /// What a sink table holds at the end, against what the workload produced.
     TableAudit(TableAudit),
+}
+
+impl Event {
+    /// The query (or flow) this event shows progressing: a batch its sink committed (an engine
+    /// query's report, dated by it), or new records seen landed in a flow's sink (the world).
+    pub fn progress_of(&self) -> Option<&str> {
+        match self {
+            Event::BatchCommitted { query, skipped: false, .. } => Some(query),
+            Event::FlowLanded { flow, added, .. } if *added > 0 => Some(flow),
+            _ => None,
+        }
+    }
 }
 
 /// What a table holds at the end of a run compared with what should be there.

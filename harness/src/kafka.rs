@@ -11,7 +11,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::producer::{BaseProducer, FutureProducer, FutureRecord, Producer as _};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,6 +19,8 @@ use std::time::Duration;
 enum Request {
     CreateTopic { name: String, partitions: i32, reply: mpsc::Sender<Result<()>> },
     Available { up: bool, reply: mpsc::Sender<Result<()>> },
+    RoundTrip { delay: Duration, reply: mpsc::Sender<Result<()>> },
+    RefuseOffsetCommits { refuse: bool, reply: mpsc::Sender<Result<()>> },
     Shutdown,
 }
 
@@ -104,11 +106,33 @@ impl Broker {
     pub async fn set_available(&self, up: bool) -> Result<()> {
         match &self.embedded {
             Some(e) => Self::ask(e, |reply| Request::Available { up, reply }).await,
-            None => Err(HarnessError::Unsupported(format!(
-                "the external broker at {} cannot be taken down by loudfail; drop --broker to use the embedded one",
-                self.bootstrap
-            ))),
+            None => Err(self.not_ours("taken down")),
         }
+    }
+
+    /// Delays every answer of the embedded broker by `delay` (zero: answers at once again).
+    pub async fn set_round_trip(&self, delay: Duration) -> Result<()> {
+        match &self.embedded {
+            Some(e) => Self::ask(e, |reply| Request::RoundTrip { delay, reply }).await,
+            None => Err(self.not_ours("slowed down")),
+        }
+    }
+
+    /// Makes the embedded broker refuse (with a retriable error, as a coordinator that is
+    /// loading does) every consumer group's offset commits, or accept them again. A consumer that
+    /// records its progress there waits, retrying, while it is refused.
+    pub async fn refuse_offset_commits(&self, refuse: bool) -> Result<()> {
+        match &self.embedded {
+            Some(e) => Self::ask(e, |reply| Request::RefuseOffsetCommits { refuse, reply }).await,
+            None => Err(self.not_ours("made to refuse offset commits")),
+        }
+    }
+
+    fn not_ours(&self, what: &str) -> HarnessError {
+        HarnessError::Unsupported(format!(
+            "the external broker at {} cannot be {what} by loudfail; drop --broker to use the embedded one",
+            self.bootstrap
+        ))
     }
 
     /// Creates a topic.
@@ -154,6 +178,37 @@ pub fn client_config(bootstrap: &str) -> ClientConfig {
     c
 }
 
+/// A producer that waits for every record's delivery.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Producer")
+    }
+}
+
+impl Producer {
+    /// A producer for `bootstrap`.
+    pub fn new(bootstrap: &str) -> Result<Producer> {
+        let inner = client_config(bootstrap).set("linger.ms", "2").set("message.timeout.ms", "10000").create()?;
+        Ok(Producer { inner })
+    }
+
+    /// Sends every `(key, payload)` to `topic` and waits until all are delivered.
+    pub async fn send_all(&self, topic: &str, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
+        let sends = payloads
+            .iter()
+            .map(|(key, p)| self.inner.send(FutureRecord::to(topic).key(key).payload(p), Duration::from_secs(10)));
+        for r in futures::future::join_all(sends).await {
+            r.map_err(|(e, _)| HarnessError::Broker(format!("producing to {topic}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Result<String>>) {
     let owner: BaseProducer = match ClientConfig::new().set("test.mock.num.brokers", "1").set("log_level", "3").create()
     {
@@ -181,6 +236,20 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
                 // The mock cluster's brokers are numbered from 1; it has one.
                 let r = if up { mock.broker_up(1) } else { mock.broker_down(1) };
                 let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot set the broker up={up}: {e}"))));
+            }
+            Request::RoundTrip { delay, reply } => {
+                let r = mock.broker_round_trip_time(1, delay);
+                let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot delay the broker: {e}"))));
+            }
+            Request::RefuseOffsetCommits { refuse, reply } => {
+                use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
+                mock.clear_request_errors(RDKafkaApiKey::OffsetCommit);
+                if refuse {
+                    // Each refused request takes one; librdkafka retries every 100 ms or so.
+                    let errors = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS; 1000];
+                    mock.request_errors(RDKafkaApiKey::OffsetCommit, &errors);
+                }
+                let _ = reply.send(Ok(()));
             }
             Request::Shutdown => break,
         }

@@ -7,6 +7,9 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`run`] | one chaos run, start to verdict: the [`Scenario`] builder and its lifecycle |
+//! | [`program`] | any program as a pipeline: a spec file, a generic workload, flows judged by what lands |
+//! | [`landed`] | the ids a sink table holds, read incrementally from its data files |
+//! | [`audit`] | ids missing, duplicated and unexpected |
 //! | [`pipeline`] | what a pipeline is to the harness: plan, query logic, workload ([`Pipeline`]) |
 //! | [`fault`] | what a fault is: inject, heal, expectation ([`Fault`]) |
 //! | [`topology`] | how queries are laid out on tasks and clusters; await policies |
@@ -36,6 +39,7 @@
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod catalog;
 pub mod checkpoint;
 pub mod error;
@@ -44,12 +48,14 @@ pub mod fault;
 pub mod history;
 pub mod junit;
 pub mod kafka;
+pub mod landed;
 pub mod memlimit;
 pub mod named;
 pub mod observer;
 pub mod oracle;
 pub mod pipeline;
 pub mod process;
+pub mod program;
 pub mod proto;
 pub mod report;
 pub mod run;

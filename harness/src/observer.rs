@@ -76,8 +76,10 @@ impl Observer {
     pub fn start(env: PipelineEnv, plan: &PipelinePlan, history: History, interval: Duration) -> Observer {
         let (tx, rx) = watch::channel(World::default());
         let (stop_tx, stop_rx) = oneshot::channel();
-        let queries = plan.queries.clone();
-        let task = tokio::spawn(observe(env, queries, history, interval, tx, stop_rx));
+        let task = match &plan.program {
+            Some(program) => tokio::spawn(observe_flows(env, program.clone(), history, interval, tx, stop_rx)),
+            None => tokio::spawn(observe(env, plan.queries.clone(), history, interval, tx, stop_rx)),
+        };
         Observer { world: rx, stop: Some(stop_tx), task: Some(task) }
     }
 
@@ -218,6 +220,101 @@ impl Sampler {
                 w.source_end = end.clone();
                 self.history.record(Event::SourceObserved { query: q.name.clone(), end });
             }
+        }
+    }
+}
+
+/// What the world shows of a program pipeline, sample after sample: per flow, how many records
+/// were produced to its source (what the broker acknowledged), and how many of those ids its
+/// sink table's live files hold (read incrementally: only the files new commits added). No
+/// checkpoint, txn or report of the program's is needed.
+async fn observe_flows(
+    env: PipelineEnv,
+    program: Arc<crate::program::ProgramPlan>,
+    history: History,
+    interval: Duration,
+    tx: watch::Sender<World>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    use crate::landed::LandedIds;
+    use crate::oracle::FLOW_RECORDS;
+    let flows = program.flows();
+    let mut tables: BTreeMap<String, LandedIds> = BTreeMap::new();
+    for f in &flows {
+        if let Ok(location) = env.catalog.location(&f.table) {
+            tables.entry(f.table.clone()).or_insert_with(|| LandedIds::new(location, f.id_column.clone()));
+        }
+    }
+    let mut world = World::default();
+    let mut last: BTreeMap<String, (i64, u64, u64)> = BTreeMap::new();
+    let mut failing: BTreeMap<String, String> = BTreeMap::new();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = &mut stop => true,
+        };
+        world.samples += 1;
+        // Produced first, then landed: a sample may show lag that is gone, never hide lag that
+        // is there.
+        let produced: BTreeMap<String, u64> =
+            flows.iter().map(|f| (f.name.clone(), program.ledger.count(&f.topic))).collect();
+        let mut versions: BTreeMap<String, i64> = BTreeMap::new();
+        for (name, t) in tables.iter_mut() {
+            match t.look().await {
+                Ok(look) => {
+                    failing.remove(name);
+                    versions.insert(name.clone(), look.version);
+                }
+                // A table that cannot be read now (being written, storage frozen) is read at
+                // the next sample; a lasting problem is said once.
+                Err(e) => {
+                    let message = e.to_string();
+                    if failing.insert(name.clone(), message.clone()).as_ref() != Some(&message) {
+                        history.record(Event::Phase { name: format!("observer: cannot read table {name}: {message}") });
+                    }
+                }
+            }
+        }
+        for f in &flows {
+            let Some(t) = tables.get(&f.table) else { continue };
+            let version = versions.get(&f.table).copied().unwrap_or(-1);
+            let n = produced[&f.name];
+            // Only ids produced to this flow's source count as its records.
+            let ids = program.ledger.ids(&f.topic);
+            let (mut landed, mut rows) = (0u64, 0u64);
+            for id in &ids {
+                let c = t.count(*id);
+                if c > 0 {
+                    landed += 1;
+                    rows += c;
+                }
+            }
+            let w = world.queries.entry(f.name.clone()).or_default();
+            let end = Positions::from([(FLOW_RECORDS.to_string(), n as i64)]);
+            if w.source_end != end {
+                w.source_end = end.clone();
+                history.record(Event::SourceObserved { query: f.name.clone(), end });
+            }
+            let before = last.get(&f.name).copied().unwrap_or((-1, 0, 0));
+            if before != (version, landed, rows) {
+                last.insert(f.name.clone(), (version, landed, rows));
+                history.record(Event::FlowLanded {
+                    flow: f.name.clone(),
+                    table: f.table.clone(),
+                    version,
+                    landed,
+                    rows,
+                    added: landed.saturating_sub(before.1),
+                });
+            }
+            w.sink_version = Some(version);
+            w.committed = Some((version, Positions::from([(FLOW_RECORDS.to_string(), landed as i64)])));
+        }
+        tx.send_replace(world.clone());
+        if stopping {
+            return;
         }
     }
 }

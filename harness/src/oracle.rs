@@ -18,6 +18,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
+/// The position key of a program flow's records: its source's end is how many records were
+/// produced to it (`source_observed`), its consumed position how many of them landed
+/// (`flow_landed`). Lag is produced but not landed.
+pub const FLOW_RECORDS: &str = "records/produced";
+
 /// The bounds the oracles judge by, in real microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bounds {
@@ -232,32 +237,17 @@ pub fn analyze(records: &[Record]) -> Analysis {
         .max()
         .unwrap_or(0);
     let silent_us = silence.as_ref().map(|s| s.to - s.from).unwrap_or(0);
-    // Lost records outrank everything but a harness error: a write that landed where no reader
-    // looks is LOSS whatever else it did. Then a fault nobody saw that stalled a query is
-    // SILENT; one nobody saw that did no harm at all is still SILENT, with its (short) window:
-    // every fault must fail loudly.
-    let quiet = faults.iter().any(|f| !f.loud);
-    let verdict = if let Some(e) = errors.first() {
-        Verdict::Error(e.clone())
-    } else if missing + unresolved > 0 {
-        Verdict::Loss(missing + unresolved)
-    } else if quiet && silent_us > bounds.detection_us {
-        Verdict::Silent(silent_us)
-    } else if faults.iter().any(|f| f.loud && !f.restarted) {
-        Verdict::LoudNotRestarted
-    } else if duplicated > 0 {
-        Verdict::Duplicates(duplicated)
-    } else if quiet {
-        Verdict::Silent(silent_us)
-    } else if let Some(f) = faults.iter().find(|f| !f.collateral.is_empty()) {
-        Verdict::Collateral(f.collateral.clone())
-    } else if faults.is_empty() && silent_us > bounds.silence_us {
-        Verdict::Silent(silent_us)
-    } else if faults.is_empty() {
-        Verdict::Clean
-    } else {
-        Verdict::LoudRestarted
-    };
+    let verdict = Findings {
+        error: errors.first().cloned(),
+        lost: missing + unresolved,
+        duplicated,
+        faults: !faults.is_empty(),
+        quiet: faults.iter().any(|f| !f.loud),
+        silent_us,
+        not_restarted: faults.iter().any(|f| f.loud && !f.restarted),
+        collateral: faults.iter().find(|f| !f.collateral.is_empty()).map(|f| f.collateral.clone()),
+    }
+    .verdict(&bounds);
     let retrying_while_running_us = retrying_while_running(&records);
     Analysis {
         faults,
@@ -272,6 +262,59 @@ pub fn analyze(records: &[Record]) -> Analysis {
         runs,
         retrying_while_running_us,
         verdict,
+    }
+}
+
+/// What a verdict is decided from: each oracle's finding, reduced to what the precedence needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// The first harness error.
+    pub error: Option<String>,
+    /// Records missing from their sinks, or resolved alerts still open.
+    pub lost: u64,
+    /// Records in their sinks more than once.
+    pub duplicated: u64,
+    /// Whether any fault took effect.
+    pub faults: bool,
+    /// Whether a fault was not followed, within the detection bound, by a loud state.
+    pub quiet: bool,
+    /// The longest silent window, in µs.
+    pub silent_us: i64,
+    /// Whether a loud fault's queries did not progress again within the restart bound.
+    pub not_restarted: bool,
+    /// Tasks a fault disrupted beyond its reach.
+    pub collateral: Option<Vec<String>>,
+}
+
+impl Findings {
+    /// The verdict, by precedence: a harness error is no verdict at all; then what the world
+    /// lost or holds twice, whatever else happened (a write that landed where no reader looks
+    /// is LOSS, a replay that landed twice is DUPLICATES, loud or not); then a fault nobody saw
+    /// that stalled a query (SILENT); then a loud fault the job did not recover from; then a
+    /// fault nobody saw that did no visible harm (still SILENT, with its short window: every
+    /// fault must fail loudly); then collateral; then a run without faults that stalled.
+    pub fn verdict(&self, bounds: &Bounds) -> Verdict {
+        if let Some(e) = &self.error {
+            Verdict::Error(e.clone())
+        } else if self.lost > 0 {
+            Verdict::Loss(self.lost)
+        } else if self.duplicated > 0 {
+            Verdict::Duplicates(self.duplicated)
+        } else if self.quiet && self.silent_us > bounds.detection_us {
+            Verdict::Silent(self.silent_us)
+        } else if self.not_restarted {
+            Verdict::LoudNotRestarted
+        } else if self.quiet {
+            Verdict::Silent(self.silent_us)
+        } else if let Some(c) = &self.collateral {
+            Verdict::Collateral(c.clone())
+        } else if !self.faults && self.silent_us > bounds.silence_us {
+            Verdict::Silent(self.silent_us)
+        } else if !self.faults {
+            Verdict::Clean
+        } else {
+            Verdict::LoudRestarted
+        }
     }
 }
 
@@ -294,6 +337,10 @@ struct JobView {
 }
 
 impl JobView {
+    fn program_task(&self, task: &str) -> Option<&crate::topology::TaskSpec> {
+        self.job.as_ref()?.tasks.iter().find(|t| t.name == task && t.program.is_some())
+    }
+
     fn task_of(&self, query: &str) -> Option<String> {
         self.job.as_ref()?.task_of(query).map(|t| t.name.clone())
     }
@@ -375,7 +422,7 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
             .filter(|q| *q != query)
             .cloned()
             .collect();
-        let affected: Vec<String> = affected_queries(records, t0, until, query, &stalled, bounds.restart_us)
+        let affected: Vec<String> = affected_queries(records, t0, until, query, &stalled, bounds.restart_us, job)
             .into_iter()
             .filter(|q| !broken.contains(q))
             .collect();
@@ -393,10 +440,10 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
             let loud_at = &from;
             let mut latest = Some(0i64);
             for q in &affected {
-                let before = best_txn(records.iter().filter(|r| r.at <= *loud_at), q);
-                let again = records.iter().find(|r| {
-                    r.at > *loud_at && matches!(&r.event, Event::SinkObserved { query: rq, txn: Some(t), .. } if rq == q && before.is_none_or(|b| *t > b))
-                });
+                let before = best_mark(records.iter().filter(|r| r.at <= *loud_at), q);
+                let again = records
+                    .iter()
+                    .find(|r| r.at > *loud_at && sink_mark(&r.event, q).is_some_and(|t| before.is_none_or(|b| t > b)));
                 // In a schedule, a query started again with nothing to read (its upstream still
                 // broken by another fault) is back too: it has no commit to make. Alone, a fault
                 // is recovered from by a commit, the stricter measure.
@@ -440,21 +487,27 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
     out
 }
 
-/// Whether `query`'s sink showed a commit in `(from, to]` that it had not shown by `from`.
-fn progressed(records: &[Record], query: &str, from: i64, to: i64) -> bool {
-    let before = best_txn(records.iter().filter(|r| r.at <= from), query);
-    records.iter().filter(|r| r.at > from && r.at <= to).any(
-        |r| matches!(&r.event, Event::SinkObserved { query: q, txn: Some(t), .. } if q == query && before.is_none_or(|b| *t > b)),
-    )
+/// How far `query`'s sink has come, as the world shows it: its txn version (an engine query's
+/// last batch), or how many of a flow's records have landed (a program's flow).
+fn sink_mark(event: &Event, query: &str) -> Option<i64> {
+    match event {
+        Event::SinkObserved { query: q, txn: Some(t), .. } if q == query => Some(*t),
+        Event::FlowLanded { flow, landed, .. } if flow == query && *landed > 0 => Some(*landed as i64),
+        _ => None,
+    }
 }
 
-fn best_txn<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Option<i64> {
+/// Whether `query`'s sink showed progress in `(from, to]` beyond what it had shown by `from`.
+fn progressed(records: &[Record], query: &str, from: i64, to: i64) -> bool {
+    let before = best_mark(records.iter().filter(|r| r.at <= from), query);
     records
-        .filter_map(|r| match &r.event {
-            Event::SinkObserved { query: q, txn, .. } if q == query => *txn,
-            _ => None,
-        })
-        .max()
+        .iter()
+        .filter(|r| r.at > from && r.at <= to)
+        .any(|r| sink_mark(&r.event, query).is_some_and(|t| before.is_none_or(|b| t > b)))
+}
+
+fn best_mark<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Option<i64> {
+    records.filter_map(|r| sink_mark(&r.event, query)).max()
 }
 
 /// The fault's target, and every query the system stopped after the fault: those that
@@ -469,6 +522,7 @@ fn affected_queries(
     target: &str,
     stalls: &[Silence],
     stall_us: i64,
+    job: &JobView,
 ) -> Vec<String> {
     let mut out = BTreeSet::from([target.to_string()]);
     let mut on_cluster: BTreeMap<(String, u32), BTreeSet<String>> = BTreeMap::new();
@@ -499,6 +553,12 @@ fn affected_queries(
             Event::ProcessExited { role: crate::history::Role::Cluster, name, run, .. } => {
                 if let Some(qs) = on_cluster.get(&(name.clone(), *run)) {
                     out.extend(qs.iter().cloned());
+                }
+            }
+            // A program is its own driver: its flows end with its process.
+            Event::ProcessExited { role: crate::history::Role::Task, name, .. } => {
+                if let Some(t) = job.program_task(name) {
+                    out.extend(t.queries.iter().cloned());
                 }
             }
             _ => {}
@@ -575,6 +635,15 @@ pub fn stalls(records: &[Record], while_running: bool) -> Vec<Silence> {
             }
             Event::BatchCommitted { query, batch, skipped: false, .. } => {
                 tracks.entry(query.clone()).or_default().reported.entry(*batch).or_insert(r.at);
+            }
+            Event::FlowLanded { flow, landed, .. } => {
+                let tr = tracks.entry(flow.clone()).or_default();
+                let landed = *landed as i64;
+                tr.consumed = Some(Positions::from([(FLOW_RECORDS.to_string(), landed)]));
+                if landed > 0 && tr.best.is_none_or(|b| landed > b) {
+                    tr.best = Some(landed);
+                    progressed = Some((flow.as_str(), r.at));
+                }
             }
             Event::SinkObserved { query, txn: Some(t), .. } => {
                 let tr = tracks.entry(query.clone()).or_default();
@@ -955,6 +1024,73 @@ mod tests {
         assert_eq!(a.verdict, Verdict::Collateral(vec!["ingest".into()]), "{a:?}");
         assert_eq!(a.faults[0].blast_radius, vec!["alerts".to_string(), "ingest".to_string()]);
         assert_eq!(a.retrying_while_running_us, 155_000);
+    }
+
+    /// Every finding alone, then every pair: the graver one decides, in the documented order
+    /// ERROR > LOSS > DUPLICATES > SILENT (a stall) > LOUD-NOT-RESTARTED > SILENT (no harm seen)
+    /// > COLLATERAL > LOUD+RESTARTED; a run without faults is CLEAN unless it stalled.
+    #[test]
+    fn the_verdict_is_a_precedence_over_findings() {
+        let bounds = Bounds { detection_us: 250_000, restart_us: 1_000_000, silence_us: 1_000_000 };
+        let base = Findings { faults: true, ..Findings::default() };
+        let findings: Vec<(&str, Findings)> = vec![
+            ("ERROR", Findings { error: Some("broker died".into()), ..base.clone() }),
+            ("LOSS", Findings { lost: 3, ..base.clone() }),
+            ("DUPLICATES", Findings { duplicated: 2, ..base.clone() }),
+            ("SILENT", Findings { quiet: true, silent_us: 2_000_000, ..base.clone() }),
+            ("LOUD-NOT-RESTARTED", Findings { not_restarted: true, ..base.clone() }),
+            ("SILENT", Findings { quiet: true, silent_us: 1_000, ..base.clone() }),
+            ("COLLATERAL", Findings { collateral: Some(vec!["other".into()]), ..base.clone() }),
+            ("LOUD+RESTARTED", base.clone()),
+        ];
+        let merge = |a: &Findings, b: &Findings| Findings {
+            error: a.error.clone().or(b.error.clone()),
+            lost: a.lost + b.lost,
+            duplicated: a.duplicated + b.duplicated,
+            faults: true,
+            quiet: a.quiet || b.quiet,
+            silent_us: a.silent_us.max(b.silent_us),
+            not_restarted: a.not_restarted || b.not_restarted,
+            collateral: a.collateral.clone().or(b.collateral.clone()),
+        };
+        for (i, (name, f)) in findings.iter().enumerate() {
+            assert_eq!(f.verdict(&bounds).name(), *name, "{f:?}");
+            for (j, (other, g)) in findings.iter().enumerate() {
+                let want = if i <= j { name } else { other };
+                assert_eq!(merge(f, g).verdict(&bounds).name(), *want, "{name} with {other}");
+            }
+        }
+        let clean = Findings::default();
+        assert_eq!(clean.verdict(&bounds), Verdict::Clean);
+        assert_eq!(Findings { silent_us: 2_000_000, ..clean.clone() }.verdict(&bounds).name(), "SILENT");
+        assert_eq!(Findings { duplicated: 1, ..clean }.verdict(&bounds).name(), "DUPLICATES");
+    }
+
+    /// A program's flow is judged by the ids landing in its sink: produced but not landed is
+    /// lag, new ids landing is progress, whatever wrote them.
+    #[test]
+    fn a_program_flow_stalls_while_produced_records_do_not_land() {
+        let mut h = H::new();
+        let landed = |h: &mut H, ms: i64, n: u64, added: u64| {
+            h.at(
+                ms,
+                Event::FlowLanded { flow: "ingest".into(), table: "t".into(), version: 1, landed: n, rows: n, added },
+            );
+        };
+        let produced = |h: &mut H, ms: i64, n: i64| {
+            h.at(
+                ms,
+                Event::SourceObserved { query: "ingest".into(), end: Positions::from([(FLOW_RECORDS.into(), n)]) },
+            );
+        };
+        produced(&mut h, 10, 10);
+        landed(&mut h, 20, 10, 10);
+        produced(&mut h, 30, 20);
+        landed(&mut h, 1500, 20, 10);
+        let stalls = stalls(&h.0, true);
+        // Produced and not landed yet (10 ms), then produced and stuck until more landed.
+        let spans: Vec<(i64, i64)> = stalls.iter().map(|s| (s.from, s.to)).collect();
+        assert_eq!(spans, vec![(10_000, 20_000), (30_000, 1_500_000)]);
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub struct TaskPlan {
 }
 
 /// Everything the harness sets up for a pipeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PipelinePlan {
     /// Topics to create.
     pub topics: Vec<TopicSpec>,
@@ -146,6 +146,9 @@ pub struct PipelinePlan {
     /// Out-of-the-ordinary records the workload can send down a query's source on demand (for
     /// faults that start in the data). Empty when it can send none.
     pub upstream: Vec<Upstream>,
+    /// For a program pipeline (a black box described by a spec file): its spec and what the
+    /// run produced. None for pipelines on loudfail's engine.
+    pub program: Option<Arc<crate::program::ProgramPlan>>,
 }
 
 /// Records out of the ordinary that arrive from upstream: what faults that start in the data ask
@@ -201,6 +204,12 @@ pub struct Delivered {
 }
 
 impl PipelinePlan {
+    /// True for a program pipeline: a black box, judged from the world alone. Faults that need
+    /// the engine's cooperation (a failpoint inside a query) do not fit it.
+    pub fn is_program(&self) -> bool {
+        self.program.is_some()
+    }
+
     /// A table by name.
     pub fn table(&self, name: &str) -> Option<&TableSpec> {
         self.tables.iter().find(|t| t.name == name)
@@ -470,6 +479,10 @@ pub trait Pipeline: Send + Sync + Debug {
     /// How a report names the pipeline with the options that shape it (`telemetry (2 domains)`).
     fn summary(&self, _options: &PipelineOptions) -> String {
         self.name().to_string()
+    }
+    /// How a `loudfail run` line names this pipeline (`--pipeline telemetry`).
+    fn replay_args(&self) -> String {
+        format!("--pipeline {}", self.name())
     }
     /// Checks options and describes topics, tables, queries and tasks.
     fn plan(&self, run_id: &str, options: &PipelineOptions) -> Result<PipelinePlan>;

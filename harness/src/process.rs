@@ -37,6 +37,28 @@ pub fn live_count() -> usize {
 /// proportional set sizes (PSS, as `smem` reports), so pages they share — the binary's text,
 /// above all — count once, not once per process. Falls back to RSS where PSS is not available.
 pub fn resident_memory() -> u64 {
+    let (own, children) = resident_memory_split();
+    own + children
+}
+
+/// CPU time (user and system) this process has used, and its children that have ended.
+pub fn cpu_times() -> (std::time::Duration, std::time::Duration) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let of = |who| {
+        getrusage(who)
+            .map(|u| {
+                let t = |tv: nix::sys::time::TimeVal| {
+                    std::time::Duration::from_micros((tv.tv_sec() as u64) * 1_000_000 + tv.tv_usec() as u64)
+                };
+                t(u.user_time()) + t(u.system_time())
+            })
+            .unwrap_or_default()
+    };
+    (of(UsageWho::RUSAGE_SELF), of(UsageWho::RUSAGE_CHILDREN))
+}
+
+/// [`resident_memory`] of this process, and of its live children together.
+pub fn resident_memory_split() -> (u64, u64) {
     let pss = |pid: &str| -> Option<u64> {
         let t = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
         t.lines()
@@ -52,10 +74,8 @@ pub fn resident_memory() -> u64 {
             .unwrap_or(0)
     };
     let children: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
-    std::iter::once("self".to_string())
-        .chain(children.into_iter().map(|p| p.to_string()))
-        .map(|p| pss(&p).unwrap_or_else(|| rss(&p)))
-        .sum()
+    let of = |p: &str| pss(p).unwrap_or_else(|| rss(p));
+    (of("self"), children.into_iter().map(|p| of(&p.to_string())).sum())
 }
 
 pub use nix::sys::signal::Signal;
@@ -95,14 +115,19 @@ impl Exit {
 
     /// `exit code 1`, `killed by SIGKILL`.
     pub fn describe(&self) -> String {
-        match (self.code, self.signal) {
-            (Some(c), _) => format!("exit code {c}"),
-            (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
-                Ok(sig) => format!("killed by {sig}"),
-                Err(_) => format!("killed by signal {s}"),
-            },
-            (None, None) => "ended".into(),
-        }
+        describe_exit(self.code, self.signal)
+    }
+}
+
+/// How a process ended, in words: `exit code 1`, `killed by SIGKILL`.
+pub fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
+    match (code, signal) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
+            Ok(sig) => format!("killed by {sig}"),
+            Err(_) => format!("killed by signal {s}"),
+        },
+        (None, None) => "ended".into(),
     }
 }
 
@@ -136,6 +161,11 @@ pub struct Spec<'a> {
     pub log: &'a Path,
     /// Its memory limit, if any.
     pub memory: Option<crate::memlimit::MemoryLimit>,
+    /// Its working directory (default: the harness's).
+    pub workdir: Option<&'a Path>,
+    /// True for loudfail's own processes, whose stdout carries history records. A program
+    /// under test is a black box: what it prints goes to its log, never into the history.
+    pub reports: bool,
 }
 
 /// A query that terminated with an error, as a child reported it (what a job that monitors its
@@ -166,10 +196,18 @@ pub fn spawn(
         .open(spec.log)
         .map_err(|e| HarnessError::io(spec.log, e))?;
     let mut cmd = Command::new(spec.program);
+    let stdout = if spec.reports {
+        Stdio::piped()
+    } else {
+        Stdio::from(log.try_clone().map_err(|e| HarnessError::io(spec.log, e))?)
+    };
+    if let Some(dir) = spec.workdir {
+        cmd.current_dir(dir);
+    }
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
         .process_group(0);
@@ -214,11 +252,12 @@ pub fn spawn(
     LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32);
     history.record(Event::ProcessStarted { role: spec.role, name: spec.name.to_string(), run: spec.run, pid });
 
-    let stdout = child.stdout.take().ok_or_else(|| err("no stdout".into()))?;
+    let stdout = child.stdout.take();
     let stdin = child.stdin.take();
     let h = history.clone();
     let run = spec.run;
     let reader = tokio::spawn(async move {
+        let Some(stdout) = stdout else { return };
         let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             // A line that is not a record is the child's own chatter; it belongs in its log,

@@ -49,12 +49,28 @@ pub struct Report {
     /// Peak resident memory of the run's processes together (harness and children), bytes.
     #[serde(default)]
     pub peak_memory: u64,
+    /// Peak resident memory of the harness alone (the rest is the pipeline's processes), bytes.
+    #[serde(default)]
+    pub harness_memory: u64,
+    /// CPU time the harness used during the run, and the run's processes (clusters, tasks, a
+    /// program's), in µs.
+    #[serde(default)]
+    pub cpu_us: CpuUse,
     /// Clusters that ran under a memory limit: the most memory any one of them was charged
     /// (memory cgroups only), and the limit, in bytes.
     #[serde(default)]
     pub cluster_memory: Option<ClusterMemory>,
     /// The command that replays it.
     pub replay: String,
+}
+
+/// CPU time of a run, in µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuUse {
+    /// The harness process (broker, observer, workload, oracles).
+    pub harness: u64,
+    /// Every process the run started.
+    pub processes: u64,
 }
 
 /// How close the clusters came to their memory limit.
@@ -252,9 +268,16 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\n  wall time   {}   peak memory {} MiB (every process of the run together)",
+            "\n  wall time   {}   peak memory {} MiB (every process of the run together; the harness {} MiB)",
             human(self.wall),
-            self.peak_memory >> 20
+            self.peak_memory >> 20,
+            self.harness_memory >> 20
+        );
+        let _ = writeln!(
+            s,
+            "  cpu time    harness {}, the run's processes {}",
+            human(Duration::from_micros(self.cpu_us.harness)),
+            human(Duration::from_micros(self.cpu_us.processes))
         );
         let _ = writeln!(
             s,

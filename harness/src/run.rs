@@ -164,8 +164,8 @@ impl Scenario {
             return r.clone();
         }
         let mut s = format!(
-            "loudfail run --pipeline {} --topology {} --await {} --domains {}",
-            self.pipeline.name(),
+            "loudfail run {} --topology {} --await {} --domains {}",
+            self.pipeline.replay_args(),
             self.topology.kind.name(),
             self.topology.await_policy.name(),
             self.options.domains
@@ -218,10 +218,32 @@ impl Scenario {
         self.options.check()?;
         let plan = self.pipeline.plan(&run_id, &self.options)?;
         for f in &self.faults {
+            if plan.is_program() && !f.fits_programs() {
+                return Err(HarnessError::bad_input(
+                    format!(
+                        "fault {} needs the cooperation of loudfail's engine (it acts inside a query), and {} is a program",
+                        f.name(),
+                        self.pipeline.name()
+                    ),
+                    "choose a fault that fits any program (`loudfail list` says which)",
+                ));
+            }
             f.check(&plan)?;
         }
         if let Some(c) = &self.catalog {
             check_catalog(c, &plan)?;
+        }
+        if let Some(program) = &plan.program {
+            if self.topology.kind == crate::topology::TopologyKind::SharedCluster {
+                return Err(HarnessError::bad_input(
+                    format!(
+                        "program {} cannot run on a shared cluster: each of its tasks is its own driver",
+                        program.spec.name
+                    ),
+                    "use --topology multi-query (a failing task fails the run) or cluster-per-task (it fails alone)",
+                ));
+            }
+            program.spec.check_startable()?;
         }
         if let Some(bytes) = self.memory_limit() {
             let limit = crate::memlimit::MemoryLimit::new(bytes);
@@ -254,8 +276,15 @@ impl Scenario {
             None => Broker::embedded()?,
             Some(addr) => Broker::external(addr, Duration::from_secs(5))?,
         };
-        let job: JobSpec = self.topology.job(&plan);
+        let mut job: JobSpec = self.topology.job(&plan);
         let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
+        let env = self.env(&run_id, &dir, &broker, &plan)?;
+        if let Some(program) = &plan.program {
+            let mut commands = program.spec.commands(&env, &plan)?;
+            for t in &mut job.tasks {
+                t.program = commands.remove(&t.name);
+            }
+        }
         let history = History::create(&dir.history())?;
         history.record(Event::RunStarted {
             run_id: run_id.clone(),
@@ -276,19 +305,28 @@ impl Scenario {
         });
         let mut live = Live { supervisor: None, observer: None, workload: None };
         let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let own_peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let cpu_before = crate::process::cpu_times();
         let sampler = {
-            let peak = peak.clone();
+            let (peak, own_peak) = (peak.clone(), own_peak.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(50));
                 loop {
                     tick.tick().await;
-                    peak.fetch_max(crate::process::resident_memory(), std::sync::atomic::Ordering::Relaxed);
+                    let (own, children) = crate::process::resident_memory_split();
+                    peak.fetch_max(own + children, std::sync::atomic::Ordering::Relaxed);
+                    own_peak.fetch_max(own, std::sync::atomic::Ordering::Relaxed);
                 }
             })
         };
-        let outcome = self.drive(&run_id, &dir, &history, &broker, &plan, &job, &bin, &mut live).await;
+        let outcome = self.drive(&env, &dir, &history, &broker, &plan, &job, &bin, &mut live).await;
         live.shutdown(&history).await;
         sampler.abort();
+        // Whatever the faults' heals did (none ran after an error), the run's storage is
+        // writable again.
+        let mut roots = vec![dir.root().to_path_buf()];
+        roots.extend(env.catalog.tables.values().map(std::path::PathBuf::from));
+        crate::storage::thaw_within(&roots);
         if let Err(e) = outcome {
             history.record(Event::HarnessError { message: e.to_string() });
         }
@@ -311,6 +349,14 @@ impl Scenario {
             analysis,
             wall: started.elapsed(),
             peak_memory: peak.load(std::sync::atomic::Ordering::Relaxed),
+            harness_memory: own_peak.load(std::sync::atomic::Ordering::Relaxed),
+            cpu_us: {
+                let after = crate::process::cpu_times();
+                crate::report::CpuUse {
+                    harness: after.0.saturating_sub(cpu_before.0).as_micros() as u64,
+                    processes: after.1.saturating_sub(cpu_before.1).as_micros() as u64,
+                }
+            },
             cluster_memory: crate::report::ClusterMemory::from_history(&records),
             replay: self.replay_line(),
         };
@@ -319,25 +365,11 @@ impl Scenario {
         Ok(report)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn drive(
-        &self,
-        run_id: &str,
-        dir: &RunDir,
-        history: &History,
-        broker: &Broker,
-        plan: &PipelinePlan,
-        job: &JobSpec,
-        bin: &std::path::Path,
-        live: &mut Live,
-    ) -> Result<()> {
-        let real = |d: Duration| self.scale.real(d);
-        // Infrastructure: topics, catalog, tables, the configuration children read.
-        for t in &plan.topics {
-            broker.create_topic(&t.name, t.partitions).await?;
-        }
+    /// The catalog (every table in the run directory, but those the user placed), the
+    /// configuration children read, and the environment pipelines see.
+    fn env(&self, run_id: &str, dir: &RunDir, broker: &Broker, plan: &PipelinePlan) -> Result<PipelineEnv> {
         let mut catalog = Catalog {
-            tables: plan.tables.iter().map(|t| (t.name.clone(), dir.table(&t.name).display().to_string())).collect(),
+            tables: table_names(plan).into_iter().map(|t| (t.clone(), dir.table(&t).display().to_string())).collect(),
         };
         if let Some(user) = &self.catalog {
             catalog.tables.extend(user.tables.clone());
@@ -353,11 +385,30 @@ impl Scenario {
             timings: self.timings.clone(),
         };
         dir.write_json("run.json", &config)?;
-        let env = PipelineEnv { config, catalog };
-        create_tables(&env, plan).await?;
+        Ok(PipelineEnv { config, catalog })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drive(
+        &self,
+        env: &PipelineEnv,
+        dir: &RunDir,
+        history: &History,
+        broker: &Broker,
+        plan: &PipelinePlan,
+        job: &JobSpec,
+        bin: &std::path::Path,
+        live: &mut Live,
+    ) -> Result<()> {
+        let real = |d: Duration| self.scale.real(d);
+        // Infrastructure: topics and tables.
+        for t in &plan.topics {
+            broker.create_topic(&t.name, t.partitions).await?;
+        }
+        create_tables(env, plan).await?;
 
         // The system under test.
-        let workload = self.pipeline.workload(&env, plan, history.clone(), self.seed)?;
+        let workload = self.pipeline.workload(env, plan, history.clone(), self.seed)?;
         workload.start().await?;
         live.workload = Some(workload.clone());
         live.supervisor = Some(Supervisor::start(SupervisorConfig {
@@ -380,13 +431,9 @@ impl Scenario {
             plan.queries.iter().map(|q| (q.name.clone(), 0)).collect();
         history
             .wait_for(0, real(self.timings.warmup_timeout), "every query to commit its first batches", |r| {
-                match &r.event {
-                    Event::BatchCommitted { query, skipped: false, .. } => {
-                        *counts.entry(query.clone()).or_default() += 1;
-                        counts.values().all(|n| *n >= want).then_some(())
-                    }
-                    _ => None,
-                }
+                let query = r.event.progress_of()?;
+                *counts.entry(query.to_string()).or_default() += 1;
+                counts.values().all(|n| *n >= want).then_some(())
             })
             .await?;
 
@@ -421,13 +468,8 @@ impl Scenario {
                 let mut again = std::collections::BTreeSet::new();
                 let back = history
                     .wait_for(after_previous, real(self.timings.restart_bound), "the job to be back", |r| {
-                        match &r.event {
-                            Event::BatchCommitted { query, skipped: false, .. } => {
-                                again.insert(query.clone());
-                                (again.len() >= all).then_some(())
-                            }
-                            _ => None,
-                        }
+                        again.insert(r.event.progress_of()?.to_string());
+                        (again.len() >= all).then_some(())
                     })
                     .await;
                 if back.is_err() {
@@ -465,13 +507,8 @@ impl Scenario {
                 .iter()
                 .position(|r| matches!(r.event, Event::FaultEffect { .. }))
                 .map_or(effect_mark, |i| effect_mark + i);
-            let mut committed: std::collections::BTreeSet<String> = records[struck..]
-                .iter()
-                .filter_map(|r| match &r.event {
-                    Event::BatchCommitted { query, skipped: false, .. } => Some(query.clone()),
-                    _ => None,
-                })
-                .collect();
+            let mut committed: std::collections::BTreeSet<String> =
+                records[struck..].iter().filter_map(|r| r.event.progress_of().map(str::to_string)).collect();
             let loud = records[effect_mark..].iter().any(|r| {
                 matches!(
                     &r.event,
@@ -487,8 +524,8 @@ impl Scenario {
                 // history itself (wait_for holds it).
                 let _ = history
                     .wait_for(since, real(self.timings.restart_bound), "the job to recover after the heal", |r| {
-                        if let Event::BatchCommitted { query, skipped: false, .. } = &r.event {
-                            committed.insert(query.clone());
+                        if let Some(query) = r.event.progress_of() {
+                            committed.insert(query.to_string());
                         }
                         (committed.len() >= all).then_some(())
                     })
@@ -507,21 +544,33 @@ impl Scenario {
         let observer = live.observer.as_ref().expect("started above");
         let mut world = observer.world();
         let after = world.borrow().samples + 1;
+        // A program's final read ends when its flows caught up, or when nothing landed for a
+        // restart bound: records it lost will never land, and waiting longer proves nothing.
+        let idle = plan.is_program().then(|| real(self.timings.restart_bound));
         let drained = tokio::time::timeout(real(self.timings.drain_timeout), async {
+            let mut landed = None;
+            let mut since = tokio::time::Instant::now();
             loop {
                 {
                     let w = world.borrow_and_update();
                     if w.samples > after && w.caught_up() {
-                        return;
+                        return true;
+                    }
+                    let now: Vec<_> = w.queries.values().map(|q| q.committed.clone()).collect();
+                    if landed.as_ref() != Some(&now) {
+                        landed = Some(now);
+                        since = tokio::time::Instant::now();
+                    } else if idle.is_some_and(|i| since.elapsed() > i) {
+                        return false;
                     }
                 }
                 if world.changed().await.is_err() {
-                    return;
+                    return true;
                 }
             }
         })
         .await;
-        if drained.is_err() {
+        if drained != Ok(true) {
             history.record(Event::Phase { name: "drain timed out: some query never caught up".into() });
         }
         history.record(Event::Phase { name: "audit".into() });
@@ -565,7 +614,8 @@ impl Live {
 /// A user's catalog names tables of the pipeline, at absolute locations that hold nothing yet
 /// (loudfail creates the tables there and never overwrites anything).
 fn check_catalog(catalog: &Catalog, plan: &PipelinePlan) -> Result<()> {
-    let names: Vec<&str> = plan.tables.iter().map(|t| t.name.as_str()).collect();
+    let names = table_names(plan);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     for (table, location) in &catalog.tables {
         if !names.contains(&table.as_str()) {
             return Err(HarnessError::bad_input(
@@ -588,6 +638,14 @@ fn check_catalog(catalog: &Catalog, plan: &PipelinePlan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every table of a pipeline: those it plans, or those a program's spec declares.
+fn table_names(plan: &PipelinePlan) -> Vec<String> {
+    match &plan.program {
+        Some(p) => p.spec.tables.iter().map(|t| t.name.clone()).collect(),
+        None => plan.tables.iter().map(|t| t.name.clone()).collect(),
+    }
 }
 
 /// Creates every table of the plan at its catalog location.

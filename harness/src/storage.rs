@@ -126,9 +126,95 @@ pub fn thaw_all() {
     }
 }
 
+/// Puts back every directory frozen inside any of `roots` (a run's directory and its tables'
+/// locations): every way out of a run, an ERROR included, leaves its storage writable, whatever
+/// the faults' heals managed to do.
+pub fn thaw_within(roots: &[PathBuf]) {
+    let mine: Vec<(PathBuf, Mechanism)> = FROZEN
+        .lock()
+        .map(|mut f| {
+            let (mine, rest): (Vec<_>, Vec<_>) = f.drain(..).partition(|(d, _)| roots.iter().any(|r| d.starts_with(r)));
+            *f = rest;
+            mine
+        })
+        .unwrap_or_default();
+    for (dir, mechanism) in mine {
+        let _ = undo(&dir, mechanism);
+    }
+}
+
 /// How many directories are frozen now.
 pub fn frozen_count() -> usize {
     FROZEN.lock().map(|f| f.len()).unwrap_or(0)
+}
+
+/// Waits for the next Delta commit to land in the table at `location`: a new `<version>.json`
+/// renamed into its `_delta_log` (how delta-rs, Spark and every other writer commit). Returns
+/// its version, microseconds after the rename (the kernel says it through inotify, on a thread
+/// of its own), or an error after `timeout`. A fault uses it to strike between a commit and
+/// whatever a writer does next.
+pub async fn await_commit(location: &Path, timeout: std::time::Duration) -> Result<i64> {
+    let name = await_entry(&location.join("_delta_log"), timeout, |name| {
+        name.strip_suffix(".json").is_some_and(|v| v.parse::<i64>().is_ok())
+    })
+    .await?;
+    Ok(name.trim_end_matches(".json").parse().unwrap_or(-1))
+}
+
+/// Waits for the next data file a writer of the table at `location` starts to write (a Parquet
+/// file appearing in the table's directory: the writer has read its snapshot and not committed
+/// yet). Returns the file's name, as the table's log will name it.
+pub async fn await_data_file(location: &Path, timeout: std::time::Duration) -> Result<String> {
+    let name = await_entry(location, timeout, |name| name.contains(".parquet")).await?;
+    // object_store writes `<name>#<n>` and renames it into place.
+    Ok(name.split('#').next().unwrap_or(&name).to_string())
+}
+
+/// Waits for an entry whose name `wanted` accepts to be created in, or renamed into, `dir`.
+async fn await_entry(
+    dir: &Path,
+    timeout: std::time::Duration,
+    wanted: impl Fn(&str) -> bool + Send + 'static,
+) -> Result<String> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let log = dir.to_path_buf();
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+        .map_err(|e| HarnessError::Unsupported(format!("cannot watch {}: {e}", log.display())))?;
+    inotify
+        .add_watch(&log, AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CREATE)
+        .map_err(|e| HarnessError::io(&log, std::io::Error::from(e)))?;
+    let what = format!("a new entry in {}", log.display());
+    tokio::task::spawn_blocking(move || {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(HarnessError::Timeout { what, waited_ms: timeout.as_millis() as u64 });
+            }
+            let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(HarnessError::io(&log, std::io::Error::from(e))),
+            }
+            let events = match inotify.read_events() {
+                Ok(events) => events,
+                Err(nix::errno::Errno::EAGAIN) => continue,
+                Err(e) => return Err(HarnessError::io(&log, std::io::Error::from(e))),
+            };
+            for e in events {
+                let Some(name) = e.name.as_ref().and_then(|n| n.to_str()) else { continue };
+                if wanted(name) {
+                    return Ok(name.to_string());
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|e| HarnessError::Process { name: "storage watcher".into(), problem: e.to_string() })?
 }
 
 #[cfg(test)]

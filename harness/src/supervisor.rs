@@ -216,18 +216,31 @@ impl Job {
 
     fn spawn(&mut self, role: Role, name: &str, run: u32, attempt: u32, args: Vec<String>) -> Result<()> {
         let log = self.cfg.run_dir.log(&format!("{name}-run{run}-attempt{attempt}"));
-        let memory = if role == Role::Cluster { self.cfg.cluster_memory.clone() } else { None };
+        // A program is its own driver: the clusters' memory limit is its own.
+        let program = self.cfg.job.tasks.iter().find(|t| t.name == name).and_then(|t| t.program.clone());
+        let memory = if role == Role::Cluster || program.is_some() { self.cfg.cluster_memory.clone() } else { None };
+        let (bin, args, mut env) = match &program {
+            Some(p) => (
+                std::path::PathBuf::from(&p.argv[0]),
+                p.argv[1..].to_vec(),
+                p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ),
+            None => (self.cfg.bin.clone(), args, Vec::new()),
+        };
+        env.extend(self.cfg.env.iter().cloned());
         let spawned = process::spawn(
             Spec {
                 role,
                 name,
                 run,
                 attempt,
-                program: &self.cfg.bin,
+                program: &bin,
                 args,
-                env: self.cfg.env.clone(),
+                env,
                 log: &log,
                 memory,
+                workdir: program.as_ref().map(|p| p.workdir.as_path()),
+                reports: program.is_none(),
             },
             &self.cfg.history,
             self.exits_tx.clone(),
@@ -420,7 +433,8 @@ impl Job {
                     for (_, name, attempt) in due {
                         let Some(spec) = self.cfg.job.tasks.iter().find(|t| t.name == name).cloned() else { continue };
                         // A task whose cluster died retries on a new one.
-                        if !self.live.contains_key(&spec.cluster)
+                        if spec.program.is_none()
+                            && !self.live.contains_key(&spec.cluster)
                             && let Err(reason) = self.start_cluster(&spec.cluster, run).await
                         {
                             self.task_state(run, &name, attempt, TaskState::Failed, Some(reason));
@@ -443,6 +457,24 @@ impl Job {
     /// Waits until every query of the tasks `task` depends on has started in `run` (or one of
     /// them ended: its failure is the job's to handle, not a reason to hold this task back).
     async fn await_upstream(&self, task: &crate::topology::TaskSpec, run: u32, since: usize) {
+        if task.program.is_some() && !task.depends_on.is_empty() {
+            // A program says nothing about its queries: its upstream is up once its processes
+            // have started.
+            let mut waiting: std::collections::BTreeSet<&String> = task.depends_on.iter().collect();
+            let what = format!("the tasks {} depends on to start", task.name);
+            let _ = self
+                .cfg
+                .history
+                .wait_for(since, Duration::from_secs(60), &what, |r| match &r.event {
+                    Event::ProcessStarted { name, run: rn, .. } if *rn == run => {
+                        waiting.remove(name);
+                        waiting.is_empty().then_some(())
+                    }
+                    _ => None,
+                })
+                .await;
+            return;
+        }
         let upstream: std::collections::BTreeSet<String> = self
             .cfg
             .job

@@ -115,7 +115,32 @@ impl Topology {
     }
 
     /// The job the supervisor runs for a pipeline in this topology.
+    ///
+    /// A program pipeline runs as its spec lays it out: each task a process that is its own
+    /// driver (its cluster bears the task's name), expected to exit non-zero on a fatal error
+    /// (it awaits `any`). Under `cluster-per-task` a task past its retries fails alone; under
+    /// `multi-query` it fails the run. Its commands are filled in when the run has its addresses.
     pub fn job(&self, plan: &PipelinePlan) -> JobSpec {
+        if plan.is_program() {
+            return JobSpec {
+                clusters: Vec::new(),
+                tasks: plan
+                    .tasks
+                    .iter()
+                    .map(|t| TaskSpec {
+                        name: t.name.clone(),
+                        cluster: t.name.clone(),
+                        queries: t.queries.clone(),
+                        await_policy: AwaitPolicy::Any,
+                        max_retries: self.max_retries,
+                        depends_on: t.depends_on.clone(),
+                        program: None,
+                    })
+                    .collect(),
+                monitor_queries: false,
+                isolated_tasks: self.kind == TopologyKind::ClusterPerTask,
+            };
+        }
         let task = |name: &str, cluster: &str, queries: Vec<String>, depends_on: Vec<String>| TaskSpec {
             name: name.into(),
             cluster: cluster.into(),
@@ -123,6 +148,7 @@ impl Topology {
             await_policy: self.await_policy,
             max_retries: self.max_retries,
             depends_on,
+            program: None,
         };
         let (clusters, tasks) = match self.kind {
             TopologyKind::MultiQuery => (
@@ -186,6 +212,10 @@ pub struct TaskSpec {
     /// Tasks it starts after (their queries all started).
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// For a program pipeline: the command the task runs (it is its own driver). None: the
+    /// task is loudfail's own task process, attached to its cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<crate::program::ProgramCommand>,
 }
 
 /// What the supervisor runs.
@@ -250,6 +280,7 @@ mod tests {
                 TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()], depends_on: vec![] },
             ],
             upstream: vec![],
+            program: None,
         }
     }
 

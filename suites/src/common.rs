@@ -1,14 +1,12 @@
 //! Pieces every reference pipeline uses: schemas, JSON records from Kafka, Delta-to-Delta
 //! transforms, and a producer that waits for every delivery.
 
+use harness::Result;
 use harness::deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use harness::deltalake::datafusion::prelude::SessionContext;
 use harness::deltalake::operations::write::SchemaMode;
-use harness::kafka::client_config;
 use harness::pipeline::{Input, KafkaRecord, MicroBatch, QueryError};
-use harness::rdkafka::producer::{FutureProducer, FutureRecord};
-use harness::{HarnessError, Result};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -125,36 +123,7 @@ pub async fn append_with_batch_id(
     Append::default().write(b, schema, columns, &vec![&none; rows]).await
 }
 
-/// A producer that waits for every record's delivery.
-#[derive(Clone)]
-pub struct Producer {
-    inner: FutureProducer,
-}
-
-impl std::fmt::Debug for Producer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Producer")
-    }
-}
-
-impl Producer {
-    /// A producer for `bootstrap`.
-    pub fn new(bootstrap: &str) -> Result<Producer> {
-        let inner = client_config(bootstrap).set("linger.ms", "2").set("message.timeout.ms", "10000").create()?;
-        Ok(Producer { inner })
-    }
-
-    /// Sends every `(key, payload)` to `topic` and waits until all are delivered.
-    pub async fn send_all(&self, topic: &str, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
-        let sends = payloads
-            .iter()
-            .map(|(key, p)| self.inner.send(FutureRecord::to(topic).key(key).payload(p), Duration::from_secs(10)));
-        for r in futures::future::join_all(sends).await {
-            r.map_err(|(e, _)| HarnessError::Broker(format!("producing to {topic}: {e}")))?;
-        }
-        Ok(())
-    }
-}
+pub use harness::kafka::Producer;
 
 /// One step of a workload loop (a producer tick, an ML job's commit).
 #[harness::async_trait]

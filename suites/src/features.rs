@@ -115,6 +115,7 @@ impl Pipeline for FeaturesInference {
                 TaskPlan { name: INFERENCE.into(), queries: vec![INFERENCE.into()], depends_on: vec![FEATURES.into()] },
             ],
             upstream: Oddity::ALL.iter().map(|&oddity| Upstream { oddity, query: FEATURES.into() }).collect(),
+            program: None,
         })
     }
 

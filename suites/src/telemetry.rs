@@ -190,6 +190,7 @@ impl Pipeline for Telemetry {
                 Upstream { oddity: Oddity::Poison, query: RESOLVER.into() },
                 Upstream { oddity: Oddity::NewField, query: "bronze".into() },
             ],
+            program: None,
         })
     }
 

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A streaming pipeline loudfail knows nothing about: a Kafka topic into a Delta table.
+
+Written the way a team writes one with confluent-kafka and deltalake (delta-rs's own Python
+bindings), exactly once by the txn idiom kafka-delta-ingest uses: every Delta commit carries,
+for each partition it wrote, a txn action (app id "<app>-<partition>", version = the last offset
+written). On start the program reads those versions back and resumes after them, so a batch
+that landed before a crash is never written again. delta-rs accepts a stale txn version without
+complaint, so the program checks it itself before each write.
+
+Everything it needs comes from its environment (loudfail fills these in from the spec):
+  LF_BOOTSTRAP  Kafka bootstrap servers     LF_TOPIC  the topic
+  LF_TABLE      the Delta table's location  LF_GROUP  a consumer group (used by --defect no-txn)
+  LF_APP_ID     txn app id prefix (default "ingest")
+
+A fatal error ends the program with a non-zero exit: that is all it takes to be loud.
+
+LF_DEFECT plants a realistic defect, so each of loudfail's verdicts can be shown:
+  swallow-write-errors  a failed write is logged and the batch dropped: records are lost
+  no-txn                appends without txn; progress kept as committed consumer-group offsets,
+                        committed after the write: a crash between the two duplicates a batch
+  retry-forever         a failed write is retried in place, forever: alive, silent, stuck
+"""
+
+import json
+import os
+import sys
+import time
+
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+BATCH_SECONDS = 0.2
+MAX_RECORDS = 2000
+
+
+def log(msg):
+    print(f"pipeline: {msg}", file=sys.stderr, flush=True)
+
+
+def table_or_none(location):
+    try:
+        return DeltaTable(location)
+    except Exception:  # no table there yet: the first write creates it
+        return None
+
+
+def written_offsets(location, app, partitions):
+    """Partition -> last offset the table holds, from its txn actions."""
+    table = table_or_none(location)
+    if table is None:
+        return {}
+    out = {}
+    for p in partitions:
+        v = table.transaction_version(f"{app}-{p}")
+        if v is not None:
+            out[p] = v
+    return out
+
+
+def main():
+    bootstrap = os.environ["LF_BOOTSTRAP"]
+    topic = os.environ["LF_TOPIC"]
+    location = os.environ["LF_TABLE"]
+    app = os.environ.get("LF_APP_ID", "ingest")
+    defect = os.environ.get("LF_DEFECT", "")
+    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever"):
+        log(f"unknown LF_DEFECT {defect!r}")
+        return 2
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": os.environ.get("LF_GROUP", f"{app}-group"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "broker.address.family": "v4",
+        }
+    )
+    meta = consumer.list_topics(topic, timeout=10)
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        log(f"topic {topic} not found")
+        return 1
+    partitions = sorted(meta.topics[topic].partitions)
+
+    if defect == "no-txn":
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        start = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+    else:
+        start = {p: v + 1 for p, v in written_offsets(location, app, partitions).items()}
+    consumer.assign([TopicPartition(topic, p, start.get(p, 0)) for p in partitions])
+    log(f"started: {topic} -> {location}, from {start or 'the beginning'}{' [' + defect + ']' if defect else ''}")
+
+    while True:
+        messages = consumer.consume(num_messages=MAX_RECORDS, timeout=BATCH_SECONDS)
+        rows, last = [], {}
+        for m in messages:
+            if m.error() is not None:
+                raise KafkaException(m.error())
+            record = json.loads(m.value())
+            record["partition"] = m.partition()
+            record["offset"] = m.offset()
+            rows.append(record)
+            last[m.partition()] = max(last.get(m.partition(), -1), m.offset())
+        if not rows:
+            continue
+        if defect != "no-txn":
+            # delta-rs does not enforce txn versions: skip what the table already holds.
+            done = written_offsets(location, app, sorted(last))
+            rows = [r for r in rows if r["offset"] > done.get(r["partition"], -1)]
+            last = {p: o for p, o in last.items() if o > done.get(p, -1)}
+            if not rows:
+                continue
+            commit = CommitProperties(app_transactions=[Transaction(f"{app}-{p}", o) for p, o in last.items()])
+        else:
+            commit = None
+        data = pa.Table.from_pylist(rows)
+        while True:
+            try:
+                write_deltalake(location, data, mode="append", schema_mode="merge", commit_properties=commit)
+                break
+            # delta-rs raises some failures as a PanicException, which is no Exception.
+            except BaseException as e:  # noqa: BLE001 - each defect handles a failed write its own way
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                if defect == "swallow-write-errors":
+                    log(f"write failed, batch dropped: {e}")
+                    break
+                if defect == "retry-forever":
+                    log(f"write failed, retrying: {e}")
+                    time.sleep(BATCH_SECONDS)
+                    continue
+                log(f"write failed: {e}")
+                return 1
+        if defect == "no-txn":
+            consumer.commit(
+                offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()],
+                asynchronous=False,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+//! `concurrent-metadata-change`: another job changes the sink table's metadata (sets a table
+//! property, as an `ALTER TABLE ... SET TBLPROPERTIES` does) between a writer's read of its
+//! snapshot and its commit. Delta's conflict check refuses the writer's commit
+//! (`CommitConflictError::MetadataChanged`, delta-rs's own): one write fails, the next one
+//! succeeds. A transient write failure, on any writer: a pipeline that fails loudly and replays
+//! loses nothing; one that swallows the error and moves on loses the batch for good.
+//!
+//! Made real from the outside: the kernel says (inotify) when a writer starts a data file in the
+//! table's directory — it has read its snapshot and not committed — and its process is stopped
+//! (SIGSTOP) while the other job commits, then let go (SIGCONT). A writer that committed before
+//! it could be stopped is let go and caught at its next batch.
+
+use crate::driver::{describe_target, target_query};
+use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::history::Event;
+use harness::pipeline::PipelinePlan;
+use harness::process::Signal;
+use harness::topology::Topology;
+use harness::{HarnessError, Result, async_trait};
+
+/// The fault.
+#[derive(Debug, Clone, Default)]
+pub struct ConcurrentMetadataChange {
+    /// The query whose sink changes (None: the last query of the pipeline's last task).
+    pub query: Option<String>,
+}
+
+const NAME: &str = "concurrent-metadata-change";
+
+/// How many batches the fault tries to catch between their read and their commit.
+const ATTEMPTS: usize = 10;
+
+#[async_trait]
+impl Fault for ConcurrentMetadataChange {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn about(&self) -> &'static str {
+        "another job changes the sink's table properties between a writer's read and its commit: one commit fails"
+    }
+
+    fn target(&self) -> String {
+        describe_target(&self.query).replace("the cluster of", "the sink of")
+    }
+
+    fn check(&self, plan: &PipelinePlan) -> Result<()> {
+        target_query(NAME, &self.query, plan).map(|_| ())
+    }
+
+    fn fits_programs(&self) -> bool {
+        true
+    }
+
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
+        match target_query(NAME, &self.query, plan) {
+            Ok(query) => Expectation::of_query_failure(topology, plan, &query),
+            Err(_) => Expectation::LoudRestarted,
+        }
+    }
+
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+        let query = target_query(NAME, &self.query, ctx.plan())?;
+        let cluster = ctx.cluster_of(NAME, &query)?;
+        let table = ctx.plan().query(&query)?.sink.clone();
+        let location = ctx.catalog()?.location(&table)?;
+        let url = ctx.catalog()?.url(&table)?;
+        for attempt in 1..=ATTEMPTS {
+            let file = harness::storage::await_data_file(&location, ctx.reach_timeout()).await?;
+            let mark = ctx.mark();
+            ctx.signal(&cluster, Signal::SIGSTOP).await?;
+            // Between its read and its commit, unless it was quicker than the kernel.
+            let changed = async {
+                let t = harness::deltalake::open_table(url.clone()).await?;
+                if t.get_file_uris()?.any(|u| u.ends_with(&file)) {
+                    return Ok::<_, harness::deltalake::DeltaTableError>(None);
+                }
+                let properties = std::collections::HashMap::from([(
+                    "delta.logRetentionDuration".to_string(),
+                    format!("interval {} days", 30 + attempt),
+                )]);
+                let t = t.set_tbl_properties().with_properties(properties).with_raise_if_not_exists(false).await?;
+                Ok(t.version())
+            }
+            .await;
+            ctx.signal(&cluster, Signal::SIGCONT).await?;
+            match changed {
+                Ok(None) => continue,
+                Ok(Some(version)) => {
+                    ctx.record(Event::Phase {
+                        name: format!(
+                            "another job set a property of {table} (version {}) while {file} was being written",
+                            version
+                        ),
+                    });
+                    let cause = format!("{table}'s metadata changed under a write in flight");
+                    return ctx.await_failure(mark, NAME, &query, None, &cause).await.map(|_| ());
+                }
+                Err(e) => {
+                    return Err(HarnessError::Fault { fault: NAME.into(), problem: format!("changing {table}: {e}") });
+                }
+            }
+        }
+        Err(HarnessError::Fault {
+            fault: NAME.into(),
+            problem: format!("{ATTEMPTS} writes of {table} committed before they could be caught in flight"),
+        })
+    }
+
+    async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
+        // It struck once.
+        Ok(())
+    }
+}

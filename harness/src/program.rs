@@ -1,0 +1,817 @@
+//! Any program as a pipeline: a spec file (TOML) describes a black-box program — its topics,
+//! its sink tables, its flows (a source topic → a sink table: the unit of progress) and its
+//! tasks (the commands that run it) — and the harness runs it as it is, feeds it, and judges it
+//! from what the world shows: records landing in its tables ([`crate::landed`]), process
+//! liveness and exit codes. Nothing a program says about itself decides a verdict.
+//!
+//! ```toml
+//! name = "python-ingest"
+//! about = "Kafka topic -> Delta table, exactly once"
+//! scale = "60:1"                       # optional; nominal:real
+//!
+//! [workload]
+//! rate = 100                           # records per second, per topic
+//!
+//! [[topics]]
+//! name = "events"
+//! partitions = 2
+//! fields = { reading = "float", device = "string" }
+//!
+//! [[tables]]
+//! name = "events"
+//! id_column = "id"
+//!
+//! [[flows]]
+//! name = "ingest"
+//! source = "events"
+//! sink = "events"
+//!
+//! [[tasks]]
+//! name = "ingest"
+//! command = [".venv/bin/python", "pipeline.py", "--table", "{table:events}"]
+//! flows = ["ingest"]
+//! env = { BOOTSTRAP = "{bootstrap}", TOPIC = "{topic:events}" }
+//! ```
+//! Placeholders are listed in [`PLACEHOLDERS`].
+
+use crate::error::{HarnessError, Result};
+use crate::history::{Event, History, TableAudit};
+use crate::kafka::Producer;
+use crate::pipeline::{
+    ConcurrentWriter, PipelineEnv, PipelineOptions, PipelinePlan, QueryLogic, QuerySpec, SourceSpec, TaskPlan,
+    TopicSpec, Workload,
+};
+use crate::time::TimeScale;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Every placeholder a command, an argument, an environment value or a working directory may
+/// hold; the run fills each in.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("{bootstrap}", "the Kafka bootstrap servers (host:port,...)"),
+    ("{topic:NAME}", "the run's name of topic NAME"),
+    ("{table:NAME}", "the absolute path of table NAME's location"),
+    ("{table_uri:NAME}", "table NAME's location as a file:// URI"),
+    ("{checkpoint}", "a checkpoint directory of the task's own (exists, empty at first)"),
+    ("{group}", "a Kafka consumer group id of the task's own"),
+    ("{events}", "a file the task may write query events to (JSON lines)"),
+    ("{run_dir}", "the run directory"),
+    ("{spec_dir}", "the directory of the spec file"),
+    ("{task}", "the task's name"),
+];
+
+/// A program pipeline's spec file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramSpec {
+    /// Its name, as reports show it.
+    pub name: String,
+    /// One line about it.
+    #[serde(default)]
+    pub about: String,
+    /// Its time scale (`60:1`, `test`, `real`, or real seconds per nominal second). Programs
+    /// start in seconds, not milliseconds: the default is `60:1` (a nominal minute takes a
+    /// second), so the restart bound (10 nominal minutes) is 10 s.
+    #[serde(default)]
+    pub scale: Option<String>,
+    /// What the harness produces.
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// Topics the harness creates and produces to.
+    pub topics: Vec<ProgramTopic>,
+    /// Tables the program writes.
+    pub tables: Vec<ProgramTable>,
+    /// Source topic → sink table: the units of progress.
+    pub flows: Vec<Flow>,
+    /// The processes that run the program.
+    pub tasks: Vec<ProgramTask>,
+    /// The directory of the spec file (set when loaded).
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// The spec file (set when loaded).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// What the harness produces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Records per second, per topic.
+    #[serde(default = "default_rate")]
+    pub rate: u32,
+}
+
+fn default_rate() -> u32 {
+    100
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec { rate: default_rate() }
+    }
+}
+
+/// A topic: the harness creates it and produces JSON records to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramTopic {
+    /// Its name in the spec (the run's topic name is unique to the run: `{topic:NAME}`).
+    pub name: String,
+    /// Partitions.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// The record's fields beyond `id` (a unique integer) and `ts` (microseconds since the
+    /// epoch): name → `string`, `int`, `float` or `bool`.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldType>,
+}
+
+fn default_partitions() -> i32 {
+    2
+}
+
+/// The type of a record's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// A 64-bit integer.
+    Int,
+    /// A double.
+    Float,
+    /// true or false.
+    Bool,
+}
+
+/// A sink table the program writes; the harness assigns its location and reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramTable {
+    /// Its name in the spec (`{table:NAME}`).
+    pub name: String,
+    /// The column holding each record's `id` (the audit reads it).
+    #[serde(default = "default_id_column")]
+    pub id_column: String,
+    /// The txn app id the program commits with, when it has one (shown in reports).
+    #[serde(default)]
+    pub txn_app_id: Option<String>,
+}
+
+fn default_id_column() -> String {
+    "id".into()
+}
+
+/// A flow: records of a topic landing in a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Its name (the query's name, as reports show it).
+    pub name: String,
+    /// The topic it reads.
+    pub source: String,
+    /// The table it writes.
+    pub sink: String,
+}
+
+/// A task: one process of the program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramTask {
+    /// Its name.
+    pub name: String,
+    /// The program and its arguments. A relative program path with a `/` is resolved against
+    /// the working directory; a bare name is looked up on `PATH`.
+    pub command: Vec<String>,
+    /// Extra environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory, relative to the spec file's directory (default: that directory).
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// The flows it runs.
+    pub flows: Vec<String>,
+    /// Tasks it starts after (once their processes have started).
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// A task's command with every placeholder filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramCommand {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory.
+    pub workdir: PathBuf,
+}
+
+fn spec_error(path: &Path, problem: impl std::fmt::Display) -> HarnessError {
+    HarnessError::bad_input(
+        format!("pipeline spec {}: {problem}", path.display()),
+        "see \"Your pipeline, as it is\" in the README for every key of a spec file",
+    )
+}
+
+impl ProgramSpec {
+    /// Reads and checks a spec file. Nothing is created; every problem names the key.
+    pub fn load(path: &Path) -> Result<ProgramSpec> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            HarnessError::bad_input(
+                format!("cannot read pipeline spec {}: {e}", path.display()),
+                "pass the path of a loudfail.toml with --pipeline-file",
+            )
+        })?;
+        let mut spec: ProgramSpec = toml::from_str(&text).map_err(|e| spec_error(path, e))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        spec.dir = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir })
+            .map_err(|e| HarnessError::io(&dir, e))?;
+        spec.path = spec.dir.join(path.file_name().unwrap_or_default());
+        spec.check().map_err(|e| spec_error(path, e))?;
+        Ok(spec)
+    }
+
+    /// Checks names, references and placeholders.
+    fn check(&self) -> std::result::Result<(), String> {
+        let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok(&self.name) {
+            return Err(format!("name {:?} must be letters, digits, - and _", self.name));
+        }
+        if self.workload.rate == 0 {
+            return Err("workload.rate must be above 0".into());
+        }
+        if let Some(s) = &self.scale {
+            parse_scale(s).ok_or_else(|| format!("scale {s:?} is not `N:1`, `test`, `real` or a factor in (0, 1]"))?;
+        }
+        let mut seen = BTreeSet::new();
+        for (kind, names) in [
+            ("topic", self.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>()),
+            ("table", self.tables.iter().map(|t| t.name.as_str()).collect()),
+            ("flow", self.flows.iter().map(|f| f.name.as_str()).collect()),
+            ("task", self.tasks.iter().map(|t| t.name.as_str()).collect()),
+        ] {
+            if names.is_empty() {
+                return Err(format!("it declares no {kind}: a spec needs at least one [[{kind}s]]"));
+            }
+            seen.clear();
+            for n in names {
+                if !name_ok(n) {
+                    return Err(format!("{kind} name {n:?} must be letters, digits, - and _"));
+                }
+                if !seen.insert(n) {
+                    return Err(format!("two {kind}s are named {n:?}"));
+                }
+            }
+        }
+        for t in &self.topics {
+            if !(1..=16).contains(&t.partitions) {
+                return Err(format!("topic {}: partitions must be between 1 and 16", t.name));
+            }
+            if let Some(f) = t.fields.keys().find(|f| *f == "id" || *f == "ts") {
+                return Err(format!("topic {}: field {f:?} is the harness's own (every record has id and ts)", t.name));
+            }
+        }
+        for f in &self.flows {
+            if !self.topics.iter().any(|t| t.name == f.source) {
+                return Err(format!("flow {}: source {:?} is not a declared topic", f.name, f.source));
+            }
+            if !self.tables.iter().any(|t| t.name == f.sink) {
+                return Err(format!("flow {}: sink {:?} is not a declared table", f.name, f.sink));
+            }
+        }
+        let mut run_by: BTreeMap<&str, &str> = BTreeMap::new();
+        for t in &self.tasks {
+            if t.command.is_empty() || t.command[0].trim().is_empty() {
+                return Err(format!("task {}: command is empty; give the program and its arguments", t.name));
+            }
+            for f in &t.flows {
+                if !self.flows.iter().any(|x| &x.name == f) {
+                    return Err(format!("task {}: flow {f:?} is not declared", t.name));
+                }
+                if let Some(other) = run_by.insert(f, &t.name) {
+                    return Err(format!("flow {f} is run by two tasks ({other} and {})", t.name));
+                }
+            }
+            for d in &t.depends_on {
+                if !self.tasks.iter().any(|x| &x.name == d) || d == &t.name {
+                    return Err(format!("task {}: depends_on {d:?} is not another task", t.name));
+                }
+            }
+            for text in t.command.iter().chain(t.env.values()).chain(t.workdir.iter()) {
+                self.expand_with(text, &t.name, &|_| Some(String::new()))?;
+            }
+        }
+        if let Some(f) = self.flows.iter().find(|f| !run_by.contains_key(f.name.as_str())) {
+            return Err(format!("flow {} is run by no task: list it in a task's flows", f.name));
+        }
+        Ok(())
+    }
+
+    /// The time scale the spec asks for.
+    pub fn time_scale(&self) -> TimeScale {
+        self.scale.as_deref().and_then(parse_scale).unwrap_or(TimeScale { factor: 1.0 / 60.0 })
+    }
+
+    /// Fills the placeholders of `text` for `task`, `value` answering each key (`bootstrap`,
+    /// `topic:events`, ...). An unknown placeholder is an error naming the known ones.
+    fn expand_with(
+        &self,
+        text: &str,
+        task: &str,
+        value: &dyn Fn(&str) -> Option<String>,
+    ) -> std::result::Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find(['{', '}']) {
+            out.push_str(&rest[..i]);
+            let c = rest.as_bytes()[i];
+            if rest[i + 1..].starts_with(c as char) {
+                out.push(c as char);
+                rest = &rest[i + 2..];
+                continue;
+            }
+            if c == b'}' {
+                return Err(format!("task {task}: a lone '}}' in {text:?} (write '}}}}' for a brace)"));
+            }
+            let Some(end) = rest[i..].find('}') else {
+                return Err(format!("task {task}: an unclosed '{{' in {text:?} (write '{{{{' for a brace)"));
+            };
+            let key = &rest[i + 1..i + end];
+            let known = match key.split_once(':') {
+                Some(("topic", n)) => self.topics.iter().any(|t| t.name == n),
+                Some(("table" | "table_uri", n)) => self.tables.iter().any(|t| t.name == n),
+                Some(_) => false,
+                None => PLACEHOLDERS.iter().any(|(p, _)| p.trim_matches(['{', '}']) == key),
+            };
+            let filled = known.then(|| value(key)).flatten().ok_or_else(|| {
+                let names: Vec<&str> = PLACEHOLDERS.iter().map(|(p, _)| *p).collect();
+                format!("task {task}: unknown placeholder {{{key}}} in {text:?}; known: {}", names.join(", "))
+            })?;
+            out.push_str(&filled);
+            rest = &rest[i + end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Every task's command with its placeholders filled in for a run.
+    pub fn commands(&self, env: &PipelineEnv, plan: &PipelinePlan) -> Result<BTreeMap<String, ProgramCommand>> {
+        let mut out = BTreeMap::new();
+        for t in &self.tasks {
+            let checkpoint = env.config.run_dir.join("checkpoints").join(&t.name);
+            std::fs::create_dir_all(&checkpoint).map_err(|e| HarnessError::io(&checkpoint, e))?;
+            let events = env.config.run_dir.join("events").join(format!("{}.jsonl", t.name));
+            if let Some(p) = events.parent() {
+                std::fs::create_dir_all(p).map_err(|e| HarnessError::io(p, e))?;
+            }
+            let value = |key: &str| -> Option<String> {
+                Some(match key.split_once(':') {
+                    Some(("topic", n)) => plan.program.as_ref()?.topic_names.get(n)?.clone(),
+                    Some(("table", n)) => env.catalog.location(n).ok()?.display().to_string(),
+                    Some(("table_uri", n)) => env.catalog.url(n).ok()?.to_string(),
+                    _ => match key {
+                        "bootstrap" => env.config.bootstrap.clone(),
+                        "checkpoint" => checkpoint.display().to_string(),
+                        "group" => format!("lf-{}-{}", env.config.run_id, t.name),
+                        "events" => events.display().to_string(),
+                        "run_dir" => env.config.run_dir.display().to_string(),
+                        "spec_dir" => self.dir.display().to_string(),
+                        "task" => t.name.clone(),
+                        _ => return None,
+                    },
+                })
+            };
+            let fill =
+                |s: &str| self.expand_with(s, &t.name, &value).map_err(|e| HarnessError::bad_input(e, "fix the spec"));
+            let workdir = match &t.workdir {
+                Some(w) => self.dir.join(fill(w)?),
+                None => self.dir.clone(),
+            };
+            let mut argv = t.command.iter().map(|a| fill(a)).collect::<Result<Vec<_>>>()?;
+            if argv[0].contains('/') && !Path::new(&argv[0]).is_absolute() {
+                argv[0] = workdir.join(&argv[0]).display().to_string();
+            }
+            let env = t.env.iter().map(|(k, v)| Ok((k.clone(), fill(v)?))).collect::<Result<_>>()?;
+            out.insert(t.name.clone(), ProgramCommand { argv, env, workdir });
+        }
+        Ok(out)
+    }
+
+    /// Checks, before anything is created, that every task's working directory exists and its
+    /// program can be started: a missing program is bad input, not a verdict. (A program or
+    /// directory named through a placeholder the run fills in is checked when it starts.)
+    pub fn check_startable(&self) -> Result<()> {
+        let spec_dir = |key: &str| (key == "spec_dir").then(|| self.dir.display().to_string());
+        for t in &self.tasks {
+            let fixed = |s: &str| self.expand_with(s, &t.name, &spec_dir).ok();
+            let workdir = match &t.workdir {
+                None => Some(self.dir.clone()),
+                Some(w) => fixed(w).map(|w| self.dir.join(w)),
+            };
+            let Some(workdir) = workdir else { continue };
+            if !workdir.is_dir() {
+                return Err(HarnessError::bad_input(
+                    format!("task {}: working directory {} does not exist", t.name, workdir.display()),
+                    "fix the task's workdir in the spec (relative to the spec file)",
+                ));
+            }
+            let Some(program) = fixed(&t.command[0]) else { continue };
+            let program = Path::new(&program);
+            let found = if program.components().count() > 1 || program.is_absolute() {
+                workdir.join(program).is_file()
+            } else {
+                std::env::var_os("PATH")
+                    .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+                    .unwrap_or(false)
+            };
+            if !found {
+                return Err(HarnessError::bad_input(
+                    format!("task {}: program {} does not exist", t.name, program.display()),
+                    "install it (for the Python example: ci/setup.sh makes its venv), or fix the task's command in the spec (a path with a / is relative to the task's workdir)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `N:1` (nominal:real) besides what [`TimeScale::parse`] takes.
+pub fn parse_scale(s: &str) -> Option<TimeScale> {
+    match s.split_once(':') {
+        Some((n, r)) => {
+            let (n, r) = (n.trim().parse::<f64>().ok()?, r.trim().parse::<f64>().ok()?);
+            (n.is_finite() && r.is_finite() && n >= r && r > 0.0).then(|| TimeScale { factor: r / n })
+        }
+        None => TimeScale::parse(s),
+    }
+}
+
+/// What the harness produced, per topic: the ids each delivery was acknowledged for.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    produced: Mutex<BTreeMap<String, Vec<i64>>>,
+}
+
+impl Ledger {
+    /// The ids produced to `topic` (the run's topic name), in order.
+    pub fn ids(&self, topic: &str) -> Vec<i64> {
+        self.produced.lock().expect("ledger").get(topic).cloned().unwrap_or_default()
+    }
+
+    /// How many records were produced to `topic`.
+    pub fn count(&self, topic: &str) -> u64 {
+        self.produced.lock().expect("ledger").get(topic).map_or(0, |v| v.len() as u64)
+    }
+
+    fn add(&self, topic: &str, ids: &[i64]) {
+        self.produced.lock().expect("ledger").entry(topic.to_string()).or_default().extend_from_slice(ids);
+    }
+}
+
+/// What the harness knows of a program pipeline in a run (part of its [`PipelinePlan`]).
+#[derive(Debug)]
+pub struct ProgramPlan {
+    /// The spec.
+    pub spec: ProgramSpec,
+    /// What was produced (the observer and the audit read it).
+    pub ledger: Arc<Ledger>,
+    /// Spec topic name → the run's topic name.
+    pub topic_names: BTreeMap<String, String>,
+}
+
+impl ProgramPlan {
+    /// The flows with their run's topic names and tables' id columns.
+    pub fn flows(&self) -> Vec<FlowView> {
+        self.spec
+            .flows
+            .iter()
+            .map(|f| FlowView {
+                name: f.name.clone(),
+                topic: self.topic_names[&f.source].clone(),
+                table: f.sink.clone(),
+                id_column: self
+                    .spec
+                    .tables
+                    .iter()
+                    .find(|t| t.name == f.sink)
+                    .map(|t| t.id_column.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// A flow as a run sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowView {
+    /// Its name.
+    pub name: String,
+    /// The run's topic it reads.
+    pub topic: String,
+    /// The table it writes (catalog name).
+    pub table: String,
+    /// The table's id column.
+    pub id_column: String,
+}
+
+/// A program pipeline: a spec file made a [`crate::Pipeline`].
+#[derive(Debug)]
+pub struct ProgramPipeline {
+    spec: ProgramSpec,
+    name: &'static str,
+    about: &'static str,
+}
+
+impl ProgramPipeline {
+    /// The pipeline a spec file describes.
+    pub fn load(path: &Path) -> Result<ProgramPipeline> {
+        let spec = ProgramSpec::load(path)?;
+        // A pipeline's name lives as long as the process (specs are loaded once per command).
+        let name: &'static str = Box::leak(spec.name.clone().into_boxed_str());
+        let about: &'static str = Box::leak(spec.about.clone().into_boxed_str());
+        Ok(ProgramPipeline { spec, name, about })
+    }
+
+    /// Its spec.
+    pub fn spec(&self) -> &ProgramSpec {
+        &self.spec
+    }
+}
+
+impl crate::Pipeline for ProgramPipeline {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn replay_args(&self) -> String {
+        format!("--pipeline-file {}", self.spec.path.display())
+    }
+
+    fn summary(&self, _options: &PipelineOptions) -> String {
+        format!("{} (a program: {})", self.name, self.spec.dir.display())
+    }
+
+    fn plan(&self, run_id: &str, _options: &PipelineOptions) -> Result<PipelinePlan> {
+        let topic_names: BTreeMap<String, String> =
+            self.spec.topics.iter().map(|t| (t.name.clone(), format!("lf-{run_id}-{}", t.name))).collect();
+        let plan = ProgramPlan { spec: self.spec.clone(), ledger: Arc::default(), topic_names };
+        Ok(PipelinePlan {
+            topics: self
+                .spec
+                .topics
+                .iter()
+                .map(|t| TopicSpec { name: plan.topic_names[&t.name].clone(), partitions: t.partitions })
+                .collect(),
+            // The program makes its own tables; the harness only places them.
+            tables: Vec::new(),
+            queries: self
+                .spec
+                .flows
+                .iter()
+                .map(|f| QuerySpec {
+                    name: f.name.clone(),
+                    source: SourceSpec::Kafka { topic: plan.topic_names[&f.source].clone() },
+                    sink: f.sink.clone(),
+                    create_sink: true,
+                })
+                .collect(),
+            tasks: self
+                .spec
+                .tasks
+                .iter()
+                .map(|t| TaskPlan { name: t.name.clone(), queries: t.flows.clone(), depends_on: t.depends_on.clone() })
+                .collect(),
+            upstream: Vec::new(),
+            program: Some(Arc::new(plan)),
+        })
+    }
+
+    fn query(&self, spec: &QuerySpec, _env: &PipelineEnv) -> Result<Box<dyn QueryLogic>> {
+        Err(HarnessError::bad_input(
+            format!("flow {} of program {} runs in the program, not on loudfail's engine", spec.name, self.name),
+            "a program pipeline's tasks run its own command",
+        ))
+    }
+
+    fn workload(
+        &self,
+        env: &PipelineEnv,
+        plan: &PipelinePlan,
+        history: History,
+        seed: u64,
+    ) -> Result<Arc<dyn Workload>> {
+        let program = plan.program.clone().ok_or_else(|| HarnessError::bad_input("not a program plan", "internal"))?;
+        Ok(Arc::new(ProgramWorkload {
+            producer: Producer::new(&env.config.bootstrap)?,
+            catalog: env.catalog.clone(),
+            program,
+            history,
+            seed,
+            next_id: Arc::new(std::sync::atomic::AtomicI64::new(1)),
+            stop: tokio::sync::watch::channel(false).0,
+            loops: Mutex::new(Vec::new()),
+        }))
+    }
+}
+
+/// The generic workload of a program pipeline: JSON records with a unique id, a timestamp and
+/// the declared fields, at the spec's rate, to every topic.
+#[derive(Debug)]
+pub struct ProgramWorkload {
+    producer: Producer,
+    catalog: crate::catalog::Catalog,
+    program: Arc<ProgramPlan>,
+    history: History,
+    seed: u64,
+    next_id: Arc<std::sync::atomic::AtomicI64>,
+    stop: tokio::sync::watch::Sender<bool>,
+    loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// How often the workload produces.
+const TICK: Duration = Duration::from_millis(50);
+
+fn record(id: i64, fields: &BTreeMap<String, FieldType>, seed: u64) -> Vec<u8> {
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), id.into());
+    m.insert("ts".into(), crate::time::now_us().into());
+    // Values derive from the seed and the id: the same seed produces the same records.
+    let h = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed;
+    for (i, (name, ty)) in fields.iter().enumerate() {
+        let x = h.rotate_left(i as u32 * 7);
+        let v: serde_json::Value = match ty {
+            FieldType::String => format!("{name}-{}", x % 97).into(),
+            FieldType::Int => ((x % 10_000) as i64).into(),
+            FieldType::Float => ((x % 100_000) as f64 / 100.0).into(),
+            FieldType::Bool => x.is_multiple_of(2).into(),
+        };
+        m.insert(name.clone(), v);
+    }
+    serde_json::to_vec(&m).expect("a JSON object serializes")
+}
+
+#[async_trait]
+impl Workload for ProgramWorkload {
+    async fn start(&self) -> Result<()> {
+        let per_tick = ((self.program.spec.workload.rate as f64) * TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        for t in &self.program.spec.topics {
+            let topic = self.program.topic_names[&t.name].clone();
+            let (producer, ledger, history, next) =
+                (self.producer.clone(), self.program.ledger.clone(), self.history.clone(), self.next_id.clone());
+            let (fields, seed) = (t.fields.clone(), self.seed);
+            let mut stop = self.stop.subscribe();
+            self.loops.lock().expect("loops").push(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(TICK);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        _ = stop.changed() => return,
+                    }
+                    if *stop.borrow() {
+                        return;
+                    }
+                    let first = next.fetch_add(per_tick, std::sync::atomic::Ordering::Relaxed);
+                    let ids: Vec<i64> = (first..first + per_tick).collect();
+                    let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &fields, seed))).collect();
+                    match producer.send_all(&topic, payloads).await {
+                        Ok(()) => {
+                            ledger.add(&topic, &ids);
+                            history.record(Event::Produced {
+                                stream: topic.clone(),
+                                first: first as u64,
+                                last: (first + per_tick - 1) as u64,
+                            });
+                        }
+                        // The broker may be down on purpose (a fault): what was not acknowledged
+                        // was not produced, and is not expected anywhere. Production goes on.
+                        Err(e) => history.record(Event::Phase { name: format!("workload: not produced: {e}") }),
+                    }
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    async fn stop(&self) -> Result<()> {
+        self.stop.send_replace(true);
+        let loops: Vec<_> = self.loops.lock().expect("loops").drain(..).collect();
+        for l in loops {
+            let _ = l.await;
+        }
+        Ok(())
+    }
+
+    async fn audit(&self) -> Result<Vec<TableAudit>> {
+        let flows = self.program.flows();
+        let mut out = Vec::new();
+        let tables: BTreeSet<&str> = flows.iter().map(|f| f.table.as_str()).collect();
+        for table in tables {
+            let mine: Vec<&FlowView> = flows.iter().filter(|f| f.table == table).collect();
+            let mut ids = crate::landed::LandedIds::new(self.catalog.location(table)?, mine[0].id_column.clone());
+            ids.look().await?;
+            let produced: Vec<Vec<i64>> = mine.iter().map(|f| self.program.ledger.ids(&f.topic)).collect();
+            let all: BTreeSet<i64> = produced.iter().flatten().copied().collect();
+            for (i, (f, expected)) in mine.iter().zip(produced).enumerate() {
+                let set: BTreeSet<i64> = expected.iter().copied().collect();
+                let actual = ids.counts().iter().filter(|(id, _)| set.contains(id) || (i == 0 && !all.contains(id)));
+                let actual: Vec<i64> = actual.flat_map(|(id, n)| std::iter::repeat_n(*id, *n as usize)).collect();
+                let mut a = crate::audit::compare(table, &f.name, expected, actual);
+                if i == 0 {
+                    a.unexpected += ids.rows_without_id;
+                }
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    fn writer(&self, _table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> std::result::Result<ProgramSpec, String> {
+        let dir = std::env::temp_dir().join(format!("loudfail-spec-{}-{}", std::process::id(), text.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("loudfail.toml");
+        std::fs::write(&p, text).unwrap();
+        let r = ProgramSpec::load(&p).map_err(|e| e.to_string());
+        std::fs::remove_dir_all(&dir).unwrap();
+        r
+    }
+
+    const GOOD: &str = r#"
+name = "p"
+[[topics]]
+name = "events"
+fields = { reading = "float" }
+[[tables]]
+name = "sink"
+[[flows]]
+name = "ingest"
+source = "events"
+sink = "sink"
+[[tasks]]
+name = "main"
+command = ["python3", "p.py", "{table:sink}"]
+env = { B = "{bootstrap}", T = "{topic:events}", BR = "{{literal}}" }
+flows = ["ingest"]
+"#;
+
+    #[test]
+    fn a_good_spec_loads_with_its_defaults() {
+        let s = spec(GOOD).unwrap();
+        assert_eq!(s.topics[0].partitions, 2);
+        assert_eq!(s.tables[0].id_column, "id");
+        assert_eq!(s.workload.rate, 100);
+        assert!((s.time_scale().factor - 1.0 / 60.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_specs_name_the_problem() {
+        let cases = [
+            (GOOD.replace("name = \"p\"", "name = \"p\"\ncolour = 1"), "unknown field `colour`"),
+            (GOOD.replace("command = [\"python3\", \"p.py\", \"{table:sink}\"]", "command = []"), "command is empty"),
+            (GOOD.replace("{bootstrap}", "{bootstrap_servers}"), "unknown placeholder {bootstrap_servers}"),
+            (GOOD.replace("{table:sink}", "{table:nope}"), "unknown placeholder {table:nope}"),
+            (GOOD.replace("sink = \"sink\"", "sink = \"other\""), "sink \"other\" is not a declared table"),
+            (GOOD.replace("flows = [\"ingest\"]", "flows = []"), "flow ingest is run by no task"),
+            (GOOD.replace("{{literal}}", "{oops"), "unclosed"),
+        ];
+        for (text, want) in cases {
+            let err = spec(&text).unwrap_err();
+            assert!(err.contains(want) && err.contains("Help:"), "{want}: {err}");
+        }
+    }
+
+    #[test]
+    fn scales_read_as_nominal_to_real() {
+        assert!((parse_scale("60:1").unwrap().factor - 1.0 / 60.0).abs() < 1e-12);
+        assert_eq!(parse_scale("real").unwrap(), TimeScale::REAL);
+        assert!(parse_scale("1:60").is_none());
+    }
+
+    #[test]
+    fn records_carry_id_ts_and_the_declared_fields() {
+        let fields = BTreeMap::from([("reading".to_string(), FieldType::Float), ("ok".to_string(), FieldType::Bool)]);
+        let v: serde_json::Value = serde_json::from_slice(&record(7, &fields, 1)).unwrap();
+        assert_eq!(v["id"], 7);
+        assert!(v["ts"].is_i64() && v["reading"].is_f64() && v["ok"].is_boolean());
+        assert_eq!(record(7, &fields, 1)[..20], record(7, &fields, 1)[..20]);
+    }
+}

@@ -1,0 +1,143 @@
+//! Any program as a pipeline: the Python pipeline of `examples/python-pipeline` (confluent-kafka
+//! and deltalake, in a venv of its own), run as it is from its spec file and judged from the
+//! world alone. The healthy program gets its documented expectation under every fault that fits
+//! it; each planted defect gets the verdict that is true of it, never ERROR, never a pass.
+
+use crate::support::{SERIAL, assert_nothing_left, scratch};
+use harness::Verdict;
+use std::path::{Path, PathBuf};
+
+/// The example's directory, its venv made (once per test binary) by its own setup script: the
+/// same one `ci/setup.sh` runs, so `cargo test` alone works on a fresh machine.
+fn example_dir() -> PathBuf {
+    static VENV: std::sync::Once = std::sync::Once::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline");
+    VENV.call_once(|| {
+        let out = std::process::Command::new("bash").arg(dir.join("setup.sh")).output().expect("bash runs");
+        assert!(
+            out.status.success(),
+            "examples/python-pipeline/setup.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    dir
+}
+
+/// Runs the spec (`loudfail.toml`, or `defects/<defect>.toml`) under `faults`, holding the
+/// serial lock; checks nothing of it is left running.
+async fn run(spec: &str, faults: &[&str], topology: harness::Topology, seed: u64) -> harness::Report {
+    let path = example_dir().join(spec);
+    let _serial = SERIAL.lock().await;
+    let dir = scratch(&format!("program-{}", spec.replace(['/', '.'], "-")));
+    let pipeline = harness::program::ProgramPipeline::load(&path).expect("the spec loads");
+    let scale = pipeline.spec().time_scale();
+    let mut s = harness::Scenario::new(std::sync::Arc::new(pipeline))
+        .topology(topology)
+        .scale(scale)
+        .seed(seed)
+        .bin(crate::support::bin())
+        .dir(&dir);
+    for f in faults {
+        s = s.fault(suites::faults().get(f).unwrap());
+    }
+    let report = s.run().await.expect("valid input");
+    assert_nothing_left(&dir);
+    assert_eq!(harness::process::live_count(), 0, "the process registry still lists children");
+    report
+}
+
+fn multi() -> harness::Topology {
+    harness::Topology::multi_query(harness::AwaitPolicy::Any)
+}
+
+fn audit(report: &harness::Report) -> &harness::history::TableAudit {
+    assert_eq!(report.analysis.audits.len(), 1, "{}", report.render());
+    &report.analysis.audits[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_pipeline_killed_is_loud_restarted_and_exactly_once() {
+    let report = run("loudfail.toml", &["driver-crash"], multi(), 1).await;
+    assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
+    let a = audit(&report);
+    assert!(a.present > 100, "{}", report.render());
+    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
+    // Its output went to its log, not into the history.
+    let logs: Vec<_> = std::fs::read_dir(report.dir.join("logs")).unwrap().flatten().collect();
+    assert!(
+        logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("pipeline: started")),
+        "the program's own output is in logs/"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_pipeline_with_nothing_wrong_is_clean() {
+    for seed in [1, 2] {
+        let report = run("loudfail.toml", &[], multi(), seed).await;
+        assert_eq!(report.verdict(), &Verdict::Clean, "seed {seed}\n{}", report.render());
+        assert_eq!(audit(&report).missing, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_storage_is_loud_for_the_healthy_pipeline_and_exactly_once_after_the_heal() {
+    let report = run(
+        "loudfail.toml",
+        &["storage-read-only"],
+        harness::Topology::new(harness::TopologyKind::ClusterPerTask, harness::AwaitPolicy::Any),
+        1,
+    )
+    .await;
+    assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
+    let a = audit(&report);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_that_swallows_its_write_errors_loses_records() {
+    // A healthy pipeline fails on the refused commit and replays it.
+    let healthy = run("loudfail.toml", &["concurrent-metadata-change"], multi(), 1).await;
+    assert_eq!(healthy.verdict(), &Verdict::LoudRestarted, "{}", healthy.render());
+    assert_eq!((audit(&healthy).missing, audit(&healthy).duplicated), (0, 0));
+    let report = run("defects/swallow-write-errors.toml", &["concurrent-metadata-change"], multi(), 1).await;
+    assert!(matches!(report.verdict(), Verdict::Loss(n) if *n > 0), "{}", report.render());
+    assert!(audit(&report).missing > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_that_retries_in_place_forever_is_silent() {
+    let report = run("defects/retry-forever.toml", &["storage-read-only"], multi(), 1).await;
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    assert!(report.silent_window() >= report.horizon, "{}", report.render());
+    // It recovered once the storage was back: nothing lost, nothing twice.
+    let a = audit(&report);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_program_is_silent() {
+    let report = run("loudfail.toml", &["driver-hang"], multi(), 1).await;
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    assert_eq!(report.analysis.silence.as_ref().unwrap().query, "ingest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_right_after_a_commit_duplicates_only_a_sink_without_txn() {
+    let healthy = run("loudfail.toml", &["crash-after-commit"], multi(), 1).await;
+    assert_eq!(healthy.verdict(), &Verdict::LoudRestarted, "{}", healthy.render());
+    assert_eq!(audit(&healthy).duplicated, 0);
+    let report = run("defects/no-txn.toml", &["crash-after-commit"], multi(), 1).await;
+    // Loud and restarted, but the replayed batch landed twice: the duplicates decide.
+    assert!(matches!(report.verdict(), Verdict::Duplicates(n) if *n > 0), "{}", report.render());
+    assert_eq!(audit(&report).missing, 0, "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_goes_unnoticed_by_a_program_that_waits_for_it() {
+    let report = run("loudfail.toml", &["broker-outage"], multi(), 1).await;
+    // librdkafka retries forever: no process fails, the job says RUNNING while nothing lands.
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    let a = audit(&report);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "it catches up once the broker is back\n{}", report.render());
+}
