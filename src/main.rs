@@ -153,7 +153,11 @@ struct MatrixArgs {
     /// layout names (`monitored`), among every cell of `--all`. Default: DESIGN.md's 15 cells.
     #[arg(long)]
     only: Option<String>,
-    /// Every fault of the catalogue in every layout (55 cells): DESIGN.md's matrix, plus the
+    /// A program of your own, described by a spec file: its matrix is every fault that fits a
+    /// program, under multi-query and cluster-per-task, each against its expectation.
+    #[arg(long, value_name = "PATH")]
+    pipeline_file: Option<PathBuf>,
+    /// Every fault of the catalogue in every layout (65 cells): DESIGN.md's matrix, plus the
     /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
     /// checkpoint-corruption.
     #[arg(long)]
@@ -436,7 +440,16 @@ fn parent_dir(dir: Option<PathBuf>, default: &str) -> Result<PathBuf, HarnessErr
 }
 
 async fn matrix(args: MatrixArgs) -> i32 {
-    let cells = match suites::matrix::select(args.only.as_deref(), args.all) {
+    let cells = match &args.pipeline_file {
+        Some(path) => harness::program::ProgramPipeline::load(path)
+            .and_then(|p| suites::matrix::program_cells(std::sync::Arc::new(p)))
+            .and_then(|all| match args.only.as_deref() {
+                Some(filter) => suites::matrix::filter_cells(all, filter),
+                None => Ok(all),
+            }),
+        None => suites::matrix::select(args.only.as_deref(), args.all),
+    };
+    let cells = match cells {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };

@@ -45,12 +45,12 @@ async fn generated_scenarios_come_out_as_the_model_expects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     let _serial = SERIAL.lock().await;
-    let e = exploration("explore-gate", Property::Gate, 2, 3);
+    let e = exploration("explore-gate", Property::Gate, 3, 3);
     let kept = e.regressions.clone().unwrap();
     let found = run(e).await;
     let described: Vec<String> =
         found.runs.iter().map(|o| format!("{} {} → {}", o.stage, o.case.describe(), o.verdict)).collect();
-    let first = found.runs.iter().find(|o| o.broke.is_some()).expect("seed 2 finds a failing scenario");
+    let first = found.runs.iter().find(|o| o.broke.is_some()).expect("seed 3 finds a failing scenario");
     let (minimal, _) = found.minimal.clone().expect("a minimal failing scenario");
     // Shrunk, never grown, and failing the way the first one did.
     assert!(minimal.faults.len() <= first.case.faults.len(), "{described:#?}");
@@ -61,7 +61,7 @@ async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     assert_eq!(text.lines().count(), 1, "{text}");
 
     // The next exploration replays it before anything else.
-    let mut again = exploration("explore-gate-again", Property::Gate, 3, 1);
+    let mut again = exploration("explore-gate-again", Property::Gate, 4, 1);
     again.regressions = Some(kept);
     let found = run(again).await;
     assert_eq!(found.runs[0].stage, "regression");

@@ -47,5 +47,5 @@ async fn storage_read_only_in_every_layout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_that_fit_any_program_in_every_layout() {
     check_row("crash-after-commit").await;
-    check_row("broker-outage").await;
+    check_row("concurrent-metadata-change").await;
 }

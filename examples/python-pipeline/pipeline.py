@@ -10,8 +10,9 @@ complaint, so the program checks it itself before each write.
 
 Everything it needs comes from its environment (loudfail fills these in from the spec):
   LF_BOOTSTRAP  Kafka bootstrap servers     LF_TOPIC  the topic
-  LF_TABLE      the Delta table's location  LF_GROUP  a consumer group (used by --defect no-txn)
+  LF_TABLE      the Delta table's location  LF_GROUP  a consumer group (used by LF_DEFECT=no-txn)
   LF_APP_ID     txn app id prefix (default "ingest")
+  LF_EVENTS     a file to write what it says about itself (optional; no verdict depends on it)
 
 A fatal error ends the program with a non-zero exit: that is all it takes to be loud.
 
@@ -37,6 +38,15 @@ MAX_RECORDS = 2000
 
 def log(msg):
     print(f"pipeline: {msg}", file=sys.stderr, flush=True)
+
+
+def say(event, **fields):
+    """A line in the events file, when loudfail gave one (LF_EVENTS): what we say about ourselves.
+    loudfail keeps it in its history for people to read; no verdict depends on it."""
+    path = os.environ.get("LF_EVENTS")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"event": event, "query": "ingest", **fields}) + "\n")
 
 
 def table_or_none(location):
@@ -91,6 +101,7 @@ def main():
         start = {p: v + 1 for p, v in written_offsets(location, app, partitions).items()}
     consumer.assign([TopicPartition(topic, p, start.get(p, 0)) for p in partitions])
     log(f"started: {topic} -> {location}, from {start or 'the beginning'}{' [' + defect + ']' if defect else ''}")
+    say("query_started")
 
     while True:
         messages = consumer.consume(num_messages=MAX_RECORDS, timeout=BATCH_SECONDS)
@@ -132,7 +143,9 @@ def main():
                     time.sleep(BATCH_SECONDS)
                     continue
                 log(f"write failed: {e}")
+                say("query_terminated", error=str(e), error_kind=type(e).__name__)
                 return 1
+        say("progress", rows=len(rows))
         if defect == "no-txn":
             consumer.commit(
                 offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()],

@@ -10,6 +10,9 @@
 //! that watches lag would notice — the expectation is SILENT. The effect is the first query or
 //! program that fails during the outage; when none does, the outage itself (`Unseen`), judged
 //! from the world. Every task depends on the broker: its reach is the whole job.
+//!
+//! It fits programs only, for now: the reference pipelines' workloads count a record produced
+//! before the broker acknowledges it, so an outage would read as a loss they did not cause.
 
 use harness::fault::{Expectation, Fault, FaultCtx, Scope, UNSEEN};
 use harness::history::Event;
@@ -51,6 +54,15 @@ impl Fault for BrokerOutage {
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
         if plan.queries.is_empty() {
             return Err(HarnessError::bad_input("the pipeline has no queries", "broker-outage needs a query to stall"));
+        }
+        if !plan.is_program() {
+            // Their ledgers count a record produced when its id is reserved, before the broker
+            // acknowledges it, and a refused production is a harness error: an outage would
+            // read as LOSS or ERROR that the pipeline did not cause.
+            return Err(HarnessError::bad_input(
+                "broker-outage does not fit the reference pipelines yet: their workloads do not ride out an outage",
+                "run it on a program (--pipeline-file), whose workload counts only what the broker acknowledged",
+            ));
         }
         Ok(())
     }

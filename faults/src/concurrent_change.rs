@@ -66,9 +66,8 @@ impl Fault for ConcurrentMetadataChange {
         let location = ctx.catalog()?.location(&table)?;
         let url = ctx.catalog()?.url(&table)?;
         for attempt in 1..=ATTEMPTS {
-            let file = harness::storage::await_data_file(&location, ctx.reach_timeout()).await?;
             let mark = ctx.mark();
-            ctx.signal(&cluster, Signal::SIGSTOP).await?;
+            let (file, _) = ctx.stop_at_next_write(&cluster, &location).await?;
             // Between its read and its commit, unless it was quicker than the kernel.
             let changed = async {
                 let t = harness::deltalake::open_table(url.clone()).await?;

@@ -6,7 +6,7 @@ use crate::error::{HarnessError, Result};
 use crate::history::{Event, History};
 use crate::pipeline::{ConcurrentWriter, PipelinePlan, Workload};
 use crate::proto::Control;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{NOT_RUNNING, Supervisor};
 use crate::time::{TimeScale, Timings};
 use crate::topology::{JobSpec, Topology};
 use async_trait::async_trait;
@@ -243,6 +243,35 @@ impl FaultCtx<'_> {
             Err(HarnessError::Process { problem, .. }) if problem == crate::supervisor::NOT_RUNNING => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Stops `process` (SIGSTOP to its group) the moment a writer starts a data file in the
+    /// table at `location` — between the writer's read of its snapshot and its commit — from
+    /// the thread the kernel wakes, without a round trip through the runtime. Returns the data
+    /// file's name and when the process was stopped; recorded as [`Event::Signalled`]. Let it go
+    /// with [`FaultCtx::signal`] and SIGCONT.
+    pub async fn stop_at_next_write(&self, process: &str, location: &std::path::Path) -> Result<(String, Sent)> {
+        let pid = self.supervisor.pid(process).await?.ok_or_else(|| HarnessError::Process {
+            name: process.to_string(),
+            problem: crate::supervisor::NOT_RUNNING.into(),
+        })?;
+        let stopped = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let at = stopped.clone();
+        let file = crate::storage::await_data_file_then(location, self.reach_timeout(), move || {
+            if crate::process::signal(pid, crate::process::Signal::SIGSTOP).is_ok() {
+                at.store(crate::time::now_us(), std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+        .await?;
+        let at = stopped.load(std::sync::atomic::Ordering::SeqCst);
+        if at == 0 {
+            return Err(HarnessError::Process { name: process.to_string(), problem: NOT_RUNNING.into() });
+        }
+        self.history.append(crate::history::Record {
+            at,
+            event: Event::Signalled { name: process.to_string(), pid, signal: crate::process::Signal::SIGSTOP as i32 },
+        });
+        Ok((file, Sent { pid, at }))
     }
 
     /// Awaits a committed batch of `query` after `since`; returns when it was reported.

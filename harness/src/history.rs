@@ -362,6 +362,14 @@ pub enum Event {
         /// Ids that landed since the last observation: progress.
         added: u64,
     },
+    /// A line a program wrote to its events file (`{events}`): what it says about itself,
+    /// kept for people reading the history. No verdict depends on it.
+    ProgramSaid {
+        /// The task whose events file it is.
+        task: String,
+        /// The line, parsed as JSON (or as a string when it is not JSON).
+        said: serde_json::Value,
+    },
     /// What a sink table holds at the end, against what the workload produced.
     TableAudit(TableAudit),
 }

@@ -15,6 +15,7 @@
 //! | [`topology`] | how queries are laid out on tasks and clusters; await policies |
 //! | [`supervisor`] | the jobs service: runs, tasks, retries, backoff, and the states a UI shows |
 //! | [`process`] | child processes: process groups, parent-death signal, reaping |
+//! | [`workload`] | the loops a workload runs, stopped together |
 //! | [`worker`] | the cluster and task processes (the binary re-executed) |
 //! | [`stream`] | the micro-batch engine every query runs on: checkpoint, source, exactly-once sink |
 //! | [`checkpoint`] | `offsets/` and `commits/`, as Spark lays them out |
@@ -67,6 +68,7 @@ pub mod time;
 pub mod timeline;
 pub mod topology;
 pub mod worker;
+pub mod workload;
 
 pub use error::{HarnessError, Result};
 pub use fault::{Expectation, Fault, FaultCatalog, FaultCtx};

@@ -246,6 +246,7 @@ async fn observe_flows(
         }
     }
     let mut world = World::default();
+    let mut said = EventFiles::new(&env.config.run_dir, program.spec.tasks.iter().map(|t| t.name.clone()));
     let mut last: BTreeMap<String, (i64, u64, u64)> = BTreeMap::new();
     let mut failing: BTreeMap<String, String> = BTreeMap::new();
     let mut ticker = tokio::time::interval(interval);
@@ -312,9 +313,44 @@ async fn observe_flows(
             w.sink_version = Some(version);
             w.committed = Some((version, Positions::from([(FLOW_RECORDS.to_string(), landed as i64)])));
         }
+        said.read_new(&history);
         tx.send_replace(world.clone());
         if stopping {
             return;
+        }
+    }
+}
+
+/// The events files programs may write (`{events}`), read as they grow: each complete line is
+/// recorded as [`Event::ProgramSaid`].
+struct EventFiles {
+    files: Vec<(String, std::path::PathBuf, u64)>,
+}
+
+impl EventFiles {
+    fn new(run_dir: &std::path::Path, tasks: impl Iterator<Item = String>) -> EventFiles {
+        let dir = run_dir.join("events");
+        EventFiles { files: tasks.map(|t| (t.clone(), dir.join(format!("{t}.jsonl")), 0)).collect() }
+    }
+
+    fn read_new(&mut self, history: &History) {
+        use std::io::{Read, Seek};
+        for (task, path, offset) in &mut self.files {
+            let Ok(mut f) = std::fs::File::open(&*path) else { continue };
+            if f.seek(std::io::SeekFrom::Start(*offset)).is_err() {
+                continue;
+            }
+            let mut text = String::new();
+            if f.read_to_string(&mut text).is_err() {
+                continue;
+            }
+            // Only complete lines: the rest is read once the program has finished writing it.
+            let Some(end) = text.rfind('\n') else { continue };
+            for line in text[..end].lines().filter(|l| !l.trim().is_empty()) {
+                let said = serde_json::from_str(line).unwrap_or_else(|_| serde_json::Value::String(line.to_string()));
+                history.record(Event::ProgramSaid { task: task.clone(), said });
+            }
+            *offset += end as u64 + 1;
         }
     }
 }

@@ -47,7 +47,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Every placeholder a command, an argument, an environment value or a working directory may
 /// hold; the run fills each in.
@@ -618,8 +617,7 @@ impl crate::Pipeline for ProgramPipeline {
             history,
             seed,
             next_id: Arc::new(std::sync::atomic::AtomicI64::new(1)),
-            stop: tokio::sync::watch::channel(false).0,
-            loops: Mutex::new(Vec::new()),
+            loops: crate::workload::Loops::default(),
         }))
     }
 }
@@ -634,12 +632,8 @@ pub struct ProgramWorkload {
     history: History,
     seed: u64,
     next_id: Arc<std::sync::atomic::AtomicI64>,
-    stop: tokio::sync::watch::Sender<bool>,
-    loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    loops: crate::workload::Loops,
 }
-
-/// How often the workload produces.
-const TICK: Duration = Duration::from_millis(50);
 
 fn record(id: i64, fields: &BTreeMap<String, FieldType>, seed: u64) -> Vec<u8> {
     let mut m = serde_json::Map::new();
@@ -660,55 +654,63 @@ fn record(id: i64, fields: &BTreeMap<String, FieldType>, seed: u64) -> Vec<u8> {
     serde_json::to_vec(&m).expect("a JSON object serializes")
 }
 
+/// One topic's production: a tick's records, acknowledged, in the ledger.
+struct Production {
+    producer: Producer,
+    ledger: Arc<Ledger>,
+    history: History,
+    next: Arc<std::sync::atomic::AtomicI64>,
+    topic: String,
+    fields: BTreeMap<String, FieldType>,
+    seed: u64,
+    per_tick: i64,
+}
+
+#[async_trait]
+impl crate::workload::Tick for Production {
+    async fn tick(&mut self) -> Result<()> {
+        let first = self.next.fetch_add(self.per_tick, std::sync::atomic::Ordering::Relaxed);
+        let ids: Vec<i64> = (first..first + self.per_tick).collect();
+        let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &self.fields, self.seed))).collect();
+        match self.producer.send_all(&self.topic, payloads).await {
+            Ok(()) => {
+                self.ledger.add(&self.topic, &ids);
+                self.history.record(Event::Produced {
+                    stream: self.topic.clone(),
+                    first: first as u64,
+                    last: (first + self.per_tick - 1) as u64,
+                });
+            }
+            // The broker may be down on purpose (a fault): what was not acknowledged was not
+            // produced, and is not expected anywhere. Production goes on.
+            Err(e) => self.history.record(Event::Phase { name: format!("workload: not produced: {e}") }),
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Workload for ProgramWorkload {
     async fn start(&self) -> Result<()> {
-        let per_tick = ((self.program.spec.workload.rate as f64) * TICK.as_secs_f64()).ceil().max(1.0) as i64;
+        let per_tick = crate::workload::per_tick(self.program.spec.workload.rate);
         for t in &self.program.spec.topics {
-            let topic = self.program.topic_names[&t.name].clone();
-            let (producer, ledger, history, next) =
-                (self.producer.clone(), self.program.ledger.clone(), self.history.clone(), self.next_id.clone());
-            let (fields, seed) = (t.fields.clone(), self.seed);
-            let mut stop = self.stop.subscribe();
-            self.loops.lock().expect("loops").push(tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(TICK);
-                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = ticker.tick() => {}
-                        _ = stop.changed() => return,
-                    }
-                    if *stop.borrow() {
-                        return;
-                    }
-                    let first = next.fetch_add(per_tick, std::sync::atomic::Ordering::Relaxed);
-                    let ids: Vec<i64> = (first..first + per_tick).collect();
-                    let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &fields, seed))).collect();
-                    match producer.send_all(&topic, payloads).await {
-                        Ok(()) => {
-                            ledger.add(&topic, &ids);
-                            history.record(Event::Produced {
-                                stream: topic.clone(),
-                                first: first as u64,
-                                last: (first + per_tick - 1) as u64,
-                            });
-                        }
-                        // The broker may be down on purpose (a fault): what was not acknowledged
-                        // was not produced, and is not expected anywhere. Production goes on.
-                        Err(e) => history.record(Event::Phase { name: format!("workload: not produced: {e}") }),
-                    }
-                }
-            }));
+            let step = Production {
+                producer: self.producer.clone(),
+                ledger: self.program.ledger.clone(),
+                history: self.history.clone(),
+                next: self.next_id.clone(),
+                topic: self.program.topic_names[&t.name].clone(),
+                fields: t.fields.clone(),
+                seed: self.seed,
+                per_tick,
+            };
+            self.loops.spawn(Box::new(step), self.history.clone());
         }
         Ok(())
     }
 
     async fn stop(&self) -> Result<()> {
-        self.stop.send_replace(true);
-        let loops: Vec<_> = self.loops.lock().expect("loops").drain(..).collect();
-        for l in loops {
-            let _ = l.await;
-        }
+        self.loops.stop().await;
         Ok(())
     }
 

@@ -165,7 +165,26 @@ pub async fn await_commit(location: &Path, timeout: std::time::Duration) -> Resu
 /// file appearing in the table's directory: the writer has read its snapshot and not committed
 /// yet). Returns the file's name, as the table's log will name it.
 pub async fn await_data_file(location: &Path, timeout: std::time::Duration) -> Result<String> {
-    let name = await_entry(location, timeout, |name| name.contains(".parquet")).await?;
+    await_data_file_then(location, timeout, || {}).await
+}
+
+/// [`await_data_file`], calling `then` on the watching thread the moment the file appears
+/// (before anything returns to the runtime): what a fault does there happens within
+/// microseconds of the write.
+pub async fn await_data_file_then(
+    location: &Path,
+    timeout: std::time::Duration,
+    then: impl FnOnce() + Send + 'static,
+) -> Result<String> {
+    let mut then = Some(then);
+    let name = await_entry(location, timeout, move |name| {
+        let hit = name.contains(".parquet");
+        if hit && let Some(f) = then.take() {
+            f();
+        }
+        hit
+    })
+    .await?;
     // object_store writes `<name>#<n>` and renames it into place.
     Ok(name.split('#').next().unwrap_or(&name).to_string())
 }
@@ -174,7 +193,7 @@ pub async fn await_data_file(location: &Path, timeout: std::time::Duration) -> R
 async fn await_entry(
     dir: &Path,
     timeout: std::time::Duration,
-    wanted: impl Fn(&str) -> bool + Send + 'static,
+    mut wanted: impl FnMut(&str) -> bool + Send + 'static,
 ) -> Result<String> {
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
     let log = dir.to_path_buf();

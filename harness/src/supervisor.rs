@@ -52,6 +52,7 @@ pub struct SupervisorConfig {
 enum Cmd {
     Control { cluster: String, msg: Control, reply: oneshot::Sender<Result<()>> },
     Signal { process: String, signal: nix::sys::signal::Signal, reply: oneshot::Sender<Result<u32>> },
+    Pid { process: String, reply: oneshot::Sender<Option<u32>> },
     OperatorRestart { reason: String },
     Stop { reply: oneshot::Sender<()> },
 }
@@ -84,6 +85,13 @@ impl Supervisor {
         let (reply, rx) = oneshot::channel();
         self.cmds.send(Cmd::Signal { process: process.to_string(), signal, reply }).map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
+    }
+
+    /// The pid of a process of the current run (a cluster or a task, by name), if it runs.
+    pub async fn pid(&self, process: &str) -> Result<Option<u32>> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds.send(Cmd::Pid { process: process.to_string(), reply }).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())
     }
 
     /// Restarts the job by hand: the current run is terminated and a new one starts at once.
@@ -354,6 +362,9 @@ impl Job {
                     Some(Cmd::Signal { process, signal, reply }) => {
                         let _ = reply.send(self.send_signal(&process, signal));
                     }
+                    Some(Cmd::Pid { process, reply }) => {
+                        let _ = reply.send(self.live.get(&process).map(|l| l.pid));
+                    }
                 },
                 Some(exit) = self.exits.recv() => {
                     if exit.run != run || self.live.get(&exit.name).is_none_or(|l| l.pid != exit.pid) {
@@ -613,6 +624,9 @@ impl Cmd {
             }
             Cmd::Signal { process, reply, .. } => {
                 let _ = reply.send(Err(HarnessError::Process { name: process, problem: NOT_RUNNING.into() }));
+            }
+            Cmd::Pid { reply, .. } => {
+                let _ = reply.send(None);
             }
             Cmd::OperatorRestart { .. } | Cmd::Stop { .. } => {}
         }

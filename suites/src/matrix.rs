@@ -13,7 +13,10 @@
 //! checkpoint-corruption (SILENT behind `await each`, else LOUD+RESTARTED), poison-record and
 //! schema-mismatch (on features-inference the failing query is the first awaited: LOUD+RESTARTED,
 //! and COLLATERAL on the shared cluster once retries are exhausted), storage-read-only (inference's
-//! sink: SILENT behind `await each`, COLLATERAL on the shared cluster, else LOUD+RESTARTED).
+//! sink: SILENT behind `await each`, COLLATERAL on the shared cluster, else LOUD+RESTARTED),
+//! crash-after-commit (LOUD+RESTARTED everywhere: the engine's sinks are exactly once),
+//! concurrent-metadata-change (one of inference's commits refused: SILENT behind `await each`,
+//! else LOUD+RESTARTED). broker-outage fits programs only, for now.
 //!
 //! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
 //! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
@@ -31,7 +34,9 @@ pub struct Cell {
     /// `<fault>/<layout>`.
     pub id: String,
     /// The pipeline.
-    pub pipeline: &'static str,
+    pub pipeline: Arc<dyn harness::Pipeline>,
+    /// The time scale it runs at.
+    pub scale: harness::TimeScale,
     /// The fault.
     pub fault: Arc<dyn Fault>,
     /// The layout's column name.
@@ -80,12 +85,14 @@ impl Cell {
 
     /// The scenario that runs it.
     pub fn scenario(&self, seed: u64) -> Result<Scenario> {
-        let mut s = Scenario::new(crate::registry().get(self.pipeline)?)
+        let mut s = Scenario::new(self.pipeline.clone())
             .topology(self.topology.clone())
             .fault(self.fault.clone())
             .seed(seed)
+            .scale(self.scale)
             .options(PipelineOptions::default());
-        s.replay = Some(format!("loudfail matrix --only {} --seed {seed}", self.id));
+        let program = if self.plan.is_program() { format!("{} ", self.pipeline.replay_args()) } else { String::new() };
+        s.replay = Some(format!("loudfail matrix {program}--only {} --seed {seed}", self.id));
         Ok(s)
     }
 }
@@ -109,7 +116,7 @@ const DESIGN_ROWS: [(&str, &str); 3] = [
 ];
 
 /// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
-const CATALOGUE_ROWS: [(&str, &str); 8] = [
+const CATALOGUE_ROWS: [(&str, &str); 10] = [
     ("external-location-mismatch-quiet", "features-inference"),
     ("driver-crash", "features-inference"),
     ("driver-hang", "features-inference"),
@@ -118,6 +125,8 @@ const CATALOGUE_ROWS: [(&str, &str); 8] = [
     ("poison-record", "features-inference"),
     ("schema-mismatch", "features-inference"),
     ("storage-read-only", "features-inference"),
+    ("crash-after-commit", "features-inference"),
+    ("concurrent-metadata-change", "features-inference"),
 ];
 
 /// DESIGN.md's expected matrix, row by row (15 cells).
@@ -137,14 +146,13 @@ fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
     let mut out = Vec::new();
     for &(fault, pipeline) in rows {
         let fault = faults.get(fault).expect("the catalogue has every matrix fault");
-        let plan = crate::registry()
-            .get(pipeline)
-            .and_then(|p| p.plan("matrix", &PipelineOptions::default()))
-            .expect("every matrix pipeline plans with default options");
+        let pipeline = crate::registry().get(pipeline).expect("the registry has every matrix pipeline");
+        let plan = pipeline.plan("matrix", &PipelineOptions::default()).expect("it plans with default options");
         for (layout, topology) in layouts() {
             out.push(Cell {
                 id: format!("{}/{layout}", fault.name()),
-                pipeline,
+                pipeline: pipeline.clone(),
+                scale: harness::TimeScale::TEST,
                 fault: fault.clone(),
                 layout,
                 topology,
@@ -155,12 +163,51 @@ fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
     out
 }
 
+/// A program's matrix (`loudfail matrix --pipeline-file`): every fault of the catalogue that
+/// fits a program, in the layouts a program can run in — `multi-query` (a failing task fails
+/// the run) and `cluster-per-task` (it fails alone) — at the program's own time scale, each with
+/// the expectation its fault gives for where the program's flows sit.
+pub fn program_cells(pipeline: Arc<harness::program::ProgramPipeline>) -> Result<Vec<Cell>> {
+    let scale = pipeline.spec().time_scale();
+    let pipeline: Arc<dyn harness::Pipeline> = pipeline;
+    let plan = pipeline.plan("matrix", &PipelineOptions::default())?;
+    let layouts = [
+        ("multi-query", Topology::multi_query(AwaitPolicy::Any)),
+        ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
+    ];
+    let mut out = Vec::new();
+    for fault in crate::faults().all().iter().filter(|f| f.fits_programs()) {
+        if fault.check(&plan).is_err() {
+            continue;
+        }
+        for (layout, topology) in &layouts {
+            out.push(Cell {
+                id: format!("{}/{layout}", fault.name()),
+                pipeline: pipeline.clone(),
+                scale,
+                fault: fault.clone(),
+                layout,
+                topology: topology.clone(),
+                plan: plan.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The cells a filter names: comma-separated cell ids, fault names or layout names, among every
 /// cell; without a filter, DESIGN.md's matrix, or every cell when `everything`. An unknown name
 /// is bad input listing the cells.
 pub fn select(filter: Option<&str>, everything: bool) -> Result<Vec<Cell>> {
     let all = all_cells();
-    let Some(filter) = filter else { return Ok(if everything { all } else { cells() }) };
+    match filter {
+        None => Ok(if everything { all } else { cells() }),
+        Some(filter) => filter_cells(all, filter),
+    }
+}
+
+/// The cells of `all` a filter names: comma-separated cell ids, fault names or layout names.
+pub fn filter_cells(all: Vec<Cell>, filter: &str) -> Result<Vec<Cell>> {
     let mut out: Vec<Cell> = Vec::new();
     for part in filter.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let hit: Vec<Cell> =
@@ -197,7 +244,7 @@ mod tests {
         assert_eq!(select(None, true).unwrap().len(), 65);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 12);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 14);
         let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
