@@ -506,8 +506,16 @@ fn progressed(records: &[Record], query: &str, from: i64, to: i64) -> bool {
         .any(|r| sink_mark(&r.event, query).is_some_and(|t| before.is_none_or(|b| t > b)))
 }
 
+/// How far `query`'s sink had come by the end of `records`: what the world showed, and what an
+/// engine query reported committed (its batch id is its txn version) — a commit made before a
+/// moment but observed only after it is not progress after it.
 fn best_mark<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Option<i64> {
-    records.filter_map(|r| sink_mark(&r.event, query)).max()
+    records
+        .filter_map(|r| match &r.event {
+            Event::BatchCommitted { query: q, batch, skipped: false, .. } if q == query => Some(*batch),
+            e => sink_mark(e, query),
+        })
+        .max()
 }
 
 /// The fault's target, and every query the system stopped after the fault: those that
@@ -1091,6 +1099,23 @@ mod tests {
         // Produced and not landed yet (10 ms), then produced and stuck until more landed.
         let spans: Vec<(i64, i64)> = stalls.iter().map(|s| (s.from, s.to)).collect();
         assert_eq!(spans, vec![(10_000, 20_000), (30_000, 1_500_000)]);
+    }
+
+    /// A commit made before a fault took effect, observed only after it, is no progress after
+    /// it: a query the fault broke stays broken for the next fault of a schedule.
+    #[test]
+    fn a_commit_seen_late_is_dated_by_its_report() {
+        let mut h = H::new();
+        h.commit(10, 4, 5);
+        h.at(
+            40,
+            Event::BatchCommitted { query: "resolver".into(), batch: 5, rows: 1, replayed: false, skipped: false },
+        );
+        h.at(47, Event::Phase { name: "the fault's effect".into() });
+        h.at(54, Event::SinkObserved { query: "resolver".into(), table: "alerts".into(), version: 6, txn: Some(5) });
+        assert!(!progressed(&h.0, "resolver", 47_000, 1_000_000), "batch 5 was committed before the effect");
+        h.at(90, Event::SinkObserved { query: "resolver".into(), table: "alerts".into(), version: 7, txn: Some(6) });
+        assert!(progressed(&h.0, "resolver", 47_000, 1_000_000));
     }
 
     #[test]
