@@ -21,12 +21,24 @@ static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 /// back every directory a fault made read-only ([`crate::storage::thaw_all`]).
 /// Safe to call from a signal-handling task or a panic hook.
 pub fn kill_all() {
+    // A child started from now on is killed as soon as it is registered (see `spawn`).
+    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
     let pids: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
-    for pid in pids {
+    for &pid in &pids {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
     crate::storage::thaw_all();
+    // A process sent SIGKILL is not gone yet: wait (boundedly) until each has died, so that
+    // whoever started this one finds nothing of it running once it has exited.
+    let gone = |pid: i32| std::fs::read(format!("/proc/{pid}/cmdline")).map_or(true, |c| c.is_empty());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline && !pids.iter().all(|p| gone(*p)) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
+
+/// Set once every child is being killed: the process is about to exit.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// How many children are alive now.
 pub fn live_count() -> usize {
@@ -250,6 +262,10 @@ pub fn spawn(
         });
     }
     LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32);
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        // Started while everything is being killed (Ctrl-C): it goes too.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    }
     history.record(Event::ProcessStarted { role: spec.role, name: spec.name.to_string(), run: spec.run, pid });
 
     let stdout = child.stdout.take();
