@@ -59,8 +59,7 @@ impl Fault for CrashAfterCommit {
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = target_query(NAME, &self.query, ctx.plan())?;
         let cluster = ctx.cluster_of(NAME, &query)?;
-        let table = ctx.plan().query(&query)?.sink.clone();
-        let location = ctx.catalog()?.location(&table)?;
+        let (table, location) = ctx.sink_of(&query)?;
         ctx.refuse_offset_commits(true).await?;
         let struck = match harness::storage::await_commit(&location, ctx.reach_timeout()).await {
             Ok(version) => strike(ctx, NAME, &cluster, Signal::SIGKILL).await.map(|sent| (version, sent)),

@@ -62,8 +62,7 @@ impl Fault for ConcurrentMetadataChange {
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = target_query(NAME, &self.query, ctx.plan())?;
         let cluster = ctx.cluster_of(NAME, &query)?;
-        let table = ctx.plan().query(&query)?.sink.clone();
-        let location = ctx.catalog()?.location(&table)?;
+        let (table, location) = ctx.sink_of(&query)?;
         let url = ctx.catalog()?.url(&table)?;
         for attempt in 1..=ATTEMPTS {
             let mark = ctx.mark();

@@ -67,8 +67,7 @@ impl Fault for StorageReadOnly {
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = target_query(NAME, &self.query, ctx.plan())?;
-        let table = ctx.plan().query(&query)?.sink.clone();
-        let location = ctx.catalog()?.location(&table)?;
+        let (table, location) = ctx.sink_of(&query)?;
         let mark = ctx.mark();
         for dir in [location.join("_delta_log"), location.clone()] {
             let how = harness::storage::freeze(&dir)?;

@@ -176,6 +176,13 @@ impl FaultCtx<'_> {
         crate::catalog::Catalog::load(&self.run_dir.catalog())
     }
 
+    /// The table `query` writes and where the catalog places it now.
+    pub fn sink_of(&self, query: &str) -> Result<(String, std::path::PathBuf)> {
+        let table = self.plan.query(query)?.sink.clone();
+        let location = self.catalog()?.location(&table)?;
+        Ok((table, location))
+    }
+
     /// Points `table` at `location` in the catalog (queries see it at their next batch).
     pub fn repoint(&self, table: &str, location: &std::path::Path) -> Result<()> {
         let mut catalog = self.catalog()?;
@@ -482,14 +489,6 @@ impl FaultCtx<'_> {
     pub async fn set_broker_available(&self, up: bool) -> Result<()> {
         self.broker.set_available(up).await?;
         self.record(Event::Phase { name: if up { "broker up again".into() } else { "broker down".into() } });
-        Ok(())
-    }
-
-    /// Delays every answer of the run's broker by `delay` (zero: at once again), recorded as a
-    /// phase. Only the embedded broker can be.
-    pub async fn set_broker_round_trip(&self, delay: Duration) -> Result<()> {
-        self.broker.set_round_trip(delay).await?;
-        self.record(Event::Phase { name: format!("broker round trip: {}", crate::time::human(delay)) });
         Ok(())
     }
 

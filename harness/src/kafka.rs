@@ -19,7 +19,6 @@ use std::time::Duration;
 enum Request {
     CreateTopic { name: String, partitions: i32, reply: mpsc::Sender<Result<()>> },
     Available { up: bool, reply: mpsc::Sender<Result<()>> },
-    RoundTrip { delay: Duration, reply: mpsc::Sender<Result<()>> },
     RefuseOffsetCommits { refuse: bool, reply: mpsc::Sender<Result<()>> },
     Shutdown,
 }
@@ -107,14 +106,6 @@ impl Broker {
         match &self.embedded {
             Some(e) => Self::ask(e, |reply| Request::Available { up, reply }).await,
             None => Err(self.not_ours("taken down")),
-        }
-    }
-
-    /// Delays every answer of the embedded broker by `delay` (zero: answers at once again).
-    pub async fn set_round_trip(&self, delay: Duration) -> Result<()> {
-        match &self.embedded {
-            Some(e) => Self::ask(e, |reply| Request::RoundTrip { delay, reply }).await,
-            None => Err(self.not_ours("slowed down")),
         }
     }
 
@@ -236,10 +227,6 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
                 // The mock cluster's brokers are numbered from 1; it has one.
                 let r = if up { mock.broker_up(1) } else { mock.broker_down(1) };
                 let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot set the broker up={up}: {e}"))));
-            }
-            Request::RoundTrip { delay, reply } => {
-                let r = mock.broker_round_trip_time(1, delay);
-                let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot delay the broker: {e}"))));
             }
             Request::RefuseOffsetCommits { refuse, reply } => {
                 use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
