@@ -217,22 +217,7 @@ fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
         .seed(a.seed)
         .scale(scale)
         .options(PipelineOptions { domains: a.domains, ..PipelineOptions::default() });
-    let faults = suites::faults();
-    for entry in faults_asked.iter().filter(|f| *f != "none" || faults_asked.len() > 1) {
-        let (name, gap) = match entry.split_once('@') {
-            None => (entry.as_str(), Duration::ZERO),
-            Some((name, gap)) => (
-                name,
-                harness::time::parse_human(gap).ok_or_else(|| {
-                    HarnessError::bad_input(
-                        format!("fault {entry:?}: {gap:?} is not a duration"),
-                        "write the wait after @ like 30s, 2m or 1m30s (nominal time)",
-                    )
-                })?,
-            ),
-        };
-        s = s.fault_after(gap, faults.get(name)?);
-    }
+    s = s.schedule(suites::faults().schedule(faults_asked)?);
     s.broker = a.broker.clone();
     if let Some(path) = &a.catalog {
         s.catalog = Some(harness::catalog::Catalog::load(path)?);
@@ -598,77 +583,19 @@ fn list() -> i32 {
 }
 
 fn main() {
-    // Started by a run as one of its cluster or task processes.
-    if let Some(code) = harness::worker::serve_if_worker(&suites::registry()) {
-        std::process::exit(code);
-    }
-    let cli = Cli::parse();
-    reap_on_signal();
-    // Whatever happens to this process, its children go with it.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        // A panic on the main thread ends the process: its children go with it. Anywhere else
-        // (a runtime worker) the runtime catches it, and the harness reports it where it awaits
-        // that task; killing the run's processes then would only hide what happened.
-        if std::thread::current().name() == Some("main") {
-            harness::process::kill_all();
-            default_hook(info);
-            return;
+    // Started by a run as one of its cluster or task processes, it serves that role instead.
+    harness::entry::run_main(&suites::registry(), || {
+        let cli = Cli::parse();
+        async move {
+            match cli.command {
+                Command::List => list(),
+                Command::Run(args) => run(args).await,
+                Command::Bench(args) => bench(args).await,
+                Command::Matrix(args) => matrix(args).await,
+                Command::Explore(args) => explore(args).await,
+            }
         }
-        // Said once per place, in a line: a dependency that panics on every write while storage
-        // is read-only would otherwise bury the report.
-        static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-        let place = info.location().map(|l| l.to_string()).unwrap_or_default();
-        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-        if !said.contains(&place) {
-            eprintln!(
-                "loudfail: a runtime task panicked at {place}: {} (further panics there go unsaid; the run reports what they broke)",
-                harness::error::panic_message(info.payload())
-            );
-            said.push(place);
-        }
-    }));
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("loudfail: cannot start the async runtime: {e}");
-            std::process::exit(EXIT_ERROR);
-        }
-    };
-    let code = rt.block_on(async move {
-        match cli.command {
-            Command::List => list(),
-            Command::Run(args) => run(args).await,
-            Command::Bench(args) => bench(args).await,
-            Command::Matrix(args) => matrix(args).await,
-            Command::Explore(args) => explore(args).await,
-        }
-    });
-    // Drop the runtime before exiting so every child handle is reaped.
-    drop(rt);
-    std::process::exit(code);
-}
-
-/// Ctrl-C and SIGTERM are taken by a thread of their own, which kills every child and exits,
-/// whatever the async runtime is doing (even stuck). Call before any other thread starts, so
-/// that every thread inherits the blocked signals and only that one receives them.
-fn reap_on_signal() {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    if set.thread_block().is_err() {
-        return;
-    }
-    let _ = std::thread::Builder::new().name("loudfail-signals".into()).spawn(move || {
-        if let Ok(sig) = set.wait() {
-            harness::process::kill_all();
-            eprintln!(
-                "loudfail: interrupted by {sig}; every process of the run was stopped; its directory keeps what was recorded"
-            );
-            std::process::exit(130);
-        }
-    });
+    })
 }
 
 #[cfg(test)]

@@ -116,6 +116,24 @@ async fn a_pipeline_that_retries_in_place_forever_is_silent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_that_exits_0_on_a_failed_write_succeeds_into_silence() {
+    let report = run("defects/exit-zero.toml", &["storage-read-only"], multi(), 1).await;
+    // Each run's task SUCCEEDED, as a jobs UI shows a stream that stopped by itself, and the
+    // continuous job started the next run: nothing turned red while nothing landed.
+    let history = harness::history::History::read(&report.dir.join("history.jsonl")).unwrap();
+    let succeeded = history
+        .iter()
+        .filter(|r| {
+            matches!(&r.event, harness::history::Event::TaskState { state: harness::history::TaskState::Succeeded, .. })
+        })
+        .count();
+    assert!(succeeded >= 1 && report.analysis.runs >= 2, "{}", report.render());
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    let a = audit(&report);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "it catches up after the heal\n{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_program_is_silent() {
     let report = run("loudfail.toml", &["driver-hang"], multi(), 1).await;
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());

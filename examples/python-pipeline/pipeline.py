@@ -21,6 +21,8 @@ LF_DEFECT plants a realistic defect, so each of loudfail's verdicts can be shown
   no-txn                appends without txn; progress kept as committed consumer-group offsets,
                         committed after the write: a crash between the two duplicates a batch
   retry-forever         a failed write is retried in place, forever: alive, silent, stuck
+  exit-zero             a failed write ends the program with exit code 0, as if the stream had
+                        finished: nothing in a jobs UI turns red
 """
 
 import json
@@ -75,7 +77,7 @@ def main():
     location = os.environ["LF_TABLE"]
     app = os.environ.get("LF_APP_ID", "ingest")
     defect = os.environ.get("LF_DEFECT", "")
-    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever"):
+    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever", "exit-zero"):
         log(f"unknown LF_DEFECT {defect!r}")
         return 2
 
@@ -144,7 +146,7 @@ def main():
                     continue
                 log(f"write failed: {e}")
                 say("query_terminated", error=str(e), error_kind=type(e).__name__)
-                return 1
+                return 0 if defect == "exit-zero" else 1
         say("progress", rows=len(rows))
         if defect == "no-txn":
             consumer.commit(

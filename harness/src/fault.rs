@@ -567,3 +567,41 @@ impl crate::named::Named for dyn Fault {
         self.name()
     }
 }
+
+impl FaultCatalog {
+    /// A schedule of faults as a command line names it: each entry a fault's name, or
+    /// `NAME@GAP` to inject it GAP (nominal: `30s`, `2m`, `1m30s`) after the previous one took
+    /// effect; entries may also be comma-separated. `none` alone is the fault-free baseline
+    /// (an empty schedule). An unknown name or a bad gap is bad input naming the fix.
+    pub fn schedule<S: AsRef<str>>(&self, entries: &[S]) -> Result<Vec<(std::time::Duration, Arc<dyn Fault>)>> {
+        let entries: Vec<&str> =
+            entries.iter().flat_map(|e| e.as_ref().split(',')).map(str::trim).filter(|e| !e.is_empty()).collect();
+        if entries == ["none"] {
+            return Ok(Vec::new());
+        }
+        entries
+            .iter()
+            .map(|entry| {
+                let (name, gap) = match entry.split_once('@') {
+                    None => (*entry, std::time::Duration::ZERO),
+                    Some((name, gap)) => (
+                        name,
+                        crate::time::parse_human(gap).ok_or_else(|| {
+                            HarnessError::bad_input(
+                                format!("fault {entry:?}: {gap:?} is not a duration"),
+                                "write the wait after @ like 30s, 2m or 1m30s (nominal time)",
+                            )
+                        })?,
+                    ),
+                };
+                if name == "none" {
+                    return Err(HarnessError::bad_input(
+                        "`none` is a fault-free run: it cannot be part of a schedule",
+                        "name `none` alone, or only real faults",
+                    ));
+                }
+                Ok((gap, self.get(name)?))
+            })
+            .collect()
+    }
+}

@@ -39,6 +39,8 @@ pub enum RunState {
     Running,
     /// A task failed past its retries, or the run was torn down after a failure.
     Failed,
+    /// Every task ended by itself with exit code 0 (a continuous job then starts a new run).
+    Succeeded,
     /// Ended on request (stop, or an operator restart).
     Terminated,
 }
@@ -50,6 +52,7 @@ impl RunState {
             RunState::Pending => "PENDING",
             RunState::Running => "RUNNING",
             RunState::Failed => "FAILED",
+            RunState::Succeeded => "SUCCEEDED",
             RunState::Terminated => "TERMINATED",
         }
     }
@@ -63,6 +66,7 @@ impl TaskState {
             TaskState::Running => "RUNNING",
             TaskState::Retrying => "RETRYING",
             TaskState::Failed => "FAILED",
+            TaskState::Succeeded => "SUCCEEDED",
             TaskState::Terminated => "TERMINATED",
         }
     }
@@ -80,6 +84,9 @@ pub enum TaskState {
     Retrying,
     /// It failed and has no retries left.
     Failed,
+    /// Its process ended by itself with exit code 0. For a streaming task that is a stream
+    /// stopped, not a failure: nothing in a jobs UI turns red.
+    Succeeded,
     /// It ended on request.
     Terminated,
 }

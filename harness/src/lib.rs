@@ -43,6 +43,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod checkpoint;
+pub mod entry;
 pub mod error;
 pub mod failpoint;
 pub mod fault;

@@ -60,12 +60,16 @@ impl Default for PipelineOptions {
 }
 
 /// A topic the pipeline reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TopicSpec {
     /// Its name (unique to the run).
     pub name: String,
     /// Partitions.
     pub partitions: i32,
+    /// The fields of the generic workload's records beyond `id` and `ts` (see
+    /// [`crate::workload::IdWorkload`]); a pipeline with a workload of its own ignores them.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, crate::workload::FieldType>,
 }
 
 /// A Delta table the pipeline writes.
@@ -149,6 +153,28 @@ pub struct PipelinePlan {
     /// For a program pipeline (a black box described by a spec file): its spec and what the
     /// run produced. None for pipelines on loudfail's engine.
     pub program: Option<Arc<crate::program::ProgramPlan>>,
+}
+
+impl PipelinePlan {
+    /// The plan of a one-query pipeline: topic `lf-<run>-<name>` (with `partitions`) into the
+    /// table `name` (created with `schema`), by the query `name` on the task `name`. Add the
+    /// generic workload's record fields to `topics[0].fields`.
+    pub fn ingest(run_id: &str, name: &str, partitions: i32, schema: SchemaRef) -> PipelinePlan {
+        let topic = format!("lf-{run_id}-{name}");
+        PipelinePlan {
+            topics: vec![TopicSpec { name: topic.clone(), partitions, ..TopicSpec::default() }],
+            tables: vec![TableSpec { name: name.into(), schema, properties: BTreeMap::new() }],
+            queries: vec![QuerySpec {
+                name: name.into(),
+                source: SourceSpec::Kafka { topic },
+                sink: name.into(),
+                create_sink: false,
+            }],
+            tasks: vec![TaskPlan { name: name.into(), queries: vec![name.into()], depends_on: vec![] }],
+            upstream: vec![],
+            program: None,
+        }
+    }
 }
 
 /// Records out of the ordinary that arrive from upstream: what faults that start in the data ask
@@ -453,8 +479,10 @@ pub trait Workload: Send + Sync + Debug {
     async fn stop(&self) -> Result<()>;
     /// Compares every sink table with what was produced.
     async fn audit(&self) -> Result<Vec<TableAudit>>;
-    /// The concurrent writer of a table, if the workload has one.
-    fn writer(&self, table: &str) -> Option<Arc<dyn ConcurrentWriter>>;
+    /// The concurrent writer of a table, if the workload has one (none by default).
+    fn writer(&self, _table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
+        None
+    }
     /// Sends `oddity` down the source of the query that meets it (see [`PipelinePlan::upstream`]);
     /// records it in the history and its ledger, so the audit expects it like any other record.
     async fn send(&self, oddity: Oddity) -> Result<Delivered> {
@@ -488,14 +516,18 @@ pub trait Pipeline: Send + Sync + Debug {
     fn plan(&self, run_id: &str, options: &PipelineOptions) -> Result<PipelinePlan>;
     /// The logic of one query (called in the cluster process).
     fn query(&self, spec: &QuerySpec, env: &PipelineEnv) -> Result<Box<dyn QueryLogic>>;
-    /// The workload (called in the harness process).
+    /// The workload (called in the harness process). By default the generic one
+    /// ([`crate::workload::IdWorkload`]): records with a unique `id` and the topics' declared
+    /// fields at the run's rate, each sink audited by its `id` column.
     fn workload(
         &self,
         env: &PipelineEnv,
         plan: &PipelinePlan,
         history: History,
         seed: u64,
-    ) -> Result<Arc<dyn Workload>>;
+    ) -> Result<Arc<dyn Workload>> {
+        Ok(Arc::new(crate::workload::IdWorkload::for_plan(env, plan, history, seed)?))
+    }
 }
 
 /// The pipelines a binary knows, by name.

@@ -2,8 +2,8 @@
 //! that started it dies (`PR_SET_PDEATHSIG`), killed on drop, and listed in a process-wide
 //! registry so a Ctrl-C handler can reap them all ([`kill_all`]).
 //!
-//! A child's stdout is the history channel: every line is a [`Record`] appended to the history;
-//! its stderr goes to a log file in the run directory.
+//! A child's stdout is the history channel: every line that is a [`Record`] is appended to the
+//! history, any other line goes to its log file in the run directory, with its stderr.
 
 use crate::error::{HarnessError, Result};
 use crate::history::{Event, History, Record, Role};
@@ -208,11 +208,11 @@ pub fn spawn(
         .open(spec.log)
         .map_err(|e| HarnessError::io(spec.log, e))?;
     let mut cmd = Command::new(spec.program);
-    let stdout = if spec.reports {
-        Stdio::piped()
-    } else {
-        Stdio::from(log.try_clone().map_err(|e| HarnessError::io(spec.log, e))?)
-    };
+    let log_copy = || log.try_clone().map_err(|e| HarnessError::io(spec.log, e));
+    // What a loudfail process prints that is not a record (a pipeline's own println!) goes to
+    // its log too.
+    let mut chatter = if spec.reports { Some(log_copy()?) } else { None };
+    let stdout = if spec.reports { Stdio::piped() } else { Stdio::from(log_copy()?) };
     if let Some(dir) = spec.workdir {
         cmd.current_dir(dir);
     }
@@ -278,11 +278,19 @@ pub fn spawn(
         while let Ok(Some(line)) = lines.next_line().await {
             // A line that is not a record is the child's own chatter; it belongs in its log,
             // not in the history.
-            if let Ok(rec) = serde_json::from_str::<Record>(&line) {
-                if let Event::QueryTerminated { query, error: Some(error), .. } = &rec.event {
-                    let _ = failures.send(QueryFailure { run, query: query.clone(), error: error.clone() });
+            match serde_json::from_str::<Record>(&line) {
+                Ok(rec) => {
+                    if let Event::QueryTerminated { query, error: Some(error), .. } = &rec.event {
+                        let _ = failures.send(QueryFailure { run, query: query.clone(), error: error.clone() });
+                    }
+                    h.append(rec);
                 }
-                h.append(rec);
+                Err(_) => {
+                    if let Some(log) = chatter.as_mut() {
+                        use std::io::Write;
+                        let _ = writeln!(log, "{line}");
+                    }
+                }
             }
         }
     });

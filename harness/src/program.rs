@@ -35,18 +35,15 @@
 //! Placeholders are listed in [`PLACEHOLDERS`].
 
 use crate::error::{HarnessError, Result};
-use crate::history::{Event, History, TableAudit};
-use crate::kafka::Producer;
 use crate::pipeline::{
-    ConcurrentWriter, PipelineEnv, PipelineOptions, PipelinePlan, QueryLogic, QuerySpec, SourceSpec, TaskPlan,
-    TopicSpec, Workload,
+    PipelineEnv, PipelineOptions, PipelinePlan, QueryLogic, QuerySpec, SourceSpec, TaskPlan, TopicSpec,
 };
 use crate::time::TimeScale;
-use async_trait::async_trait;
+pub use crate::workload::{FieldType, FlowView, Ledger};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Every placeholder a command, an argument, an environment value or a working directory may
 /// hold; the run fills each in.
@@ -132,20 +129,6 @@ pub struct ProgramTopic {
 
 fn default_partitions() -> i32 {
     2
-}
-
-/// The type of a record's field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    /// Text.
-    String,
-    /// A 64-bit integer.
-    Int,
-    /// A double.
-    Float,
-    /// true or false.
-    Bool,
 }
 
 /// A sink table the program writes; the harness assigns its location and reads it.
@@ -451,28 +434,6 @@ pub fn parse_scale(s: &str) -> Option<TimeScale> {
     }
 }
 
-/// What the harness produced, per topic: the ids each delivery was acknowledged for.
-#[derive(Debug, Default)]
-pub struct Ledger {
-    produced: Mutex<BTreeMap<String, Vec<i64>>>,
-}
-
-impl Ledger {
-    /// The ids produced to `topic` (the run's topic name), in order.
-    pub fn ids(&self, topic: &str) -> Vec<i64> {
-        self.produced.lock().expect("ledger").get(topic).cloned().unwrap_or_default()
-    }
-
-    /// How many records were produced to `topic`.
-    pub fn count(&self, topic: &str) -> u64 {
-        self.produced.lock().expect("ledger").get(topic).map_or(0, |v| v.len() as u64)
-    }
-
-    fn add(&self, topic: &str, ids: &[i64]) {
-        self.produced.lock().expect("ledger").entry(topic.to_string()).or_default().extend_from_slice(ids);
-    }
-}
-
 /// What the harness knows of a program pipeline in a run (part of its [`PipelinePlan`]).
 #[derive(Debug)]
 pub struct ProgramPlan {
@@ -504,19 +465,6 @@ impl ProgramPlan {
             })
             .collect()
     }
-}
-
-/// A flow as a run sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowView {
-    /// Its name.
-    pub name: String,
-    /// The run's topic it reads.
-    pub topic: String,
-    /// The table it writes (catalog name).
-    pub table: String,
-    /// The table's id column.
-    pub id_column: String,
 }
 
 /// A program pipeline: a spec file made a [`crate::Pipeline`].
@@ -569,7 +517,11 @@ impl crate::Pipeline for ProgramPipeline {
                 .spec
                 .topics
                 .iter()
-                .map(|t| TopicSpec { name: plan.topic_names[&t.name].clone(), partitions: t.partitions })
+                .map(|t| TopicSpec {
+                    name: plan.topic_names[&t.name].clone(),
+                    partitions: t.partitions,
+                    fields: t.fields.clone(),
+                })
                 .collect(),
             // The program makes its own tables; the harness only places them.
             tables: Vec::new(),
@@ -600,146 +552,6 @@ impl crate::Pipeline for ProgramPipeline {
             format!("flow {} of program {} runs in the program, not on loudfail's engine", spec.name, self.name),
             "a program pipeline's tasks run its own command",
         ))
-    }
-
-    fn workload(
-        &self,
-        env: &PipelineEnv,
-        plan: &PipelinePlan,
-        history: History,
-        seed: u64,
-    ) -> Result<Arc<dyn Workload>> {
-        let program = plan.program.clone().ok_or_else(|| HarnessError::bad_input("not a program plan", "internal"))?;
-        Ok(Arc::new(ProgramWorkload {
-            producer: Producer::new(&env.config.bootstrap)?,
-            catalog: env.catalog.clone(),
-            program,
-            history,
-            seed,
-            next_id: Arc::new(std::sync::atomic::AtomicI64::new(1)),
-            loops: crate::workload::Loops::default(),
-        }))
-    }
-}
-
-/// The generic workload of a program pipeline: JSON records with a unique id, a timestamp and
-/// the declared fields, at the spec's rate, to every topic.
-#[derive(Debug)]
-pub struct ProgramWorkload {
-    producer: Producer,
-    catalog: crate::catalog::Catalog,
-    program: Arc<ProgramPlan>,
-    history: History,
-    seed: u64,
-    next_id: Arc<std::sync::atomic::AtomicI64>,
-    loops: crate::workload::Loops,
-}
-
-fn record(id: i64, fields: &BTreeMap<String, FieldType>, seed: u64) -> Vec<u8> {
-    let mut m = serde_json::Map::new();
-    m.insert("id".into(), id.into());
-    m.insert("ts".into(), crate::time::now_us().into());
-    // Values derive from the seed and the id: the same seed produces the same records.
-    let h = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed;
-    for (i, (name, ty)) in fields.iter().enumerate() {
-        let x = h.rotate_left(i as u32 * 7);
-        let v: serde_json::Value = match ty {
-            FieldType::String => format!("{name}-{}", x % 97).into(),
-            FieldType::Int => ((x % 10_000) as i64).into(),
-            FieldType::Float => ((x % 100_000) as f64 / 100.0).into(),
-            FieldType::Bool => x.is_multiple_of(2).into(),
-        };
-        m.insert(name.clone(), v);
-    }
-    serde_json::to_vec(&m).expect("a JSON object serializes")
-}
-
-/// One topic's production: a tick's records, acknowledged, in the ledger.
-struct Production {
-    producer: Producer,
-    ledger: Arc<Ledger>,
-    history: History,
-    next: Arc<std::sync::atomic::AtomicI64>,
-    topic: String,
-    fields: BTreeMap<String, FieldType>,
-    seed: u64,
-    per_tick: i64,
-}
-
-#[async_trait]
-impl crate::workload::Tick for Production {
-    async fn tick(&mut self) -> Result<()> {
-        let first = self.next.fetch_add(self.per_tick, std::sync::atomic::Ordering::Relaxed);
-        let ids: Vec<i64> = (first..first + self.per_tick).collect();
-        let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &self.fields, self.seed))).collect();
-        match self.producer.send_all(&self.topic, payloads).await {
-            Ok(()) => {
-                self.ledger.add(&self.topic, &ids);
-                self.history.record(Event::Produced {
-                    stream: self.topic.clone(),
-                    first: first as u64,
-                    last: (first + self.per_tick - 1) as u64,
-                });
-            }
-            // The broker may be down on purpose (a fault): what was not acknowledged was not
-            // produced, and is not expected anywhere. Production goes on.
-            Err(e) => self.history.record(Event::Phase { name: format!("workload: not produced: {e}") }),
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Workload for ProgramWorkload {
-    async fn start(&self) -> Result<()> {
-        let per_tick = crate::workload::per_tick(self.program.spec.workload.rate);
-        for t in &self.program.spec.topics {
-            let step = Production {
-                producer: self.producer.clone(),
-                ledger: self.program.ledger.clone(),
-                history: self.history.clone(),
-                next: self.next_id.clone(),
-                topic: self.program.topic_names[&t.name].clone(),
-                fields: t.fields.clone(),
-                seed: self.seed,
-                per_tick,
-            };
-            self.loops.spawn(Box::new(step), self.history.clone());
-        }
-        Ok(())
-    }
-
-    async fn stop(&self) -> Result<()> {
-        self.loops.stop().await;
-        Ok(())
-    }
-
-    async fn audit(&self) -> Result<Vec<TableAudit>> {
-        let flows = self.program.flows();
-        let mut out = Vec::new();
-        let tables: BTreeSet<&str> = flows.iter().map(|f| f.table.as_str()).collect();
-        for table in tables {
-            let mine: Vec<&FlowView> = flows.iter().filter(|f| f.table == table).collect();
-            let mut ids = crate::landed::LandedIds::new(self.catalog.location(table)?, mine[0].id_column.clone());
-            ids.look().await?;
-            let produced: Vec<Vec<i64>> = mine.iter().map(|f| self.program.ledger.ids(&f.topic)).collect();
-            let all: BTreeSet<i64> = produced.iter().flatten().copied().collect();
-            for (i, (f, expected)) in mine.iter().zip(produced).enumerate() {
-                let set: BTreeSet<i64> = expected.iter().copied().collect();
-                let actual = ids.counts().iter().filter(|(id, _)| set.contains(id) || (i == 0 && !all.contains(id)));
-                let actual: Vec<i64> = actual.flat_map(|(id, n)| std::iter::repeat_n(*id, *n as usize)).collect();
-                let mut a = crate::audit::compare(table, &f.name, expected, actual);
-                if i == 0 {
-                    a.unexpected += ids.rows_without_id;
-                }
-                out.push(a);
-            }
-        }
-        Ok(out)
-    }
-
-    fn writer(&self, _table: &str) -> Option<Arc<dyn ConcurrentWriter>> {
-        None
     }
 }
 
@@ -811,9 +623,9 @@ flows = ["ingest"]
     #[test]
     fn records_carry_id_ts_and_the_declared_fields() {
         let fields = BTreeMap::from([("reading".to_string(), FieldType::Float), ("ok".to_string(), FieldType::Bool)]);
-        let v: serde_json::Value = serde_json::from_slice(&record(7, &fields, 1)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&crate::workload::record(7, &fields, 1)).unwrap();
         assert_eq!(v["id"], 7);
         assert!(v["ts"].is_i64() && v["reading"].is_f64() && v["ok"].is_boolean());
-        assert_eq!(record(7, &fields, 1)[..20], record(7, &fields, 1)[..20]);
+        assert_eq!(crate::workload::record(7, &fields, 1)[..20], crate::workload::record(7, &fields, 1)[..20]);
     }
 }

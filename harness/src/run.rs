@@ -123,6 +123,11 @@ impl Scenario {
         self
     }
 
+    /// Adds a schedule of faults (see [`crate::FaultCatalog::schedule`]).
+    pub fn schedule(self, faults: Vec<(Duration, Arc<dyn Fault>)>) -> Self {
+        faults.into_iter().fold(self, |s, (gap, f)| s.fault_after(gap, f))
+    }
+
     /// The wait before the `i`th fault.
     pub fn gap(&self, i: usize) -> Duration {
         self.gaps.get(i).copied().unwrap_or_default()

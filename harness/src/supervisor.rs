@@ -388,10 +388,12 @@ impl Job {
                         }
                         Role::Cluster => {}
                         Role::Task if exit.success() && !self.failing.contains_key(&exit.name) => {
-                            self.task_state(run, &exit.name, exit.attempt, TaskState::Terminated, None);
+                            self.task_state(run, &exit.name, exit.attempt, TaskState::Succeeded, None);
                             finished.push(exit.name.clone());
                             if finished.len() == self.cfg.job.tasks.len() {
-                                self.teardown(run, RunState::Terminated, running_since).await;
+                                // Like a continuous job: the run succeeded, and the next one
+                                // starts at once.
+                                self.teardown(run, RunState::Succeeded, running_since).await;
                                 return RunEnd::Succeeded;
                             }
                         }

@@ -70,6 +70,7 @@ fn run_colour(s: RunState) -> &'static str {
         RunState::Pending => "#c9c9c9",
         RunState::Running => "#5cb85c",
         RunState::Failed => "#d9534f",
+        RunState::Succeeded => "#2e8b57",
         RunState::Terminated => "#6c7a89",
     }
 }
@@ -80,6 +81,7 @@ fn task_colour(s: TaskState) -> &'static str {
         TaskState::Running => "#5cb85c",
         TaskState::Retrying => "#f0ad4e",
         TaskState::Failed => "#d9534f",
+        TaskState::Succeeded => "#2e8b57",
         TaskState::Terminated => "#6c7a89",
     }
 }

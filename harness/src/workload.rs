@@ -1,7 +1,16 @@
-//! The loops a workload runs: a step every [`TICK`] until stopped, a failing or panicking step
-//! recorded as a harness error. Reference pipelines and program pipelines produce through them.
+//! Workloads: the loops a workload runs (a step every [`TICK`] until stopped, a failing or
+//! panicking step recorded as a harness error), through which reference pipelines and program
+//! pipelines produce; and [`IdWorkload`], the generic workload of records with unique ids,
+//! audited by the id column of each sink.
 
 use crate::error::Result;
+use crate::history::{Event, History, TableAudit};
+use crate::kafka::Producer;
+use crate::pipeline::{PipelineEnv, PipelinePlan, SourceSpec, TopicSpec, Workload};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One step of a workload loop (a producer tick, an ML job's commit).
@@ -81,5 +90,226 @@ impl Loops {
         for h in handles {
             let _ = h.await;
         }
+    }
+}
+
+/// The type of a record's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// A 64-bit integer.
+    Int,
+    /// A double.
+    Float,
+    /// true or false.
+    Bool,
+}
+
+/// What the harness produced, per topic: the ids each delivery was acknowledged for.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    produced: Mutex<BTreeMap<String, Vec<i64>>>,
+}
+
+impl Ledger {
+    /// The ids produced to `topic` (the run's topic name), in order.
+    pub fn ids(&self, topic: &str) -> Vec<i64> {
+        self.produced.lock().expect("ledger").get(topic).cloned().unwrap_or_default()
+    }
+
+    /// How many records were produced to `topic`.
+    pub fn count(&self, topic: &str) -> u64 {
+        self.produced.lock().expect("ledger").get(topic).map_or(0, |v| v.len() as u64)
+    }
+
+    fn add(&self, topic: &str, ids: &[i64]) {
+        self.produced.lock().expect("ledger").entry(topic.to_string()).or_default().extend_from_slice(ids);
+    }
+}
+
+/// A flow as a run sees it: records of a topic landing in a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowView {
+    /// Its name (the query's).
+    pub name: String,
+    /// The run's topic it reads.
+    pub topic: String,
+    /// The table it writes (catalog name).
+    pub table: String,
+    /// The table's id column.
+    pub id_column: String,
+}
+
+/// The flows of a plan: a program's as its spec declares them; an engine pipeline's are its
+/// queries that read a Kafka topic, their sinks' id column `id`.
+pub fn flows_of(plan: &PipelinePlan) -> Vec<FlowView> {
+    if let Some(program) = &plan.program {
+        return program.flows();
+    }
+    plan.queries
+        .iter()
+        .filter_map(|q| match &q.source {
+            SourceSpec::Kafka { topic } => Some(FlowView {
+                name: q.name.clone(),
+                topic: topic.clone(),
+                table: q.sink.clone(),
+                id_column: "id".into(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The generic workload: JSON records with a unique integer `id`, `ts` (microseconds since the
+/// epoch) and each topic's declared fields, at a rate, to every topic of the plan; what the
+/// broker acknowledged is in its [`Ledger`]. The audit reads each sink's id column from its
+/// data files and compares it with what was produced to the flows that write it: missing,
+/// duplicated, unexpected. A program's workload, and any pipeline's that does not bring its own.
+#[derive(Debug)]
+pub struct IdWorkload {
+    producer: Producer,
+    catalog: crate::catalog::Catalog,
+    ledger: Arc<Ledger>,
+    topics: Vec<TopicSpec>,
+    flows: Vec<FlowView>,
+    rate: u32,
+    history: History,
+    seed: u64,
+    next_id: Arc<AtomicI64>,
+    loops: Loops,
+}
+
+impl IdWorkload {
+    /// The workload of `plan`: a program's at its spec's rate, with the ledger the observer
+    /// reads; any other at the run's rate.
+    pub fn for_plan(env: &PipelineEnv, plan: &PipelinePlan, history: History, seed: u64) -> Result<IdWorkload> {
+        let (ledger, rate) = match &plan.program {
+            Some(p) => (p.ledger.clone(), p.spec.workload.rate),
+            None => (Arc::default(), env.config.options.rate),
+        };
+        Ok(IdWorkload {
+            producer: Producer::new(&env.config.bootstrap)?,
+            catalog: env.catalog.clone(),
+            ledger,
+            topics: plan.topics.clone(),
+            flows: flows_of(plan),
+            rate,
+            history,
+            seed,
+            next_id: Arc::new(AtomicI64::new(1)),
+            loops: Loops::default(),
+        })
+    }
+
+    /// What was produced.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+}
+
+/// A record of the generic workload, as JSON bytes.
+pub fn record(id: i64, fields: &BTreeMap<String, FieldType>, seed: u64) -> Vec<u8> {
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), id.into());
+    m.insert("ts".into(), crate::time::now_us().into());
+    // Values derive from the seed and the id: the same seed produces the same records.
+    let h = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed;
+    for (i, (name, ty)) in fields.iter().enumerate() {
+        let x = h.rotate_left(i as u32 * 7);
+        let v: serde_json::Value = match ty {
+            FieldType::String => format!("{name}-{}", x % 97).into(),
+            FieldType::Int => ((x % 10_000) as i64).into(),
+            FieldType::Float => ((x % 100_000) as f64 / 100.0).into(),
+            FieldType::Bool => x.is_multiple_of(2).into(),
+        };
+        m.insert(name.clone(), v);
+    }
+    serde_json::to_vec(&m).expect("a JSON object serializes")
+}
+
+/// One topic's production: a tick's records, acknowledged, in the ledger.
+struct Production {
+    producer: Producer,
+    ledger: Arc<Ledger>,
+    history: History,
+    next: Arc<AtomicI64>,
+    topic: String,
+    fields: BTreeMap<String, FieldType>,
+    seed: u64,
+    per_tick: i64,
+}
+
+#[async_trait::async_trait]
+impl Tick for Production {
+    async fn tick(&mut self) -> Result<()> {
+        let first = self.next.fetch_add(self.per_tick, Ordering::Relaxed);
+        let ids: Vec<i64> = (first..first + self.per_tick).collect();
+        let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &self.fields, self.seed))).collect();
+        match self.producer.send_all(&self.topic, payloads).await {
+            Ok(()) => {
+                self.ledger.add(&self.topic, &ids);
+                self.history.record(Event::Produced {
+                    stream: self.topic.clone(),
+                    first: first as u64,
+                    last: (first + self.per_tick - 1) as u64,
+                });
+            }
+            // The broker may be down on purpose (a fault): what was not acknowledged was not
+            // produced, and is not expected anywhere. Production goes on.
+            Err(e) => self.history.record(Event::Phase { name: format!("workload: not produced: {e}") }),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Workload for IdWorkload {
+    async fn start(&self) -> Result<()> {
+        let per_tick = per_tick(self.rate);
+        for t in &self.topics {
+            let step = Production {
+                producer: self.producer.clone(),
+                ledger: self.ledger.clone(),
+                history: self.history.clone(),
+                next: self.next_id.clone(),
+                topic: t.name.clone(),
+                fields: t.fields.clone(),
+                seed: self.seed,
+                per_tick,
+            };
+            self.loops.spawn(Box::new(step), self.history.clone());
+        }
+        Ok(())
+    }
+
+    async fn stop(&self) -> Result<()> {
+        self.loops.stop().await;
+        Ok(())
+    }
+
+    async fn audit(&self) -> Result<Vec<TableAudit>> {
+        let mut out = Vec::new();
+        let tables: BTreeSet<&str> = self.flows.iter().map(|f| f.table.as_str()).collect();
+        for table in tables {
+            let mine: Vec<&FlowView> = self.flows.iter().filter(|f| f.table == table).collect();
+            let mut ids = crate::landed::LandedIds::new(self.catalog.location(table)?, mine[0].id_column.clone());
+            ids.look().await?;
+            let produced: Vec<Vec<i64>> = mine.iter().map(|f| self.ledger.ids(&f.topic)).collect();
+            let all: BTreeSet<i64> = produced.iter().flatten().copied().collect();
+            // Each flow answers for its own ids; ids nobody produced are the first flow's.
+            for (i, (f, expected)) in mine.iter().zip(produced).enumerate() {
+                let set: BTreeSet<i64> = expected.iter().copied().collect();
+                let actual = ids.counts().iter().filter(|(id, _)| set.contains(id) || (i == 0 && !all.contains(id)));
+                let actual: Vec<i64> = actual.flat_map(|(id, n)| std::iter::repeat_n(*id, *n as usize)).collect();
+                let mut a = crate::audit::compare(table, &f.name, expected, actual);
+                if i == 0 {
+                    a.unexpected += ids.rows_without_id;
+                }
+                out.push(a);
+            }
+        }
+        Ok(out)
     }
 }

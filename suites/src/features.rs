@@ -104,7 +104,7 @@ impl Pipeline for FeaturesInference {
             },
         ];
         Ok(PipelinePlan {
-            topics: vec![TopicSpec { name: sensors, partitions: o.partitions }],
+            topics: vec![TopicSpec { name: sensors, partitions: o.partitions, ..Default::default() }],
             tables: vec![
                 TableSpec { name: FEATURES.into(), schema: features_schema(), properties: BTreeMap::new() },
                 TableSpec { name: PREDICTIONS.into(), schema: predictions_schema(), properties: BTreeMap::new() },

@@ -171,8 +171,8 @@ impl Pipeline for Telemetry {
         });
         Ok(PipelinePlan {
             topics: vec![
-                TopicSpec { name: topic("telemetry"), partitions: o.partitions },
-                TopicSpec { name: topic("alert-events"), partitions: o.partitions },
+                TopicSpec { name: topic("telemetry"), partitions: o.partitions, ..Default::default() },
+                TopicSpec { name: topic("alert-events"), partitions: o.partitions, ..Default::default() },
             ],
             tables,
             // Two tasks when tasks are separate: ingestion, and alert resolution. In one
