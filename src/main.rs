@@ -119,6 +119,10 @@ struct ExploreArgs {
     /// then gives the number of scenarios that ran as the budget.
     #[arg(long)]
     time: Option<String>,
+    /// Explore a program of your own, described by a spec file: every fault that fits it, in
+    /// the layouts a program runs in (multi-query, cluster-per-task), at its spec's scale.
+    #[arg(long, value_name = "PATH")]
+    pipeline_file: Option<PathBuf>,
     /// At most this many faults per scenario (a schedule), for the gate property.
     #[arg(long, default_value_t = 2)]
     max_faults: usize,
@@ -320,7 +324,7 @@ async fn bench(args: BenchArgs) -> i32 {
 }
 
 async fn explore(args: ExploreArgs) -> i32 {
-    use suites::explore::{Exploration, Property, default_regressions, replay};
+    use suites::explore::{Exploration, Property, Space, default_regressions};
     let property = match Property::parse(&args.property) {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -347,7 +351,19 @@ async fn explore(args: ExploreArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    let space = match &args.pipeline_file {
+        None => suites::explore::Space::reference(),
+        Some(path) => harness::program::ProgramPipeline::load(path).and_then(|p| {
+            p.spec().check_startable()?;
+            Ok(Space::program(std::sync::Arc::new(p)))
+        }),
+    };
+    let space = match space {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
     let exploration = Exploration {
+        space,
         property,
         seed: args.seed,
         budget: args.budget,
@@ -381,7 +397,8 @@ async fn explore(args: ExploreArgs) -> i32 {
         Err(e) => return fail(&HarnessError::bad_input(format!("the exploration panicked: {e}"), "report this")),
     };
     let replay_self = format!(
-        "loudfail explore --property {} --seed {} --budget {} --max-faults {}",
+        "loudfail explore{} --property {} --seed {} --budget {} --max-faults {}",
+        args.pipeline_file.as_ref().map(|p| format!(" --pipeline-file {}", p.display())).unwrap_or_default(),
         property.name(),
         args.seed,
         found.generated,
@@ -404,7 +421,7 @@ async fn explore(args: ExploreArgs) -> i32 {
         junit.display()
     );
     for case in &found.regressions_failing {
-        println!("kept regression still fails: {}\n  replay  {}", case.describe(), replay(case));
+        println!("kept regression still fails: {}\n  replay  {}", case.describe(), exploration.space.replay(case));
     }
     match &found.minimal {
         None if found.regressions_failing.is_empty() => {
@@ -414,7 +431,7 @@ async fn explore(args: ExploreArgs) -> i32 {
         None => 1,
         Some((case, why)) => {
             println!("\nsimplest scenario breaking the property ({why}):\n  {}", case.describe());
-            println!("  replay   {}", replay(case));
+            println!("  replay   {}", exploration.space.replay(case));
             println!(
                 "  kept in  {}",
                 exploration.regressions.as_ref().map(|p| p.display().to_string()).unwrap_or_default()

@@ -7,6 +7,7 @@ use suites::explore::{Exploration, Property};
 fn exploration(name: &str, property: Property, seed: u64, budget: u32) -> Exploration {
     let dir = scratch(name);
     Exploration {
+        space: suites::explore::Space::reference().unwrap(),
         property,
         seed,
         budget,

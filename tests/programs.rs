@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The example's directory, its venv made (once per test binary) by its own setup script: the
 /// same one `ci/setup.sh` runs, so `cargo test` alone works on a fresh machine.
-fn example_dir() -> PathBuf {
+pub(crate) fn example_dir() -> PathBuf {
     static VENV: std::sync::Once = std::sync::Once::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline");
     VENV.call_once(|| {
@@ -158,4 +158,23 @@ async fn a_broker_outage_goes_unnoticed_by_a_program_that_waits_for_it() {
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
     let a = audit(&report);
     assert_eq!((a.missing, a.duplicated), (0, 0), "it catches up once the broker is back\n{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exploration_draws_from_the_faults_that_fit_the_program() {
+    let spec = example_dir().join("loudfail.toml");
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("program-explore");
+    let o = std::process::Command::new(crate::support::bin())
+        .args(["explore", "--pipeline-file", spec.to_str().unwrap(), "--property", "model", "--budget", "1"])
+        .args(["--seed", "1", "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    // Seed 1 draws the hang, on the program's own cluster: silent, as its expectation says.
+    assert!(t.contains("python-ingest cluster-per-task driver-hang") && t.contains("SILENT("), "{t}");
+    assert!(t.contains("every run held the property (model)"), "{t}");
+    assert!(t.contains("loudfail explore --pipeline-file"), "the replay line names the spec: {t}");
+    assert_nothing_left(&dir);
 }

@@ -15,7 +15,7 @@
 use crate::matrix::layouts;
 use harness::fault::Fault;
 use harness::pipeline::PipelineOptions;
-use harness::{HarnessError, Report, Result, Scenario};
+use harness::{HarnessError, Pipeline, Report, Result, Scenario, TimeScale, Topology};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -92,23 +92,6 @@ pub struct Case {
 }
 
 impl Case {
-    /// The scenario that runs it.
-    pub fn scenario(&self) -> Result<Scenario> {
-        let topology =
-            layouts().into_iter().find(|(name, _)| *name == self.layout).map(|(_, t)| t).ok_or_else(|| {
-                HarnessError::bad_input(format!("unknown layout {:?}", self.layout), "see loudfail matrix")
-            })?;
-        let catalogue = crate::faults();
-        let mut s = Scenario::new(crate::registry().get(&self.pipeline)?)
-            .topology(topology)
-            .seed(self.seed)
-            .options(PipelineOptions::default());
-        for (name, gap) in &self.faults {
-            s = s.fault_after(Duration::from_secs(60 * gap), catalogue.get(name)?);
-        }
-        Ok(s)
-    }
-
     /// One line: `telemetry multi-query-each poison-record, driver-crash@2m seed 7`.
     pub fn describe(&self) -> String {
         let faults: Vec<String> =
@@ -117,43 +100,112 @@ impl Case {
     }
 }
 
-/// The faults of the catalogue a pipeline supports, in catalogue order.
-pub fn faults_for(pipeline: &str) -> Vec<Arc<dyn Fault>> {
-    let Ok(plan) = crate::registry().get(pipeline).and_then(|p| p.plan("explore", &PipelineOptions::default())) else {
-        return Vec::new();
-    };
-    crate::faults().all().iter().filter(|f| f.check(&plan).is_ok()).cloned().collect()
+/// What an exploration draws its cases from: pipelines (simplest first: shrinking goes towards
+/// the front), layouts, and per pipeline the faults of the catalogue that fit it.
+#[derive(Debug, Clone)]
+pub struct Space {
+    /// The pipelines, each with its time scale.
+    pub pipelines: Vec<(Arc<dyn Pipeline>, TimeScale)>,
+    /// The layouts (columns of the matrix).
+    pub layouts: Vec<(&'static str, Topology)>,
 }
 
-/// The strategy: up to `max_faults` faults (at least one) with gaps of 0 to 3 nominal minutes.
-///
-/// A fault that lasts until healed comes last, and only one does: while it lasts, the queries
-/// downstream of its target have nothing to do, and a later fault that needs them to act (a
-/// commit to land elsewhere, a write to be refused) could never take effect.
-pub fn cases(max_faults: usize) -> impl Strategy<Value = Case> {
-    let layouts: Vec<&'static str> = layouts().into_iter().map(|(n, _)| n).collect();
-    let supported: Vec<Vec<Arc<dyn Fault>>> = PIPELINES.iter().map(|p| faults_for(p)).collect();
-    (0..PIPELINES.len(), 0..layouts.len(), 1..1000u64).prop_flat_map(move |(p, l, seed)| {
-        let pipeline = PIPELINES[p];
-        let faults = supported[p].clone();
-        let layout = layouts[l].to_string();
-        proptest::collection::vec((0..faults.len(), 0..4u64), 1..=max_faults.max(1)).prop_map(move |picks| {
-            let (mut once, lasting): (Vec<_>, Vec<_>) =
-                picks.into_iter().partition(|(f, _)| !faults[*f].persists_until_healed());
-            once.extend(lasting.into_iter().take(1));
-            Case {
-                pipeline: pipeline.to_string(),
-                layout: layout.clone(),
-                faults: once.into_iter().map(|(f, gap)| (faults[f].name().to_string(), gap)).collect(),
-                seed,
-            }
+impl Space {
+    /// The reference pipelines in every layout of the matrix.
+    pub fn reference() -> Result<Space> {
+        let registry = crate::registry();
+        let pipelines =
+            PIPELINES.iter().map(|p| Ok((registry.get(p)?, TimeScale::TEST))).collect::<Result<Vec<_>>>()?;
+        Ok(Space { pipelines, layouts: layouts() })
+    }
+
+    /// A program described by a spec file, in the layouts a program runs in, at its spec's scale.
+    pub fn program(pipeline: Arc<harness::program::ProgramPipeline>) -> Space {
+        let scale = pipeline.spec().time_scale();
+        Space { pipelines: vec![(pipeline, scale)], layouts: crate::matrix::program_layouts() }
+    }
+
+    fn pipeline(&self, name: &str) -> Result<&(Arc<dyn Pipeline>, TimeScale)> {
+        self.pipelines.iter().find(|(p, _)| p.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = self.pipelines.iter().map(|(p, _)| p.name()).collect();
+            HarnessError::bad_input(
+                format!("unknown pipeline {name:?} in this exploration"),
+                format!("its cases draw from: {} (a kept case of another exploration?)", names.join(", ")),
+            )
         })
-    })
+    }
+
+    /// The faults of the catalogue the pipeline supports, in catalogue order.
+    pub fn faults_for(&self, pipeline: &dyn Pipeline) -> Vec<Arc<dyn Fault>> {
+        let Ok(plan) = pipeline.plan("explore", &PipelineOptions::default()) else {
+            return Vec::new();
+        };
+        crate::faults()
+            .all()
+            .iter()
+            .filter(|f| f.check(&plan).is_ok() && (!plan.is_program() || f.fits_programs()))
+            .cloned()
+            .collect()
+    }
+
+    /// The scenario that runs a case.
+    pub fn scenario(&self, case: &Case) -> Result<Scenario> {
+        let topology =
+            self.layouts.iter().find(|(name, _)| *name == case.layout).map(|(_, t)| t.clone()).ok_or_else(|| {
+                HarnessError::bad_input(format!("unknown layout {:?}", case.layout), "see loudfail matrix")
+            })?;
+        let catalogue = crate::faults();
+        let (pipeline, scale) = self.pipeline(&case.pipeline)?;
+        let mut s = Scenario::new(pipeline.clone())
+            .topology(topology)
+            .seed(case.seed)
+            .scale(*scale)
+            .options(PipelineOptions::default());
+        for (name, gap) in &case.faults {
+            s = s.fault_after(Duration::from_secs(60 * gap), catalogue.get(name)?);
+        }
+        Ok(s)
+    }
+
+    /// The replay line of a case, for `loudfail run`.
+    pub fn replay(&self, case: &Case) -> String {
+        self.scenario(case).map(|s| s.replay_line()).unwrap_or_else(|e| e.to_string())
+    }
+
+    /// The strategy: up to `max_faults` faults (at least one) with gaps of 0 to 3 nominal
+    /// minutes.
+    ///
+    /// A fault that lasts until healed comes last, and only one does: while it lasts, the
+    /// queries downstream of its target have nothing to do, and a later fault that needs them to
+    /// act (a commit to land elsewhere, a write to be refused) could never take effect.
+    pub fn cases(&self, max_faults: usize) -> impl Strategy<Value = Case> + use<> {
+        let layouts: Vec<&'static str> = self.layouts.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&'static str> = self.pipelines.iter().map(|(p, _)| p.name()).collect();
+        let supported: Vec<Vec<Arc<dyn Fault>>> = self.pipelines.iter().map(|(p, _)| self.faults_for(&**p)).collect();
+        (0..names.len(), 0..layouts.len(), 1..1000u64).prop_flat_map(move |(p, l, seed)| {
+            let pipeline = names[p];
+            let faults = supported[p].clone();
+            let layout = layouts[l].to_string();
+            proptest::collection::vec((0..faults.len(), 0..4u64), 1..=max_faults.max(1)).prop_map(move |picks| {
+                let (mut once, lasting): (Vec<_>, Vec<_>) =
+                    picks.into_iter().partition(|(f, _)| !faults[*f].persists_until_healed());
+                once.extend(lasting.into_iter().take(1));
+                Case {
+                    pipeline: pipeline.to_string(),
+                    layout: layout.clone(),
+                    faults: once.into_iter().map(|(f, gap)| (faults[f].name().to_string(), gap)).collect(),
+                    seed,
+                }
+            })
+        })
+    }
 }
 
 /// How an exploration goes.
 #[derive(Debug, Clone)]
 pub struct Exploration {
+    /// What its cases are drawn from.
+    pub space: Space,
     /// The property every run must satisfy.
     pub property: Property,
     /// The seed every generated case derives from.
@@ -225,7 +277,7 @@ impl Exploration {
         let run_one = |case: &Case| -> Option<String> {
             let n = runs.lock().expect("runs").len();
             let dir = self.dir.join(format!("case-{n}"));
-            let mut s = match case.scenario() {
+            let mut s = match self.space.scenario(case) {
                 Ok(s) => s.dir(&dir),
                 Err(e) => {
                     harness_error.lock().expect("error").get_or_insert(e);
@@ -287,7 +339,7 @@ impl Exploration {
         seed[..8].copy_from_slice(&self.seed.to_le_bytes());
         let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
         let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
-        let result = runner.run(&cases(max_faults), |case| {
+        let result = runner.run(&self.space.cases(max_faults), |case| {
             let shrinking = *stage.lock().expect("stage") == "shrinking";
             if !shrinking {
                 if self.time.is_some_and(|t| started.elapsed() >= t) {
@@ -393,11 +445,6 @@ pub fn write_junit(dir: &Path, property: Property, runs: &[Outcome]) -> Result<P
     let path = dir.join("junit.xml");
     write(&path, &format!("loudfail explore ({})", property.name()), cases)?;
     Ok(path)
-}
-
-/// The replay line of a case, for `loudfail run`.
-pub fn replay(case: &Case) -> String {
-    case.scenario().map(|s| s.replay_line()).unwrap_or_else(|e| e.to_string())
 }
 
 /// Where kept regressions go by default: beside the exploration's case directories.

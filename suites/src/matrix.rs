@@ -108,6 +108,15 @@ pub fn layouts() -> Vec<(&'static str, Topology)> {
     ]
 }
 
+/// The layouts a program runs in: its tasks under one driver, or each on its own cluster (a
+/// program is its own driver: there is no shared cluster to attach it to).
+pub fn program_layouts() -> Vec<(&'static str, Topology)> {
+    vec![
+        ("multi-query", Topology::multi_query(AwaitPolicy::Any)),
+        ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
+    ]
+}
+
 /// DESIGN.md's rows: fault, and the pipeline of its incident.
 const DESIGN_ROWS: [(&str, &str); 3] = [
     ("concurrent-append", "telemetry"),
@@ -171,16 +180,13 @@ pub fn program_cells(pipeline: Arc<harness::program::ProgramPipeline>) -> Result
     let scale = pipeline.spec().time_scale();
     let pipeline: Arc<dyn harness::Pipeline> = pipeline;
     let plan = pipeline.plan("matrix", &PipelineOptions::default())?;
-    let layouts = [
-        ("multi-query", Topology::multi_query(AwaitPolicy::Any)),
-        ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
-    ];
+    let layouts = program_layouts();
     let mut out = Vec::new();
     for fault in crate::faults().all().iter().filter(|f| f.fits_programs()) {
         if fault.check(&plan).is_err() {
             continue;
         }
-        for (layout, topology) in &layouts {
+        for (layout, topology) in layouts.iter() {
             out.push(Cell {
                 id: format!("{}/{layout}", fault.name()),
                 pipeline: pipeline.clone(),
