@@ -81,6 +81,23 @@ async fn the_python_pipeline_with_nothing_wrong_is_clean() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_pipeline_squeezed_out_of_memory_is_killed_by_the_kernel_loud_and_restarted() {
+    let report = run("loudfail.toml", &["driver-oom"], multi(), 1).await;
+    assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
+    // The kernel killed it (SIGKILL) for its own allocations past the squeezed limit.
+    let history = harness::history::History::read(&report.dir.join("history.jsonl")).unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|r| matches!(&r.event, harness::history::Event::OutOfMemory { name, .. } if name == "ingest")),
+        "{}",
+        report.render()
+    );
+    let a = audit(&report);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_storage_is_loud_for_the_healthy_pipeline_and_exactly_once_after_the_heal() {
     let report = run(
         "loudfail.toml",
@@ -172,8 +189,8 @@ async fn exploration_draws_from_the_faults_that_fit_the_program() {
         .unwrap();
     let t = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{t}");
-    // Seed 1 draws the hang, on the program's own cluster: silent, as its expectation says.
-    assert!(t.contains("python-ingest cluster-per-task driver-hang") && t.contains("SILENT("), "{t}");
+    // Seed 1 draws a crash of the program on its own cluster: loud and restarted, as expected.
+    assert!(t.contains("python-ingest cluster-per-task driver-crash") && t.contains("LOUD+RESTARTED"), "{t}");
     assert!(t.contains("every run held the property (model)"), "{t}");
     assert!(t.contains("loudfail explore --pipeline-file"), "the replay line names the spec: {t}");
     assert_nothing_left(&dir);

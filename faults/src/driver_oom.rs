@@ -5,6 +5,12 @@
 //!
 //! The growth is the failpoint `<query>.batch` armed with `1*alloc(MiB)`: at its next batch the
 //! query allocates and touches twice the limit.
+//!
+//! A program cannot be made to grow. Its task runs in a memory cgroup of its own. The fault
+//! lowers that cgroup's limit to just above what the task cannot do without: the lowest limit the
+//! kernel accepts after reclaiming, plus 1 MiB. Its own next allocations cross it. cgroup v1
+//! refuses a limit below the charge it cannot reclaim (EBUSY), never kills for it.
+//! Measured on the Python pipeline: squeezed to 33–34 MiB, OOM-killed about 1 s later.
 
 use harness::fault::{Expectation, Fault, FaultCtx, Scope};
 use harness::memlimit::{Mechanism, MemoryLimit};
@@ -53,7 +59,14 @@ impl Fault for DriverOom {
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        plan.query(&self.query(plan)?).map(|_| ())
+        plan.query(&self.query(plan)?)?;
+        if plan.is_program() && harness::memlimit::MemoryLimit::watch().is_none() {
+            return Err(HarnessError::bad_input(
+                format!("{NAME} on a program needs a memory cgroup of its task's own, and this machine offers none"),
+                "run where loudfail may create memory cgroups (cgroup v1 memory controller), or choose another fault",
+            ));
+        }
+        Ok(())
     }
 
     fn scope(&self) -> Scope {
@@ -64,6 +77,10 @@ impl Fault for DriverOom {
         Some(Self::limit())
     }
 
+    fn fits_programs(&self) -> bool {
+        true
+    }
+
     fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
         // Driver-scoped failures are loud in every layout.
         Expectation::LoudRestarted
@@ -71,6 +88,9 @@ impl Fault for DriverOom {
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = self.query(ctx.plan())?;
+        if let Some(task) = ctx.program_task_of(&query) {
+            return squeeze(ctx, &query, &task).await;
+        }
         let cluster = ctx.cluster_of(NAME, &query)?;
         let mark = ctx.mark();
         let grow_mib = (Self::limit() >> 20) * 2;
@@ -98,5 +118,41 @@ impl Fault for DriverOom {
     async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
         // The failpoint fired once; a new cluster starts with none armed.
         Ok(())
+    }
+}
+
+/// How far above what a program holds its limit is squeezed to.
+const MARGIN: u64 = 1 << 20;
+
+/// A program cannot be made to grow: its task's cgroup limit is lowered to just above what it
+/// is charged while it runs, and its own next allocations cross it.
+async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
+    let fail = |problem: String| HarnessError::Fault { fault: NAME.into(), problem };
+    let pid = ctx.pid(task).await?.ok_or_else(|| fail(format!("task {task} was not running")))?;
+    let cgroup = harness::memlimit::cgroup_of(pid).ok_or_else(|| {
+        HarnessError::bad_input(
+            format!("{NAME} on a program needs a memory cgroup of its task's own, and this machine offers none"),
+            "run where loudfail may create memory cgroups (cgroup v1 memory controller), or choose another fault",
+        )
+    })?;
+    let (charged, anonymous) = harness::memlimit::charge(&cgroup).unwrap_or_default();
+    let mark = ctx.mark();
+    let limit = harness::memlimit::squeeze(&cgroup, MARGIN)?;
+    ctx.record(harness::Event::Phase {
+        name: format!(
+            "{NAME}: task {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous)",
+            limit >> 20,
+            charged >> 20,
+            anonymous >> 20
+        ),
+    });
+    let death = ctx.await_cluster_exit(mark, task).await?;
+    match death.out_of_memory {
+        Some(_) => {
+            let error = format!("task {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);
+            ctx.effect(death.at, NAME, query, "OOMKilled", &error);
+            Ok(())
+        }
+        None => Err(fail(format!("task {task} ended (signal {:?}) but not for lack of memory", death.signal))),
     }
 }

@@ -501,6 +501,11 @@ impl FaultCtx<'_> {
         Ok(())
     }
 
+    /// The PID of a process of the run now (None when it is not running).
+    pub async fn pid(&self, process: &str) -> Result<Option<u32>> {
+        self.supervisor.pid(process).await
+    }
+
     /// The task process that runs `query` when the pipeline is a program (it is its own
     /// driver), to strike with a signal.
     pub fn program_task_of(&self, query: &str) -> Option<String> {

@@ -10,6 +10,9 @@ use crate::error::{HarnessError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The limit of [`MemoryLimit::watch`]: none.
+pub const UNLIMITED: u64 = u64::MAX;
+
 /// Set to `rlimit-as` to enforce memory limits with `RLIMIT_AS` even where a cgroup would do.
 pub const MECHANISM_ENV: &str = "LOUDFAIL_MEMORY_MECHANISM";
 
@@ -47,6 +50,18 @@ impl MemoryLimit {
         }
     }
 
+    /// No limit, in a cgroup of its own where the machine offers one (None elsewhere): what
+    /// the process is charged is measured, and a fault can lower the limit later ([`squeeze`]).
+    pub fn watch() -> Option<MemoryLimit> {
+        let parent = cgroup_parent()?;
+        Some(MemoryLimit { bytes: UNLIMITED, mechanism: Mechanism::Cgroup, parent: Some(parent) })
+    }
+
+    /// Whether it limits anything.
+    pub fn is_limited(&self) -> bool {
+        self.bytes != UNLIMITED
+    }
+
     /// Creates the cgroup for one process (None under `RLIMIT_AS`).
     pub fn cgroup(&self, name: &str) -> Result<Option<PathBuf>> {
         let Some(parent) = &self.parent else { return Ok(None) };
@@ -55,6 +70,9 @@ impl MemoryLimit {
             remove(&dir);
         }
         std::fs::create_dir(&dir).map_err(|e| HarnessError::io(&dir, e))?;
+        if !self.is_limited() {
+            return Ok(Some(dir));
+        }
         let limit = dir.join("memory.limit_in_bytes");
         std::fs::write(&limit, self.bytes.to_string()).map_err(|e| HarnessError::io(&limit, e))?;
         // Without swap accounting the limit would let the process swap instead of dying.
@@ -99,6 +117,69 @@ pub fn oom_kills(cgroup: &Path) -> u64 {
 /// The most memory a cgroup was ever charged, in bytes.
 pub fn peak_usage(cgroup: &Path) -> Option<u64> {
     std::fs::read_to_string(cgroup.join("memory.max_usage_in_bytes")).ok()?.trim().parse().ok()
+}
+
+/// The memory cgroup (v1) a process is in, when it is one this process made.
+pub fn cgroup_of(pid: u32) -> Option<PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = own.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers.split(',').any(|c| c == "memory").then(|| path.trim_start_matches('/').to_string())
+    })?;
+    let dir = Path::new("/sys/fs/cgroup/memory").join(rel);
+    let mine = format!("loudfail-{}-", std::process::id());
+    dir.file_name()?.to_str()?.starts_with(&mine).then_some(dir)
+}
+
+/// What a cgroup is charged now, in bytes: `(everything, anonymous memory)`. The rest is page
+/// cache, which the kernel reclaims before it kills.
+pub fn charge(cgroup: &Path) -> Option<(u64, u64)> {
+    let usage = std::fs::read_to_string(cgroup.join("memory.usage_in_bytes")).ok()?.trim().parse().ok()?;
+    let stat = std::fs::read_to_string(cgroup.join("memory.stat")).ok()?;
+    let rss = stat.lines().find_map(|l| l.strip_prefix("total_rss ").and_then(|n| n.trim().parse().ok()))?;
+    Some((usage, rss))
+}
+
+/// Lowers a cgroup's limit to just above what its processes cannot do without, so that their
+/// own next allocations get them killed by the kernel. On cgroup v1 a limit is accepted once the
+/// kernel has reclaimed the charge below it (page cache, pages of mapped files not in use), and
+/// refused with EBUSY when it cannot — never a kill. So the lowest accepted limit is searched
+/// for between the processes' anonymous memory and their charge (each accepted step reclaims),
+/// and `margin` is added to it. Returns the limit set.
+pub fn squeeze(cgroup: &Path, margin: u64) -> Result<u64> {
+    let limit_file = cgroup.join("memory.limit_in_bytes");
+    let set = |bytes: u64| -> std::io::Result<()> {
+        // Swap accounting, where there is any, follows; it must stay at least the limit, so it
+        // goes first when the limit rises and after it when the limit falls.
+        let memsw = cgroup.join("memory.memsw.limit_in_bytes");
+        let swap = memsw.exists();
+        if swap {
+            let _ = std::fs::write(&memsw, bytes.to_string());
+        }
+        std::fs::write(&limit_file, bytes.to_string())?;
+        if swap {
+            let _ = std::fs::write(&memsw, bytes.to_string());
+        }
+        Ok(())
+    };
+    let (usage, rss) = charge(cgroup).ok_or_else(|| HarnessError::Check {
+        what: cgroup.display().to_string(),
+        problem: "cannot read what the cgroup is charged".into(),
+    })?;
+    let page = 4096;
+    let (mut lo, mut hi) = (rss, usage.max(rss) + margin);
+    set(hi).map_err(|e| HarnessError::io(&limit_file, e))?;
+    while hi - lo > 256 * 1024 {
+        let mid = (lo + (hi - lo) / 2) / page * page;
+        match set(mid) {
+            Ok(()) => hi = mid,
+            Err(_) => lo = mid,
+        }
+    }
+    let limit = hi + margin;
+    set(limit).map_err(|e| HarnessError::io(&limit_file, e))?;
+    Ok(limit)
 }
 
 /// Removes a cgroup (its processes must be gone).

@@ -249,11 +249,11 @@ pub fn spawn(
         err(format!("cannot start {}: {e}", spec.program.display()))
     })?;
     let pid = child.id().ok_or_else(|| err("started and vanished".into()))?;
-    if let Some(m) = &spec.memory {
-        if let Some(cg) = &cgroup {
-            // Before the process has done anything worth measuring: it is still loading.
-            crate::memlimit::attach(cg, pid)?;
-        }
+    if let Some(cg) = &cgroup {
+        // Before the process has done anything worth measuring: it is still loading.
+        crate::memlimit::attach(cg, pid)?;
+    }
+    if let Some(m) = spec.memory.as_ref().filter(|m| m.is_limited()) {
         history.record(Event::MemoryLimit {
             name: spec.name.to_string(),
             run: spec.run,

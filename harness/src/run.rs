@@ -197,9 +197,11 @@ impl Scenario {
         s
     }
 
-    /// The clusters' memory limit: the one set, or the one a fault needs.
-    pub fn memory_limit(&self) -> Option<u64> {
-        self.cluster_memory.or_else(|| self.faults.iter().find_map(|f| f.cluster_memory()))
+    /// The clusters' memory limit: the one set, or the one a fault needs on loudfail's engine
+    /// (a program is not made to grow: a fault squeezes it while it runs instead).
+    pub fn memory_limit(&self, plan: &PipelinePlan) -> Option<u64> {
+        let needed = || if plan.is_program() { None } else { self.faults.iter().find_map(|f| f.cluster_memory()) };
+        self.cluster_memory.or_else(needed)
     }
 
     /// What the scenario is expected to show: its fault's expectation, or for a schedule the
@@ -250,7 +252,7 @@ impl Scenario {
             }
             program.spec.check_startable()?;
         }
-        if let Some(bytes) = self.memory_limit() {
+        if let Some(bytes) = self.memory_limit(&plan) {
             let limit = crate::memlimit::MemoryLimit::new(bytes);
             let least = match limit.mechanism {
                 crate::memlimit::Mechanism::Cgroup => 64u64 << 20,
@@ -424,7 +426,7 @@ impl Scenario {
             scale: self.scale,
             timings: self.timings.clone(),
             env: Vec::new(),
-            cluster_memory: self.memory_limit().map(crate::memlimit::MemoryLimit::new),
+            cluster_memory: self.memory_limit(plan).map(crate::memlimit::MemoryLimit::new),
         }));
         let sample = real(self.timings.trigger).clamp(Duration::from_millis(20), Duration::from_secs(1));
         live.observer = Some(Observer::start(env.clone(), plan, history.clone(), sample));

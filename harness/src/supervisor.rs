@@ -226,7 +226,13 @@ impl Job {
         let log = self.cfg.run_dir.log(&format!("{name}-run{run}-attempt{attempt}"));
         // A program is its own driver: the clusters' memory limit is its own.
         let program = self.cfg.job.tasks.iter().find(|t| t.name == name).and_then(|t| t.program.clone());
-        let memory = if role == Role::Cluster || program.is_some() { self.cfg.cluster_memory.clone() } else { None };
+        let memory = match (&program, role) {
+            // Unlimited, a program is still watched in a cgroup of its own: what it is charged
+            // is measured, and a fault can squeeze it.
+            (Some(_), _) => self.cfg.cluster_memory.clone().or_else(crate::memlimit::MemoryLimit::watch),
+            (None, Role::Cluster) => self.cfg.cluster_memory.clone(),
+            (None, Role::Task) => None,
+        };
         let (bin, args, mut env) = match &program {
             Some(p) => (
                 std::path::PathBuf::from(&p.argv[0]),
