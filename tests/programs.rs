@@ -169,6 +169,18 @@ async fn a_crash_right_after_a_commit_duplicates_only_a_sink_without_txn() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_pipeline_rides_out_a_slow_broker_and_retriable_errors() {
+    for fault in ["broker-latency", "broker-errors"] {
+        let report = run("loudfail.toml", &[fault], multi(), 1).await;
+        // Nothing failed, nothing stalled for long, nothing lost: absorbed, as it should be.
+        assert_eq!(report.verdict(), &Verdict::Clean, "{fault}\n{}", report.render());
+        assert_eq!(report.as_expected(), Some(true), "{fault}\n{}", report.render());
+        let a = audit(&report);
+        assert_eq!((a.missing, a.duplicated), (0, 0), "{fault}\n{}", report.render());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_goes_unnoticed_by_a_program_that_waits_for_it() {
     let report = run("loudfail.toml", &["broker-outage"], multi(), 1).await;
     // librdkafka retries forever: no process fails, the job says RUNNING while nothing lands.

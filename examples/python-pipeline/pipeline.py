@@ -110,7 +110,12 @@ def main():
         rows, last = [], {}
         for m in messages:
             if m.error() is not None:
-                raise KafkaException(m.error())
+                # librdkafka recovers from consumer errors by itself (a fetch that timed out, a
+                # leader that moved): they are news, not failures. Only a fatal one ends us.
+                if m.error().fatal():
+                    raise KafkaException(m.error())
+                log(f"consumer: {m.error()}")
+                continue
             record = json.loads(m.value())
             record["partition"] = m.partition()
             record["offset"] = m.offset()

@@ -1,5 +1,13 @@
-//! `broker-outage`: every broker of the run stops answering for a while (3 nominal minutes),
-//! then comes back — EventHub's or a Kafka cluster's bad afternoon.
+//! Trouble with the broker, for a while (3 nominal minutes), then over — EventHub's or a Kafka
+//! cluster's bad afternoon, in three degrees:
+//! - `broker-outage`: every broker stops answering.
+//! - `broker-latency`: every answer comes 500 ms late (the mock cluster's round-trip delay).
+//! - `broker-errors`: one in three fetch and produce requests is answered with a retriable error
+//!   (the leader moved, the request timed out).
+//!
+//! Latency and retriable errors are what a healthy pipeline rides out: nothing fails, nothing
+//! stalls for long, nothing is lost — they are [`Fault::absorbable`] and expected CLEAN; a
+//! pipeline whose timeouts are too tight fails on them, and is judged like any failure.
 //!
 //! Made real on the embedded broker (librdkafka's mock cluster takes its broker down: every
 //! connection fails until it is back). What a pipeline makes of it is its own affair: Spark's
@@ -11,7 +19,7 @@
 //! program that fails during the outage; when none does, the outage itself (`Unseen`), judged
 //! from the world. Every task depends on the broker: its reach is the whole job.
 //!
-//! It fits programs only, for now: the reference pipelines' workloads count a record produced
+//! They fit programs only, for now: the reference pipelines' workloads count a record produced
 //! before the broker acknowledges it, so an outage would read as a loss they did not cause.
 
 use harness::fault::{Expectation, Fault, FaultCtx, Scope, UNSEEN};
@@ -21,30 +29,75 @@ use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 use std::time::Duration;
 
+/// How the broker is in trouble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// It stops answering.
+    Outage,
+    /// Its answers come late.
+    Latency(Duration),
+    /// It fails one in three fetch and produce requests with a retriable error.
+    Errors,
+}
+
 /// The fault.
 #[derive(Debug, Clone)]
 pub struct BrokerOutage {
-    /// How long the broker is down, nominal.
+    /// What goes wrong.
+    pub trouble: Trouble,
+    /// For how long, nominal.
     pub outage: Duration,
 }
 
 impl Default for BrokerOutage {
     /// Three nominal minutes: longer than Spark's Kafka source waits by default (two).
     fn default() -> Self {
-        BrokerOutage { outage: Duration::from_secs(180) }
+        BrokerOutage { trouble: Trouble::Outage, outage: Duration::from_secs(180) }
     }
 }
 
-const NAME: &str = "broker-outage";
+impl BrokerOutage {
+    /// `broker-latency`: answers 500 ms late.
+    pub fn latency() -> BrokerOutage {
+        BrokerOutage { trouble: Trouble::Latency(Duration::from_millis(500)), ..BrokerOutage::default() }
+    }
+
+    /// `broker-errors`: one in three fetch and produce requests fail, retriably.
+    pub fn errors() -> BrokerOutage {
+        BrokerOutage { trouble: Trouble::Errors, ..BrokerOutage::default() }
+    }
+
+    /// Starts (`on`) or ends the trouble, recorded as a phase.
+    async fn set(&self, ctx: &FaultCtx<'_>, on: bool) -> Result<()> {
+        match self.trouble {
+            Trouble::Outage => return ctx.set_broker_available(!on).await,
+            Trouble::Latency(d) => ctx.broker().set_round_trip(if on { d } else { Duration::ZERO }).await?,
+            Trouble::Errors => ctx.broker().fail_some_requests(on).await?,
+        }
+        let state = if on { "begins" } else { "is over" };
+        ctx.record(Event::Phase { name: format!("{}: {state}", self.name()) });
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl Fault for BrokerOutage {
     fn name(&self) -> &'static str {
-        NAME
+        match self.trouble {
+            Trouble::Outage => "broker-outage",
+            Trouble::Latency(_) => "broker-latency",
+            Trouble::Errors => "broker-errors",
+        }
     }
 
     fn about(&self) -> &'static str {
-        "every broker stops answering for 3 nominal minutes, then comes back"
+        match self.trouble {
+            Trouble::Outage => "every broker stops answering for 3 nominal minutes, then comes back",
+            Trouble::Latency(_) => "every broker answers 500 ms late for 3 nominal minutes",
+            Trouble::Errors => {
+                "one in three fetch and produce requests fail with a retriable error for 3 nominal minutes"
+            }
+        }
     }
 
     fn target(&self) -> String {
@@ -53,14 +106,20 @@ impl Fault for BrokerOutage {
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
         if plan.queries.is_empty() {
-            return Err(HarnessError::bad_input("the pipeline has no queries", "broker-outage needs a query to stall"));
+            return Err(HarnessError::bad_input(
+                "the pipeline has no queries",
+                format!("{} needs a query that reads the broker", self.name()),
+            ));
         }
         if !plan.is_program() {
             // Their ledgers count a record produced when its id is reserved, before the broker
             // acknowledges it, and a refused production is a harness error: an outage would
             // read as LOSS or ERROR that the pipeline did not cause.
             return Err(HarnessError::bad_input(
-                "broker-outage does not fit the reference pipelines yet: their workloads do not ride out an outage",
+                format!(
+                    "{} does not fit the reference pipelines yet: their workloads do not ride out broker trouble",
+                    self.name()
+                ),
                 "run it on a program (--pipeline-file), whose workload counts only what the broker acknowledged",
             ));
         }
@@ -80,45 +139,49 @@ impl Fault for BrokerOutage {
         true
     }
 
+    fn absorbable(&self) -> bool {
+        self.trouble != Trouble::Outage
+    }
+
     fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
-        Expectation::Silent
+        if self.absorbable() { Expectation::Absorbed } else { Expectation::Silent }
     }
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let (mark, started) = (ctx.mark(), std::time::Instant::now());
         let injected = harness::time::now_us();
-        ctx.set_broker_available(false).await?;
+        self.set(ctx, true).await?;
         let lasting = ctx.real(self.outage);
         // The first failure during the outage, if anything fails at all.
         let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
         let failed = ctx
             .history()
-            .wait_for(mark, lasting, "a query to fail during the outage", |r| match &r.event {
+            .wait_for(mark, lasting, "a query to fail during the trouble", |r| match &r.event {
                 Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
                     Some((r.at, query.clone(), error_kind.clone().unwrap_or_default(), error.clone()))
                 }
                 Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
                     let query = ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries.first()?.clone();
-                    Some((r.at, query, "ProcessExited".into(), format!("task {name} ended during the outage")))
+                    Some((r.at, query, "ProcessExited".into(), format!("task {name} ended during the trouble")))
                 }
                 _ => None,
             })
             .await;
         match failed {
-            Ok(((at, query, kind, error), _)) => ctx.effect(at, NAME, &query, &kind, &error),
+            Ok(((at, query, kind, error), _)) => ctx.effect(at, self.name(), &query, &kind, &error),
             Err(_) => {
                 let query = ctx.plan().queries[0].name.clone();
-                ctx.effect(injected, NAME, &query, UNSEEN, "the broker was down and nothing failed");
+                ctx.effect(injected, self.name(), &query, UNSEEN, "the broker was in trouble and nothing failed");
             }
         }
         ctx.wait_until(started + lasting).await;
-        let back = ctx.set_broker_available(true).await;
-        ctx.healed(NAME);
+        let back = self.set(ctx, false).await;
+        ctx.healed(self.name());
         back
     }
 
     async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        // Up already, unless the outage's own wait was cut short: bring it back regardless.
-        ctx.set_broker_available(true).await
+        // Over already, unless the fault's own wait was cut short: end it regardless.
+        self.set(ctx, false).await
     }
 }

@@ -51,5 +51,7 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(storage_read_only::StorageReadOnly::default()))
         .with(Arc::new(commit_crash::CrashAfterCommit::default()))
         .with(Arc::new(broker_outage::BrokerOutage::default()))
+        .with(Arc::new(broker_outage::BrokerOutage::latency()))
+        .with(Arc::new(broker_outage::BrokerOutage::errors()))
         .with(Arc::new(concurrent_change::ConcurrentMetadataChange::default()))
 }

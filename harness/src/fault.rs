@@ -28,6 +28,10 @@ pub enum Expectation {
     Loss,
     /// Loud and restarted, but the failure spread to tasks beyond the fault's reach.
     Collateral,
+    /// A degradation a healthy pipeline rides out ([`Fault::absorbable`]): nothing fails,
+    /// nothing stalls for long, nothing is lost — the run comes out CLEAN.
+    #[serde(rename = "CLEAN")]
+    Absorbed,
 }
 
 impl Expectation {
@@ -57,6 +61,7 @@ impl std::fmt::Display for Expectation {
             Expectation::Silent => "SILENT",
             Expectation::Loss => "LOSS",
             Expectation::Collateral => "COLLATERAL",
+            Expectation::Absorbed => "CLEAN",
         })
     }
 }
@@ -109,6 +114,14 @@ pub trait Fault: Send + Sync + Debug {
     /// How far it reaches by its nature.
     fn scope(&self) -> Scope {
         Scope::Query
+    }
+    /// True for a degradation a healthy pipeline is meant to ride out (broker latency,
+    /// retriable request errors): when nothing fails because of it, it is no fault that went
+    /// unnoticed but one absorbed, and the run is judged as if it had none — CLEAN, unless the
+    /// world shows a stall, a loss or duplicates. When something does fail, it is judged like
+    /// any other fault.
+    fn absorbable(&self) -> bool {
+        false
     }
     /// The memory limit clusters need for this fault to act (a driver that can run out).
     fn cluster_memory(&self) -> Option<u64> {
@@ -490,6 +503,11 @@ impl FaultCtx<'_> {
         self.broker.set_available(up).await?;
         self.record(Event::Phase { name: if up { "broker up again".into() } else { "broker down".into() } });
         Ok(())
+    }
+
+    /// The run's broker, to degrade (record what you do to it as a phase).
+    pub fn broker(&self) -> &crate::kafka::Broker {
+        self.broker
     }
 
     /// Makes the run's broker refuse every consumer group's offset commits (with a retriable

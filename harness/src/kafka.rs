@@ -20,6 +20,8 @@ enum Request {
     CreateTopic { name: String, partitions: i32, reply: mpsc::Sender<Result<()>> },
     Available { up: bool, reply: mpsc::Sender<Result<()>> },
     RefuseOffsetCommits { refuse: bool, reply: mpsc::Sender<Result<()>> },
+    RoundTrip { delay: Duration, reply: mpsc::Sender<Result<()>> },
+    FailSome { on: bool, reply: mpsc::Sender<Result<()>> },
     Shutdown,
 }
 
@@ -116,6 +118,25 @@ impl Broker {
         match &self.embedded {
             Some(e) => Self::ask(e, |reply| Request::RefuseOffsetCommits { refuse, reply }).await,
             None => Err(self.not_ours("made to refuse offset commits")),
+        }
+    }
+
+    /// Delays every answer of the embedded broker by `delay` (zero: none), as a congested
+    /// network or an overloaded broker would.
+    pub async fn set_round_trip(&self, delay: Duration) -> Result<()> {
+        match &self.embedded {
+            Some(e) => Self::ask(e, |reply| Request::RoundTrip { delay, reply }).await,
+            None => Err(self.not_ours("slowed down")),
+        }
+    }
+
+    /// Makes the embedded broker answer one in three fetch and produce requests with a retriable
+    /// error (the leader moved, the request timed out), or stop doing so: a broker in trouble
+    /// that clients are meant to retry through.
+    pub async fn fail_some_requests(&self, on: bool) -> Result<()> {
+        match &self.embedded {
+            Some(e) => Self::ask(e, |reply| Request::FailSome { on, reply }).await,
+            None => Err(self.not_ours("made to fail requests")),
         }
     }
 
@@ -235,6 +256,29 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
                     // Each refused request takes one; librdkafka retries every 100 ms or so.
                     let errors = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS; 1000];
                     mock.request_errors(RDKafkaApiKey::OffsetCommit, &errors);
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Request::RoundTrip { delay, reply } => {
+                let r = mock.broker_round_trip_time(1, delay);
+                let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot delay the broker: {e}"))));
+            }
+            Request::FailSome { on, reply } => {
+                use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
+                for api in [RDKafkaApiKey::Fetch, RDKafkaApiKey::Produce] {
+                    mock.clear_request_errors(api);
+                    if on {
+                        // Each request takes the next; NO_ERROR lets one through. Enough for
+                        // minutes of requests; cleared when the trouble ends.
+                        let errors: Vec<RDKafkaRespErr> = (0..2000)
+                            .map(|i| match i % 6 {
+                                0 => RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                3 => RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                _ => RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR,
+                            })
+                            .collect();
+                        mock.request_errors(api, &errors);
+                    }
                 }
                 let _ = reply.send(Ok(()));
             }

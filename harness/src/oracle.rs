@@ -80,6 +80,10 @@ pub struct FaultFinding {
     pub loud: bool,
     /// Restarted within the restart bound.
     pub restarted: bool,
+    /// A degradation meant to be ridden out, and nothing failed because of it: the run is
+    /// judged as if it had not happened (see [`crate::Fault::absorbable`]).
+    #[serde(default)]
+    pub absorbed: bool,
 }
 
 /// The longest silent interval.
@@ -241,8 +245,8 @@ pub fn analyze(records: &[Record]) -> Analysis {
         error: errors.first().cloned(),
         lost: missing + unresolved,
         duplicated,
-        faults: !faults.is_empty(),
-        quiet: faults.iter().any(|f| !f.loud),
+        faults: faults.iter().any(|f| !f.absorbed),
+        quiet: faults.iter().any(|f| !f.loud && !f.absorbed),
         silent_us,
         not_restarted: faults.iter().any(|f| f.loud && !f.restarted),
         collateral: faults.iter().find(|f| !f.collateral.is_empty()).map(|f| f.collateral.clone()),
@@ -334,6 +338,7 @@ struct JobView {
     job: Option<JobSpec>,
     scopes: BTreeMap<String, Scope>,
     persistent: BTreeSet<String>,
+    absorbable: BTreeSet<String>,
 }
 
 impl JobView {
@@ -368,6 +373,9 @@ fn job_of(records: &[Record]) -> JobView {
         }
         if f.get("persistent").and_then(|p| p.as_bool()).unwrap_or(false) {
             view.persistent.insert(name.to_string());
+        }
+        if f.get("absorbable").and_then(|p| p.as_bool()).unwrap_or(false) {
+            view.absorbable.insert(name.to_string());
         }
     }
     view
@@ -482,6 +490,7 @@ fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<Fau
             affected,
             loud: detection_us.is_some_and(|us| us <= bounds.detection_us),
             restarted,
+            absorbed: job.absorbable.contains(fault) && error_kind == crate::fault::UNSEEN,
         });
     }
     out
@@ -831,6 +840,38 @@ mod tests {
         fn analyze(&self) -> Analysis {
             analyze(&self.0)
         }
+    }
+
+    /// A degradation meant to be ridden out that nothing failed on is judged as if absent:
+    /// CLEAN when the query kept progressing, SILENT when it stalled past the silence bound;
+    /// the same unseen effect of a fault that is not absorbable is SILENT.
+    #[test]
+    fn an_absorbed_degradation_is_clean_unless_the_world_shows_harm() {
+        let run = |absorbable: bool, stall: bool| {
+            let mut h = H::new();
+            if let Event::RunStarted { scenario, .. } = &mut h.0[0].event {
+                *scenario = serde_json::json!({"faults": [{"name": "broker-latency", "absorbable": absorbable}]});
+            }
+            h.source(10, 5).commit(20, 0, 5).at(
+                40,
+                Event::FaultEffect {
+                    fault: "broker-latency".into(),
+                    query: "resolver".into(),
+                    error_kind: crate::fault::UNSEEN.into(),
+                    error: "nothing failed".into(),
+                },
+            );
+            for ms in (100..3000).step_by(100) {
+                h.source(ms, 5 + ms / 100);
+                if !stall {
+                    h.commit(ms + 50, ms / 100, 5 + ms / 100);
+                }
+            }
+            h.audit(3100, 0, 0).analyze().verdict
+        };
+        assert_eq!(run(true, false), Verdict::Clean);
+        assert!(matches!(run(true, true), Verdict::Silent(_)));
+        assert!(matches!(run(false, false), Verdict::Silent(_)));
     }
 
     #[test]

@@ -122,6 +122,7 @@ impl Report {
                 | (Expectation::Silent, Verdict::Silent(_))
                 | (Expectation::Loss, Verdict::Loss(_))
                 | (Expectation::Collateral, Verdict::Collateral(_))
+                | (Expectation::Absorbed, Verdict::Clean)
         ))
     }
 

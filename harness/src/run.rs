@@ -209,10 +209,11 @@ impl Scenario {
     pub fn expectation(&self, plan: &PipelinePlan) -> Option<crate::fault::Expectation> {
         use crate::fault::Expectation as E;
         let gravity = |e: &E| match e {
-            E::Loss => 3,
-            E::Silent => 2,
-            E::Collateral => 1,
-            E::LoudRestarted => 0,
+            E::Loss => 4,
+            E::Silent => 3,
+            E::Collateral => 2,
+            E::LoudRestarted => 1,
+            E::Absorbed => 0,
         };
         self.faults.iter().map(|f| f.expectation(&self.topology, plan)).max_by_key(gravity)
     }
@@ -304,6 +305,7 @@ impl Scenario {
                     "name": f.name(),
                     "scope": f.scope(),
                     "persistent": f.persists_until_healed(),
+                    "absorbable": f.absorbable(),
                 })).collect::<Vec<_>>(),
                 "job": job,
             }),
