@@ -73,7 +73,8 @@ async fn the_python_pipeline_killed_is_loud_restarted_and_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_pipeline_with_nothing_wrong_is_clean() {
-    for seed in [1, 2] {
+    // No false alarm over ten seeds.
+    for seed in 1..=10 {
         let report = run("loudfail.toml", &[], multi(), seed).await;
         assert_eq!(report.verdict(), &Verdict::Clean, "seed {seed}\n{}", report.render());
         assert_eq!(audit(&report).missing, 0);

@@ -31,12 +31,22 @@ pub struct LandedIds {
 }
 
 /// What one look found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Look {
     /// The table's version (-1: no table there yet).
     pub version: i64,
     /// Whether anything changed since the last look.
     pub changed: bool,
+    /// The ids of the files added since the last look, once per row.
+    pub added: Vec<i64>,
+    /// Whether files were removed since the last look (their ids are forgotten).
+    pub removed: bool,
+}
+
+impl Look {
+    fn unchanged(version: i64) -> Look {
+        Look { version, ..Look::default() }
+    }
 }
 
 impl LandedIds {
@@ -68,7 +78,7 @@ impl LandedIds {
     pub async fn look(&mut self) -> Result<Look> {
         if self.table.is_none() {
             if !self.location.join("_delta_log").is_dir() {
-                return Ok(Look { version: -1, changed: false });
+                return Ok(Look::unchanged(-1));
             }
             let url = url::Url::from_directory_path(&self.location).map_err(|()| {
                 HarnessError::bad_input(
@@ -79,22 +89,23 @@ impl LandedIds {
             match deltalake::open_table(url).await {
                 Ok(t) => self.table = Some(t),
                 // Not committed yet (a log directory without a first commit).
-                Err(_) => return Ok(Look { version: -1, changed: false }),
+                Err(_) => return Ok(Look::unchanged(-1)),
             }
         } else if let Some(t) = self.table.as_mut() {
             let before = t.version();
             t.update_incremental(None).await?;
             if t.version() == before {
-                return Ok(Look { version: before.map(|v| v as i64).unwrap_or(-1), changed: false });
+                return Ok(Look::unchanged(before.map(|v| v as i64).unwrap_or(-1)));
             }
         }
         let table = self.table.as_ref().expect("opened above");
         let version = table.version().map(|v| v as i64).unwrap_or(-1);
         let live: BTreeSet<String> = table.get_file_uris()?.collect();
-        let mut changed = false;
+        let mut look = Look::unchanged(version);
         let gone: Vec<String> = self.files.keys().filter(|f| !live.contains(*f)).cloned().collect();
         for f in gone {
-            changed = true;
+            look.changed = true;
+            look.removed = true;
             for id in self.files.remove(&f).unwrap_or_default() {
                 if let Some(c) = self.counts.get_mut(&id) {
                     *c -= 1;
@@ -108,16 +119,17 @@ impl LandedIds {
             if self.files.contains_key(&f) {
                 continue;
             }
-            changed = true;
+            look.changed = true;
             let path = file_path(&f)?;
             let (ids, without) = read_ids(&path, &self.id_column)?;
             self.rows_without_id += without;
             for id in &ids {
                 *self.counts.entry(*id).or_default() += 1;
             }
+            look.added.extend_from_slice(&ids);
             self.files.insert(f, ids);
         }
-        Ok(Look { version, changed })
+        Ok(look)
     }
 }
 
@@ -198,7 +210,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("loudfail-landed-{}-{}", std::process::id(), crate::time::now_us()));
         let mut ids = LandedIds::new(&dir, "id");
-        assert_eq!(ids.look().await.unwrap(), Look { version: -1, changed: false }, "no table yet holds nothing");
+        assert_eq!(ids.look().await.unwrap(), Look::unchanged(-1), "no table yet holds nothing");
         let spec = crate::pipeline::TableSpec {
             name: "t".into(),
             schema: Arc::new(Schema::new(vec![

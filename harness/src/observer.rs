@@ -248,6 +248,7 @@ async fn observe_flows(
     let mut world = World::default();
     let mut said = EventFiles::new(&env.config.run_dir, program.spec.tasks.iter().map(|t| t.name.clone()));
     let mut last: BTreeMap<String, (i64, u64, u64)> = BTreeMap::new();
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut failing: BTreeMap<String, String> = BTreeMap::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -262,11 +263,13 @@ async fn observe_flows(
         let produced: BTreeMap<String, u64> =
             flows.iter().map(|f| (f.name.clone(), program.ledger.count(&f.topic))).collect();
         let mut versions: BTreeMap<String, i64> = BTreeMap::new();
+        let mut looks: BTreeMap<String, crate::landed::Look> = BTreeMap::new();
         for (name, t) in tables.iter_mut() {
             match t.look().await {
                 Ok(look) => {
                     failing.remove(name);
                     versions.insert(name.clone(), look.version);
+                    looks.insert(name.clone(), look);
                 }
                 // A table that cannot be read now (being written, storage frozen) is read at
                 // the next sample; a lasting problem is said once.
@@ -283,15 +286,12 @@ async fn observe_flows(
             let version = versions.get(&f.table).copied().unwrap_or(-1);
             let n = produced[&f.name];
             // Only ids produced to this flow's source count as its records.
-            let ids = program.ledger.ids(&f.topic);
-            let (mut landed, mut rows) = (0u64, 0u64);
-            for id in &ids {
-                let c = t.count(*id);
-                if c > 0 {
-                    landed += 1;
-                    rows += c;
-                }
+            let tally = tallies.entry(f.name.clone()).or_default();
+            if let Some(look) = looks.get(&f.table) {
+                tally.apply(look, t);
             }
+            tally.produced(&program.ledger.ids_from(&f.topic, tally.seen), t);
+            let (landed, rows) = (tally.landed, tally.rows);
             let w = world.queries.entry(f.name.clone()).or_default();
             let end = Positions::from([(FLOW_RECORDS.to_string(), n as i64)]);
             if w.source_end != end {
@@ -317,6 +317,68 @@ async fn observe_flows(
         tx.send_replace(world.clone());
         if stopping {
             return;
+        }
+    }
+}
+
+/// A flow's records in its sink, kept up to date from what each look at the table added and
+/// the ids produced since the last sample — not recounted over everything produced.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Ids produced to the flow's source, and how many of the ledger's have been seen.
+    mine: std::collections::HashSet<i64>,
+    seen: usize,
+    /// Produced, not landed yet.
+    pending: std::collections::HashSet<i64>,
+    /// Produced ids present in the sink, and the rows holding them.
+    landed: u64,
+    rows: u64,
+}
+
+impl Tally {
+    /// What a look at the table changed. Ids produced later are counted whole when they are.
+    fn apply(&mut self, look: &crate::landed::Look, table: &crate::landed::LandedIds) {
+        if look.removed {
+            // Files went away (an overwrite, a compaction): recount, which is rare.
+            self.pending.clear();
+            (self.landed, self.rows) = (0, 0);
+            for id in &self.mine {
+                match table.count(*id) {
+                    0 => {
+                        self.pending.insert(*id);
+                    }
+                    c => {
+                        self.landed += 1;
+                        self.rows += c;
+                    }
+                }
+            }
+            return;
+        }
+        for id in &look.added {
+            if self.mine.contains(id) {
+                self.rows += 1;
+                if self.pending.remove(id) {
+                    self.landed += 1;
+                }
+            }
+        }
+    }
+
+    /// Ids newly produced, counted with whatever the sink already holds of them.
+    fn produced(&mut self, ids: &[i64], table: &crate::landed::LandedIds) {
+        self.seen += ids.len();
+        for id in ids {
+            self.mine.insert(*id);
+            match table.count(*id) {
+                0 => {
+                    self.pending.insert(*id);
+                }
+                c => {
+                    self.landed += 1;
+                    self.rows += c;
+                }
+            }
         }
     }
 }

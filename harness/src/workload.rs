@@ -119,6 +119,12 @@ impl Ledger {
         self.produced.lock().expect("ledger").get(topic).cloned().unwrap_or_default()
     }
 
+    /// The ids produced to `topic` after the first `from`.
+    pub fn ids_from(&self, topic: &str, from: usize) -> Vec<i64> {
+        let produced = self.produced.lock().expect("ledger");
+        produced.get(topic).map(|v| v.get(from..).unwrap_or_default().to_vec()).unwrap_or_default()
+    }
+
     /// How many records were produced to `topic`.
     pub fn count(&self, topic: &str) -> u64 {
         self.produced.lock().expect("ledger").get(topic).map_or(0, |v| v.len() as u64)
