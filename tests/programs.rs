@@ -167,6 +167,18 @@ async fn a_crash_right_after_a_commit_duplicates_only_a_sink_without_txn() {
     // Loud and restarted, but the replayed batch landed twice: the duplicates decide.
     assert!(matches!(report.verdict(), Verdict::Duplicates(n) if *n > 0), "{}", report.render());
     assert_eq!(audit(&report).missing, 0, "{}", report.render());
+    // Its spec names the consumer group it keeps its progress in: the broker's view of it is in
+    // the history, never more than what was produced.
+    let history = harness::history::History::read(&report.dir.join("history.jsonl")).unwrap();
+    let committed: Vec<i64> = history
+        .iter()
+        .filter_map(|r| match &r.event {
+            harness::history::Event::GroupCommitted { offsets, .. } => Some(offsets.values().sum()),
+            _ => None,
+        })
+        .collect();
+    assert!(committed.len() > 1, "{}", report.render());
+    assert!(*committed.last().unwrap() as u64 <= audit(&report).expected, "{committed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

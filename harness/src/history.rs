@@ -303,6 +303,26 @@ pub enum Event {
         /// What the code passed along (for a resolver: the key range it read).
         context: serde_json::Value,
     },
+    /// A program flow's consumer group committed offsets (as the broker shows them), when the
+    /// spec names its group.
+    GroupCommitted {
+        /// The flow.
+        flow: String,
+        /// The group.
+        group: String,
+        /// Committed offset per `topic/partition`.
+        offsets: Positions,
+    },
+    /// A program flow's Spark-style checkpoint committed a batch (`commits/<batch>`), when the
+    /// spec names its checkpoint.
+    CheckpointCommitted {
+        /// The flow.
+        flow: String,
+        /// The last committed batch.
+        batch: i64,
+        /// What `offsets/<batch>` says the batch read up to (its last line, as JSON).
+        offsets: serde_json::Value,
+    },
     /// A task began to await a query.
     TaskAwaiting {
         /// The task.

@@ -77,7 +77,11 @@ impl Observer {
         let (tx, rx) = watch::channel(World::default());
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = match &plan.program {
-            Some(program) => tokio::spawn(observe_flows(env, program.clone(), history, interval, tx, stop_rx)),
+            Some(program) => {
+                // A spec that loaded fills in for the run (its commands did); nothing watched if not.
+                let watches = program.spec.watches(&env, plan).unwrap_or_default();
+                tokio::spawn(observe_flows(env, program.clone(), watches, history, interval, tx, stop_rx))
+            }
             None => tokio::spawn(observe(env, plan.queries.clone(), history, interval, tx, stop_rx)),
         };
         Observer { world: rx, stop: Some(stop_tx), task: Some(task) }
@@ -231,6 +235,7 @@ impl Sampler {
 async fn observe_flows(
     env: PipelineEnv,
     program: Arc<crate::program::ProgramPlan>,
+    watches: BTreeMap<String, crate::program::FlowWatch>,
     history: History,
     interval: Duration,
     tx: watch::Sender<World>,
@@ -239,6 +244,30 @@ async fn observe_flows(
     use crate::landed::LandedIds;
     use crate::oracle::FLOW_RECORDS;
     let flows = program.flows();
+    // Consumer groups are asked on their own, so a broker that does not answer never holds up
+    // the sampling of the sinks.
+    let groups_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut group_watchers = Vec::new();
+    for f in &flows {
+        let Some(group) = watches.get(&f.name).and_then(|w| w.consumer_group.clone()) else { continue };
+        let partitions = program
+            .spec
+            .topics
+            .iter()
+            .find(|t| program.topic_names.get(&t.name) == Some(&f.topic))
+            .map_or(1, |t| t.partitions);
+        group_watchers.push(tokio::spawn(watch_group(
+            env.config.bootstrap.clone(),
+            f.name.clone(),
+            group,
+            f.topic.clone(),
+            partitions,
+            history.clone(),
+            groups_stop.clone(),
+        )));
+    }
+    let mut checkpoints: BTreeMap<String, (std::path::PathBuf, i64)> =
+        watches.iter().filter_map(|(flow, w)| Some((flow.clone(), (w.checkpoint.clone()?, -1)))).collect();
     let mut tables: BTreeMap<String, LandedIds> = BTreeMap::new();
     for f in &flows {
         if let Ok(location) = env.catalog.location(&f.table) {
@@ -313,12 +342,84 @@ async fn observe_flows(
             w.sink_version = Some(version);
             w.committed = Some((version, Positions::from([(FLOW_RECORDS.to_string(), landed as i64)])));
         }
+        for (flow, (dir, last)) in checkpoints.iter_mut() {
+            if let Some((batch, offsets)) = last_committed_batch(dir).filter(|(b, _)| b > last) {
+                *last = batch;
+                history.record(Event::CheckpointCommitted { flow: flow.clone(), batch, offsets });
+            }
+        }
         said.read_new(&history);
         tx.send_replace(world.clone());
         if stopping {
+            groups_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            for w in group_watchers {
+                let _ = w.await;
+            }
             return;
         }
     }
+}
+
+/// Records a consumer group's committed offsets on `topic` whenever they change, until `stop`.
+async fn watch_group(
+    bootstrap: String,
+    flow: String,
+    group: String,
+    topic: String,
+    partitions: i32,
+    history: History,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = match crate::kafka::client_config(&bootstrap).set("group.id", &group).create() {
+        Ok(c) => c,
+        Err(e) => {
+            history.record(Event::Phase { name: format!("observer: cannot watch consumer group {group}: {e}") });
+            return;
+        }
+    };
+    let consumer = Arc::new(consumer);
+    let mut last = Positions::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let (c, t) = (consumer.clone(), topic.clone());
+        let asked = tokio::task::spawn_blocking(move || {
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            for p in 0..partitions {
+                tpl.add_partition(&t, p);
+            }
+            c.committed_offsets(tpl, Duration::from_millis(500))
+        })
+        .await;
+        if let Ok(Ok(tpl)) = asked {
+            let offsets: Positions = tpl
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    rdkafka::Offset::Offset(o) => Some((format!("{}/{}", e.topic(), e.partition()), o)),
+                    _ => None,
+                })
+                .collect();
+            if offsets != last {
+                last = offsets.clone();
+                history.record(Event::GroupCommitted { flow: flow.clone(), group: group.clone(), offsets });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The last batch a Spark-style checkpoint committed (`commits/<batch>`) and what its
+/// `offsets/<batch>` says it read (the file's last line, as JSON when it parses).
+fn last_committed_batch(dir: &std::path::Path) -> Option<(i64, serde_json::Value)> {
+    let batch = std::fs::read_dir(dir.join("commits"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i64>().ok())
+        .max()?;
+    let text = std::fs::read_to_string(dir.join("offsets").join(batch.to_string())).unwrap_or_default();
+    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let offsets = serde_json::from_str(line).unwrap_or_else(|_| serde_json::Value::String(line.to_string()));
+    Some((batch, offsets))
 }
 
 /// A flow's records in its sink, kept up to date from what each look at the table added and
@@ -414,5 +515,34 @@ impl EventFiles {
             }
             *offset += end as u64 + 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint as Spark writes it: `offsets/<batch>` is a version line, the batch's
+    /// metadata, then one line per source; `commits/<batch>` once its sink committed.
+    #[test]
+    fn a_spark_checkpoint_shows_its_last_committed_batch() {
+        let dir = std::env::temp_dir().join(format!("lf-spark-cp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(last_committed_batch(&dir), None, "no checkpoint yet");
+        std::fs::create_dir_all(dir.join("offsets")).unwrap();
+        std::fs::create_dir_all(dir.join("commits")).unwrap();
+        for b in 0..3 {
+            let offsets =
+                format!("v1\n{{\"batchWatermarkMs\":0}}\n{{\"readings\":{{\"0\":{},\"1\":{}}}}}\n", b * 10, b * 7);
+            std::fs::write(dir.join("offsets").join(b.to_string()), offsets).unwrap();
+        }
+        // Batch 2 is planned, not committed.
+        for b in 0..2 {
+            std::fs::write(dir.join("commits").join(b.to_string()), "v1\n{\"nextBatchWatermarkMs\":0}\n").unwrap();
+        }
+        let (batch, offsets) = last_committed_batch(&dir).unwrap();
+        assert_eq!(batch, 1);
+        assert_eq!(offsets, serde_json::json!({"readings": {"0": 10, "1": 7}}));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

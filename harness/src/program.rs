@@ -159,6 +159,23 @@ pub struct Flow {
     pub source: String,
     /// The table it writes.
     pub sink: String,
+    /// The consumer group that keeps its progress in Kafka, if it does (placeholders of the
+    /// task that runs it, e.g. `{group}`): its committed offsets are watched and recorded.
+    #[serde(default)]
+    pub consumer_group: Option<String>,
+    /// Its Spark-style checkpoint directory, if it has one (e.g. `{checkpoint}/ingest`):
+    /// `commits/<batch>` and `offsets/<batch>` are watched and the last committed batch recorded.
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+}
+
+/// What the world shows of a flow's own progress bookkeeping, with the run's values filled in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowWatch {
+    /// Its consumer group.
+    pub consumer_group: Option<String>,
+    /// Its checkpoint directory.
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// A task: one process of the program.
@@ -181,6 +198,16 @@ pub struct ProgramTask {
     /// Tasks it starts after (once their processes have started).
     #[serde(default)]
     pub depends_on: Vec<String>,
+}
+
+/// A program task's own checkpoint directory (`{checkpoint}`).
+fn task_checkpoint(env: &PipelineEnv, task: &str) -> PathBuf {
+    env.config.run_dir.join("checkpoints").join(task)
+}
+
+/// A program task's events file (`{events}`).
+fn task_events(env: &PipelineEnv, task: &str) -> PathBuf {
+    env.config.run_dir.join("events").join(format!("{task}.jsonl"))
 }
 
 /// A task's command with every placeholder filled in.
@@ -285,7 +312,9 @@ impl ProgramSpec {
                     return Err(format!("task {}: depends_on {d:?} is not another task", t.name));
                 }
             }
-            for text in t.command.iter().chain(t.env.values()).chain(t.workdir.iter()) {
+            let watched = self.flows.iter().filter(|f| t.flows.contains(&f.name));
+            let watched = watched.flat_map(|f| f.consumer_group.iter().chain(f.checkpoint.iter()));
+            for text in t.command.iter().chain(t.env.values()).chain(t.workdir.iter()).chain(watched) {
                 self.expand_with(text, &t.name, &|_| Some(String::new()))?;
             }
         }
@@ -342,35 +371,58 @@ impl ProgramSpec {
         Ok(out)
     }
 
+    /// `text` with its placeholders filled in for task `t` of a run.
+    fn fill(&self, env: &PipelineEnv, plan: &PipelinePlan, t: &ProgramTask, text: &str) -> Result<String> {
+        let value = |key: &str| -> Option<String> {
+            Some(match key.split_once(':') {
+                Some(("topic", n)) => plan.program.as_ref()?.topic_names.get(n)?.clone(),
+                Some(("table", n)) => env.catalog.location(n).ok()?.display().to_string(),
+                Some(("table_uri", n)) => env.catalog.url(n).ok()?.to_string(),
+                _ => match key {
+                    "bootstrap" => env.config.bootstrap.clone(),
+                    "checkpoint" => task_checkpoint(env, &t.name).display().to_string(),
+                    "group" => format!("lf-{}-{}", env.config.run_id, t.name),
+                    "events" => task_events(env, &t.name).display().to_string(),
+                    "run_dir" => env.config.run_dir.display().to_string(),
+                    "spec_dir" => self.dir.display().to_string(),
+                    "task" => t.name.clone(),
+                    _ => return None,
+                },
+            })
+        };
+        self.expand_with(text, &t.name, &value).map_err(|e| HarnessError::bad_input(e, "fix the spec"))
+    }
+
+    /// What to watch of each flow's own bookkeeping, filled in for a run.
+    pub fn watches(&self, env: &PipelineEnv, plan: &PipelinePlan) -> Result<BTreeMap<String, FlowWatch>> {
+        let mut out = BTreeMap::new();
+        for t in &self.tasks {
+            for f in self.flows.iter().filter(|f| t.flows.contains(&f.name)) {
+                let fill = |s: &Option<String>| s.as_ref().map(|s| self.fill(env, plan, t, s)).transpose();
+                let watch = FlowWatch {
+                    consumer_group: fill(&f.consumer_group)?,
+                    checkpoint: fill(&f.checkpoint)?.map(|c| {
+                        let c = PathBuf::from(c);
+                        if c.is_absolute() { c } else { self.dir.join(c) }
+                    }),
+                };
+                out.insert(f.name.clone(), watch);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every task's command with its placeholders filled in for a run.
     pub fn commands(&self, env: &PipelineEnv, plan: &PipelinePlan) -> Result<BTreeMap<String, ProgramCommand>> {
         let mut out = BTreeMap::new();
         for t in &self.tasks {
-            let checkpoint = env.config.run_dir.join("checkpoints").join(&t.name);
+            let checkpoint = task_checkpoint(env, &t.name);
             std::fs::create_dir_all(&checkpoint).map_err(|e| HarnessError::io(&checkpoint, e))?;
-            let events = env.config.run_dir.join("events").join(format!("{}.jsonl", t.name));
+            let events = task_events(env, &t.name);
             if let Some(p) = events.parent() {
                 std::fs::create_dir_all(p).map_err(|e| HarnessError::io(p, e))?;
             }
-            let value = |key: &str| -> Option<String> {
-                Some(match key.split_once(':') {
-                    Some(("topic", n)) => plan.program.as_ref()?.topic_names.get(n)?.clone(),
-                    Some(("table", n)) => env.catalog.location(n).ok()?.display().to_string(),
-                    Some(("table_uri", n)) => env.catalog.url(n).ok()?.to_string(),
-                    _ => match key {
-                        "bootstrap" => env.config.bootstrap.clone(),
-                        "checkpoint" => checkpoint.display().to_string(),
-                        "group" => format!("lf-{}-{}", env.config.run_id, t.name),
-                        "events" => events.display().to_string(),
-                        "run_dir" => env.config.run_dir.display().to_string(),
-                        "spec_dir" => self.dir.display().to_string(),
-                        "task" => t.name.clone(),
-                        _ => return None,
-                    },
-                })
-            };
-            let fill =
-                |s: &str| self.expand_with(s, &t.name, &value).map_err(|e| HarnessError::bad_input(e, "fix the spec"));
+            let fill = |s: &str| self.fill(env, plan, t, s);
             let workdir = match &t.workdir {
                 Some(w) => self.dir.join(fill(w)?),
                 None => self.dir.clone(),
