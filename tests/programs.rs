@@ -194,6 +194,19 @@ async fn the_python_pipeline_rides_out_a_slow_broker_and_retriable_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_job_appending_to_the_sink_is_ridden_out_and_its_rows_survive() {
+    let report = run("loudfail.toml", &["concurrent-writer"], multi(), 1).await;
+    assert_eq!(report.verdict(), &Verdict::Clean, "{}", report.render());
+    let audits = &report.analysis.audits;
+    assert_eq!(audits.len(), 2, "the flow's audit and the other job's\n{}", report.render());
+    let foreign = audits.iter().find(|a| a.query == "concurrent-writer").expect("the other job's rows are audited");
+    assert_eq!((foreign.expected, foreign.present, foreign.missing), (100, 100, 0), "{}", report.render());
+    let flow = audits.iter().find(|a| a.query == "ingest").unwrap();
+    // Told apart: the other job's rows are not the flow's unexpected rows.
+    assert_eq!((flow.missing, flow.duplicated, flow.unexpected), (0, 0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_goes_unnoticed_by_a_program_that_waits_for_it() {
     let report = run("loudfail.toml", &["broker-outage"], multi(), 1).await;
     // librdkafka retries forever: no process fails, the job says RUNNING while nothing lands.

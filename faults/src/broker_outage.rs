@@ -152,24 +152,9 @@ impl Fault for BrokerOutage {
         let injected = harness::time::now_us();
         self.set(ctx, true).await?;
         let lasting = ctx.real(self.outage);
-        // The first failure during the outage, if anything fails at all.
-        let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
-        let failed = ctx
-            .history()
-            .wait_for(mark, lasting, "a query to fail during the trouble", |r| match &r.event {
-                Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
-                    Some((r.at, query.clone(), error_kind.clone().unwrap_or_default(), error.clone()))
-                }
-                Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
-                    let query = ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries.first()?.clone();
-                    Some((r.at, query, "ProcessExited".into(), format!("task {name} ended during the trouble")))
-                }
-                _ => None,
-            })
-            .await;
-        match failed {
-            Ok(((at, query, kind, error), _)) => ctx.effect(at, self.name(), &query, &kind, &error),
-            Err(_) => {
+        match first_failure(ctx, mark, lasting).await {
+            Some((at, query, kind, error)) => ctx.effect(at, self.name(), &query, &kind, &error),
+            None => {
                 let query = ctx.plan().queries[0].name.clone();
                 ctx.effect(injected, self.name(), &query, UNSEEN, "the broker was in trouble and nothing failed");
             }
@@ -184,4 +169,24 @@ impl Fault for BrokerOutage {
         // Over already, unless the fault's own wait was cut short: end it regardless.
         self.set(ctx, false).await
     }
+}
+
+/// The first query that fails, or program task that exits non-zero, after `mark` and within
+/// `within`: `(when, its query, the error's class, the error)`. None when nothing does.
+pub async fn first_failure(ctx: &FaultCtx<'_>, mark: usize, within: Duration) -> Option<(i64, String, String, String)> {
+    let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
+    ctx.history()
+        .wait_for(mark, within, "a query to fail", |r| match &r.event {
+            Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
+                Some((r.at, query.clone(), error_kind.clone().unwrap_or_default(), error.clone()))
+            }
+            Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
+                let query = ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries.first()?.clone();
+                Some((r.at, query, "ProcessExited".into(), format!("task {name} ended while the fault held")))
+            }
+            _ => None,
+        })
+        .await
+        .ok()
+        .map(|(found, _)| found)
 }

@@ -24,6 +24,7 @@ pub mod checkpoint_corruption;
 pub mod commit_crash;
 pub mod concurrent_append;
 pub mod concurrent_change;
+pub mod concurrent_writer;
 pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
@@ -54,4 +55,5 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(broker_outage::BrokerOutage::latency()))
         .with(Arc::new(broker_outage::BrokerOutage::errors()))
         .with(Arc::new(concurrent_change::ConcurrentMetadataChange::default()))
+        .with(Arc::new(concurrent_writer::ConcurrentWriter::default()))
 }

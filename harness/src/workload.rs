@@ -178,6 +178,8 @@ pub struct IdWorkload {
     producer: Producer,
     catalog: crate::catalog::Catalog,
     ledger: Arc<Ledger>,
+    /// Rows the concurrent writer appended to each table: negative ids, never produced.
+    foreign: Arc<Ledger>,
     topics: Vec<TopicSpec>,
     flows: Vec<FlowView>,
     rate: u32,
@@ -199,6 +201,7 @@ impl IdWorkload {
             producer: Producer::new(&env.config.bootstrap)?,
             catalog: env.catalog.clone(),
             ledger,
+            foreign: Arc::default(),
             topics: plan.topics.clone(),
             flows: flows_of(plan),
             rate,
@@ -295,6 +298,17 @@ impl Workload for IdWorkload {
         Ok(())
     }
 
+    fn writer(&self, table: &str) -> Option<Arc<dyn crate::pipeline::ConcurrentWriter>> {
+        let id_column = self.flows.iter().find(|f| f.table == table)?.id_column.clone();
+        Some(Arc::new(ForeignWriter {
+            table: table.to_string(),
+            location: self.catalog.location(table).ok()?,
+            id_column,
+            foreign: self.foreign.clone(),
+            history: self.history.clone(),
+        }))
+    }
+
     async fn audit(&self) -> Result<Vec<TableAudit>> {
         let mut out = Vec::new();
         let tables: BTreeSet<&str> = self.flows.iter().map(|f| f.table.as_str()).collect();
@@ -303,7 +317,17 @@ impl Workload for IdWorkload {
             let mut ids = crate::landed::LandedIds::new(self.catalog.location(table)?, mine[0].id_column.clone());
             ids.look().await?;
             let produced: Vec<Vec<i64>> = mine.iter().map(|f| self.ledger.ids(&f.topic)).collect();
-            let all: BTreeSet<i64> = produced.iter().flatten().copied().collect();
+            let foreign = self.foreign.ids(table);
+            let mut all: BTreeSet<i64> = produced.iter().flatten().copied().collect();
+            // The concurrent writer's rows must still be there, once each: a pipeline that
+            // rewrites its table must not drop what others wrote.
+            if !foreign.is_empty() {
+                let set: BTreeSet<i64> = foreign.iter().copied().collect();
+                let actual = ids.counts().iter().filter(|(id, _)| set.contains(id));
+                let actual: Vec<i64> = actual.flat_map(|(id, n)| std::iter::repeat_n(*id, *n as usize)).collect();
+                out.push(crate::audit::compare(table, "concurrent-writer", foreign.clone(), actual));
+                all.extend(foreign);
+            }
             // Each flow answers for its own ids; ids nobody produced are the first flow's.
             for (i, (f, expected)) in mine.iter().zip(produced).enumerate() {
                 let set: BTreeSet<i64> = expected.iter().copied().collect();
@@ -317,5 +341,63 @@ impl Workload for IdWorkload {
             }
         }
         Ok(out)
+    }
+}
+
+/// Another job appending to a sink: rows with negative ids (never produced, so the audit tells
+/// them apart) and every other column null, committed as blind appends between the pipeline's
+/// own commits.
+#[derive(Debug)]
+struct ForeignWriter {
+    table: String,
+    location: std::path::PathBuf,
+    id_column: String,
+    foreign: Arc<Ledger>,
+    history: History,
+}
+
+/// Rows per foreign commit.
+const FOREIGN_ROWS: i64 = 10;
+
+#[async_trait::async_trait]
+impl crate::pipeline::ConcurrentWriter for ForeignWriter {
+    async fn commit_overlapping(&self, _context: &serde_json::Value) -> Result<Vec<String>> {
+        use deltalake::arrow::array::{ArrayRef, Int64Array, new_null_array};
+        use deltalake::arrow::datatypes::DataType;
+        let problem = |p: String| crate::HarnessError::Check { what: format!("table {}", self.table), problem: p };
+        let url = url::Url::from_directory_path(&self.location)
+            .map_err(|()| problem("its location is not an absolute path".into()))?;
+        let table = deltalake::open_table(url).await.map_err(|e| problem(format!("cannot open it: {e}")))?;
+        let schema = table.snapshot().map_err(|e| problem(e.to_string()))?.snapshot().arrow_schema();
+        let first = -(self.foreign.count(&self.table) as i64) - 1;
+        let ids: Vec<i64> = (0..FOREIGN_ROWS).map(|i| first - i).collect();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for field in schema.fields() {
+            if field.name() == &self.id_column {
+                if field.data_type() != &DataType::Int64 {
+                    return Err(problem(format!(
+                        "its id column {} is {}, not a 64-bit integer: the concurrent writer cannot write it",
+                        self.id_column,
+                        field.data_type()
+                    )));
+                }
+                columns.push(Arc::new(Int64Array::from(ids.clone())));
+            } else if field.is_nullable() {
+                columns.push(new_null_array(field.data_type(), ids.len()));
+            } else {
+                return Err(problem(format!(
+                    "column {} is not nullable: the concurrent writer fills only the id column",
+                    field.name()
+                )));
+            }
+        }
+        let batch = deltalake::arrow::record_batch::RecordBatch::try_new(schema, columns)
+            .map_err(|e| problem(format!("cannot build foreign rows: {e}")))?;
+        table.write(vec![batch]).await.map_err(|e| problem(format!("the concurrent writer's append failed: {e}")))?;
+        self.foreign.add(&self.table, &ids);
+        self.history.record(Event::Phase {
+            name: format!("concurrent writer: appended ids {first}..={} to {}", first - FOREIGN_ROWS + 1, self.table),
+        });
+        Ok(ids.iter().map(|i| i.to_string()).collect())
     }
 }
