@@ -161,7 +161,7 @@ struct MatrixArgs {
     /// program, under multi-query and cluster-per-task, each against its expectation.
     #[arg(long, value_name = "PATH")]
     pipeline_file: Option<PathBuf>,
-    /// Every fault of the catalogue in every layout (65 cells): DESIGN.md's matrix, plus the
+    /// Every fault of the catalogue in every layout (75 cells): DESIGN.md's matrix, plus the
     /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
     /// checkpoint-corruption.
     #[arg(long)]
@@ -592,8 +592,16 @@ fn list() -> i32 {
     println!("faults (fits: the pipelines each works on; a program is one run from --pipeline-file):");
     let faults = suites::faults();
     let width = faults.all().iter().map(|f| f.name().len()).max().unwrap_or(0);
+    let plans: Vec<_> =
+        suites::registry().all().iter().filter_map(|p| p.plan("list", &PipelineOptions::default()).ok()).collect();
     for f in faults.all() {
-        let fits = if f.fits_programs() { "any pipeline" } else { "engine pipelines" };
+        let engine = plans.iter().any(|plan| f.check(plan).is_ok());
+        let fits = match (engine, f.fits_programs()) {
+            (true, true) => "any pipeline",
+            (true, false) => "engine pipelines",
+            (false, true) => "programs",
+            (false, false) => "none here",
+        };
         println!("  {:<width$}  {:<17} {}", f.name(), fits, f.about());
     }
     0

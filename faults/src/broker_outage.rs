@@ -1,7 +1,8 @@
 //! Trouble with the broker, for a while (3 nominal minutes), then over — EventHub's or a Kafka
 //! cluster's bad afternoon, in three degrees:
 //! - `broker-outage`: every broker stops answering.
-//! - `broker-latency`: every answer comes 500 ms late (the mock cluster's round-trip delay).
+//! - `broker-latency`: every answer comes late (the mock cluster's round-trip delay): 30
+//!   nominal seconds, within 50–500 ms of real time.
 //! - `broker-errors`: one in three fetch and produce requests is answered with a retriable error
 //!   (the leader moved, the request timed out).
 //!
@@ -19,8 +20,9 @@
 //! program that fails during the outage; when none does, the outage itself (`Unseen`), judged
 //! from the world. Every task depends on the broker: its reach is the whole job.
 //!
-//! They fit programs only, for now: the reference pipelines' workloads count a record produced
-//! before the broker acknowledges it, so an outage would read as a loss they did not cause.
+//! Latency and errors fit every pipeline. The outage fits programs only, for now: after the
+//! 0.3 s outage of the test scale, the harness's producer to the reference pipelines' topics
+//! never delivered again (measured; not yet understood).
 
 use harness::fault::{Expectation, Fault, FaultCtx, Scope, UNSEEN};
 use harness::history::Event;
@@ -71,7 +73,13 @@ impl BrokerOutage {
     async fn set(&self, ctx: &FaultCtx<'_>, on: bool) -> Result<()> {
         match self.trouble {
             Trouble::Outage => return ctx.set_broker_available(!on).await,
-            Trouble::Latency(d) => ctx.broker().set_round_trip(if on { d } else { Duration::ZERO }).await?,
+            // Latency is real time, not nominal: 30 nominal seconds, within 50–500 ms, so that a
+            // run at the test scale (where a real half second is five nominal minutes) is slowed
+            // as much as a run at 60:1.
+            Trouble::Latency(most) => {
+                let delay = ctx.real(Duration::from_secs(30)).clamp(Duration::from_millis(50), most);
+                ctx.broker().set_round_trip(if on { delay } else { Duration::ZERO }).await?
+            }
             Trouble::Errors => ctx.broker().fail_some_requests(on).await?,
         }
         let state = if on { "begins" } else { "is over" };
@@ -93,7 +101,9 @@ impl Fault for BrokerOutage {
     fn about(&self) -> &'static str {
         match self.trouble {
             Trouble::Outage => "every broker stops answering for 3 nominal minutes, then comes back",
-            Trouble::Latency(_) => "every broker answers 500 ms late for 3 nominal minutes",
+            Trouble::Latency(_) => {
+                "every broker answers late (30 nominal seconds, 50-500 ms real) for 3 nominal minutes"
+            }
             Trouble::Errors => {
                 "one in three fetch and produce requests fail with a retriable error for 3 nominal minutes"
             }
@@ -111,16 +121,14 @@ impl Fault for BrokerOutage {
                 format!("{} needs a query that reads the broker", self.name()),
             ));
         }
-        if !plan.is_program() {
-            // Their ledgers count a record produced when its id is reserved, before the broker
-            // acknowledges it, and a refused production is a harness error: an outage would
-            // read as LOSS or ERROR that the pipeline did not cause.
+        if self.trouble == Trouble::Outage && !plan.is_program() {
+            // Measured: at the test scale the broker is down for 0.3 s, and after it is back
+            // the harness's own producer to the reference pipelines' topics never delivers again
+            // (its messages time out 10 s later): the run would end in ERROR for a harness
+            // problem, not the pipeline's. Programs run at 60:1 (a 3 s outage) ride it out.
             return Err(HarnessError::bad_input(
-                format!(
-                    "{} does not fit the reference pipelines yet: their workloads do not ride out broker trouble",
-                    self.name()
-                ),
-                "run it on a program (--pipeline-file), whose workload counts only what the broker acknowledged",
+                "broker-outage does not fit the reference pipelines yet: the harness's producer does not recover from the embedded broker's short outage at the test scale",
+                "run it on a program (--pipeline-file); broker-latency and broker-errors fit every pipeline",
             ));
         }
         Ok(())

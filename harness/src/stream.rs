@@ -200,14 +200,19 @@ fn read_kafka(
     drop(tpl);
     let mut open: std::collections::HashMap<i32, i64> = ranges.iter().map(|(p, _, to)| (*p, *to)).collect();
     let mut deadline = Instant::now() + timeout;
+    // A consumer error librdkafka recovers from by itself (a fetch that timed out, a leader
+    // that moved) is retried through, as Spark's Kafka source does, until the source's timeout;
+    // then it is the failure. A fatal one fails at once.
+    let mut transient = None;
     while !open.is_empty() {
         if Instant::now() > deadline {
-            return Err(rdkafka::error::KafkaError::MessageConsumption(
+            return Err(transient.unwrap_or(rdkafka::error::KafkaError::MessageConsumption(
                 rdkafka::types::RDKafkaErrorCode::RequestTimedOut,
-            ));
+            )));
         }
         match consumer.poll(Duration::from_millis(200)) {
             None => {}
+            Some(Err(e @ rdkafka::error::KafkaError::MessageConsumption(_))) => transient = Some(e),
             Some(Err(e)) => return Err(e),
             Some(Ok(m)) => {
                 deadline = Instant::now() + timeout;

@@ -125,7 +125,7 @@ const DESIGN_ROWS: [(&str, &str); 3] = [
 ];
 
 /// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
-const CATALOGUE_ROWS: [(&str, &str); 10] = [
+const CATALOGUE_ROWS: [(&str, &str); 12] = [
     ("external-location-mismatch-quiet", "features-inference"),
     ("driver-crash", "features-inference"),
     ("driver-hang", "features-inference"),
@@ -136,6 +136,8 @@ const CATALOGUE_ROWS: [(&str, &str); 10] = [
     ("storage-read-only", "features-inference"),
     ("crash-after-commit", "features-inference"),
     ("concurrent-metadata-change", "features-inference"),
+    ("broker-latency", "telemetry"),
+    ("broker-errors", "telemetry"),
 ];
 
 /// DESIGN.md's expected matrix, row by row (15 cells).
@@ -143,7 +145,7 @@ pub fn cells() -> Vec<Cell> {
     rows(&DESIGN_ROWS)
 }
 
-/// DESIGN.md's matrix and a row for every other fault of the catalogue (65 cells).
+/// DESIGN.md's matrix and a row for every other fault of the catalogue (75 cells).
 pub fn all_cells() -> Vec<Cell> {
     let mut out = cells();
     out.extend(rows(&CATALOGUE_ROWS));
@@ -247,7 +249,7 @@ mod tests {
     #[test]
     fn the_matrix_has_fifteen_cells_and_filters_by_name() {
         assert_eq!(cells().len(), 15);
-        assert_eq!(select(None, true).unwrap().len(), 65);
+        assert_eq!(select(None, true).unwrap().len(), 75);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
         assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 14);
