@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(select(None, true).unwrap().len(), 75);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 14);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 16);
         let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
