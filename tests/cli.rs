@@ -261,3 +261,29 @@ fn a_bad_pipeline_spec_is_rejected_naming_the_key_and_creating_nothing() {
         "cluster-per-task",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_exits_at_once_is_a_clear_error_not_an_endless_wait() {
+    let _serial = SERIAL.lock().await;
+    let spec = spec_with("spec-false", |t| {
+        t.replace("command = [\".venv/bin/python\", \"pipeline.py\"]", "command = [\"/bin/false\"]")
+    });
+    let dir = scratch("cli-false");
+    let o = loudfail(&[
+        "run",
+        "--pipeline-file",
+        spec.to_str().unwrap(),
+        "--fault",
+        "none",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("the program exited 3 times before any of its flows landed a record (last: exit code 1)"),
+        "{t}"
+    );
+    assert!(t.contains("run its command by hand"), "{t}");
+    assert_nothing_left(&dir);
+}

@@ -438,13 +438,63 @@ impl Scenario {
         let want = 2 + (self.seed % 3) as usize;
         let mut counts: std::collections::BTreeMap<String, usize> =
             plan.queries.iter().map(|q| (q.name.clone(), 0)).collect();
-        history
-            .wait_for(0, real(self.timings.warmup_timeout), "every query to commit its first batches", |r| {
+        // A program is a black box that may never start working: one that keeps exiting before
+        // any of its flows landed a record, or lands nothing for three restart bounds (at least
+        // 30 s), is a clear error, not an endless wait.
+        let programs: Vec<&str> = job.tasks.iter().filter(|t| t.program.is_some()).map(|t| t.name.as_str()).collect();
+        let warmup = if programs.is_empty() {
+            real(self.timings.warmup_timeout)
+        } else {
+            real(self.timings.warmup_timeout).min((real(self.timings.restart_bound) * 3).max(Duration::from_secs(30)))
+        };
+        let mut exits: Vec<(String, String)> = Vec::new();
+        let warmed = history
+            .wait_for(0, warmup, "every query to commit its first batches", |r| {
+                if let Event::ProcessExited { name, run, code, signal, .. } = &r.event
+                    && programs.contains(&name.as_str())
+                {
+                    let how = match (code, signal) {
+                        (Some(c), _) => format!("exit code {c}"),
+                        (None, Some(s)) => format!("signal {s}"),
+                        _ => "an unknown end".into(),
+                    };
+                    exits.push((how, format!("{name}-run{run}")));
+                    return (exits.len() >= 3).then_some(false);
+                }
                 let query = r.event.progress_of()?;
                 *counts.entry(query.to_string()).or_default() += 1;
-                counts.values().all(|n| *n >= want).then_some(())
+                counts.values().all(|n| *n >= want).then_some(true)
             })
-            .await?;
+            .await;
+        match warmed {
+            Ok((true, _)) => {}
+            Ok((false, _)) => {
+                let (how, last) = exits.last().cloned().unwrap_or_default();
+                return Err(HarnessError::bad_input(
+                    format!(
+                        "the program exited {} times before any of its flows landed a record (last: {how}); see {}",
+                        exits.len(),
+                        dir.root().join("logs").join(format!("{last}-attempt1.stderr")).display()
+                    ),
+                    "run its command by hand with the environment the spec gives it, and fix what makes it exit",
+                ));
+            }
+            Err(HarnessError::Timeout { .. }) if !programs.is_empty() => {
+                let idle: Vec<&str> = counts.iter().filter(|(_, n)| **n < want).map(|(q, _)| q.as_str()).collect();
+                return Err(HarnessError::bad_input(
+                    format!(
+                        "nothing landed: flow(s) {} wrote no record to their sink within {} of the program's start",
+                        idle.join(", "),
+                        crate::time::human(warmup)
+                    ),
+                    format!(
+                        "check that the program writes each record's id to the table's location the spec gives it ({{table:NAME}}), and read its log in {}",
+                        dir.root().join("logs").display()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
 
         // Faults.
         let supervisor = live.supervisor.as_ref().expect("started above");
