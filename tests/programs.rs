@@ -152,6 +152,17 @@ async fn a_pipeline_that_exits_0_on_a_failed_write_succeeds_into_silence() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_schema_drift_is_ridden_out_by_schema_evolution_and_loses_records_without_it() {
+    let healthy = run("loudfail.toml", &["schema-drift"], multi(), 1).await;
+    assert_eq!(healthy.verdict(), &Verdict::Clean, "{}", healthy.render());
+    assert_eq!((audit(&healthy).missing, audit(&healthy).duplicated), (0, 0), "{}", healthy.render());
+    let strict = run("defects/strict-schema.toml", &["schema-drift"], multi(), 1).await;
+    // Loud — it fails at every start — but nothing produced since the drift ever lands.
+    assert!(matches!(strict.verdict(), Verdict::Loss(n) if *n > 0), "{}", strict.render());
+    assert!(strict.analysis.faults[0].loud, "{}", strict.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_program_is_silent() {
     let report = run("loudfail.toml", &["driver-hang"], multi(), 1).await;
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());

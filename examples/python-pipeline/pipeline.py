@@ -23,6 +23,8 @@ LF_DEFECT plants a realistic defect, so each of loudfail's verdicts can be shown
   retry-forever         a failed write is retried in place, forever: alive, silent, stuck
   exit-zero             a failed write ends the program with exit code 0, as if the stream had
                         finished: nothing in a jobs UI turns red
+  strict-schema         writes without schema evolution: a record with a new field fails every
+                        write from then on
 """
 
 import json
@@ -77,7 +79,7 @@ def main():
     location = os.environ["LF_TABLE"]
     app = os.environ.get("LF_APP_ID", "ingest")
     defect = os.environ.get("LF_DEFECT", "")
-    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever", "exit-zero"):
+    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever", "exit-zero", "strict-schema"):
         log(f"unknown LF_DEFECT {defect!r}")
         return 2
 
@@ -136,7 +138,8 @@ def main():
         data = pa.Table.from_pylist(rows)
         while True:
             try:
-                write_deltalake(location, data, mode="append", schema_mode="merge", commit_properties=commit)
+                schema_mode = None if defect == "strict-schema" else "merge"
+                write_deltalake(location, data, mode="append", schema_mode=schema_mode, commit_properties=commit)
                 break
             # delta-rs raises some failures as a PanicException, which is no Exception.
             except BaseException as e:  # noqa: BLE001 - each defect handles a failed write its own way

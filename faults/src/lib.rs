@@ -29,6 +29,7 @@ pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
 pub mod outage;
+pub mod schema_drift;
 pub mod storage_read_only;
 pub mod upstream;
 
@@ -56,4 +57,5 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(broker_outage::BrokerOutage::errors()))
         .with(Arc::new(concurrent_change::ConcurrentMetadataChange::default()))
         .with(Arc::new(concurrent_writer::ConcurrentWriter::default()))
+        .with(Arc::new(schema_drift::SchemaDrift))
 }

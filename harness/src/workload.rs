@@ -180,6 +180,8 @@ pub struct IdWorkload {
     ledger: Arc<Ledger>,
     /// Rows the concurrent writer appended to each table: negative ids, never produced.
     foreign: Arc<Ledger>,
+    /// Set once upstream's schema drifted: every record from then on carries [`DRIFT_FIELD`].
+    drifted: Arc<std::sync::atomic::AtomicBool>,
     topics: Vec<TopicSpec>,
     flows: Vec<FlowView>,
     rate: u32,
@@ -202,6 +204,7 @@ impl IdWorkload {
             catalog: env.catalog.clone(),
             ledger,
             foreign: Arc::default(),
+            drifted: Arc::default(),
             topics: plan.topics.clone(),
             flows: flows_of(plan),
             rate,
@@ -217,6 +220,9 @@ impl IdWorkload {
         &self.ledger
     }
 }
+
+/// The field every record carries once upstream's schema drifted (a new producer version).
+pub const DRIFT_FIELD: &str = "schema_v2_note";
 
 /// A record of the generic workload, as JSON bytes.
 pub fn record(id: i64, fields: &BTreeMap<String, FieldType>, seed: u64) -> Vec<u8> {
@@ -248,6 +254,7 @@ struct Production {
     fields: BTreeMap<String, FieldType>,
     seed: u64,
     per_tick: i64,
+    drifted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -255,7 +262,11 @@ impl Tick for Production {
     async fn tick(&mut self) -> Result<()> {
         let first = self.next.fetch_add(self.per_tick, Ordering::Relaxed);
         let ids: Vec<i64> = (first..first + self.per_tick).collect();
-        let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &self.fields, self.seed))).collect();
+        let mut fields = self.fields.clone();
+        if self.drifted.load(Ordering::Relaxed) {
+            fields.insert(DRIFT_FIELD.into(), FieldType::String);
+        }
+        let payloads = ids.iter().map(|id| (id.to_string(), record(*id, &fields, self.seed))).collect();
         match self.producer.send_all(&self.topic, payloads).await {
             Ok(()) => {
                 self.ledger.add(&self.topic, &ids);
@@ -287,6 +298,7 @@ impl Workload for IdWorkload {
                 fields: t.fields.clone(),
                 seed: self.seed,
                 per_tick,
+                drifted: self.drifted.clone(),
             };
             self.loops.spawn(Box::new(step), self.history.clone());
         }
@@ -296,6 +308,23 @@ impl Workload for IdWorkload {
     async fn stop(&self) -> Result<()> {
         self.loops.stop().await;
         Ok(())
+    }
+
+    /// Upstream's schema drifts: from now on every record carries a new field. (Poison
+    /// records are for pipelines whose transform the harness knows.)
+    async fn send(&self, oddity: crate::pipeline::Oddity) -> Result<crate::pipeline::Delivered> {
+        if oddity != crate::pipeline::Oddity::NewField {
+            return Err(crate::HarnessError::bad_input(
+                format!("the generic workload cannot send {} records", oddity.name()),
+                "choose a fault the pipeline supports (loudfail list)",
+            ));
+        }
+        self.drifted.store(true, Ordering::Relaxed);
+        let streams: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
+        Ok(crate::pipeline::Delivered {
+            stream: streams.join(", "),
+            what: format!("records with a new field {DRIFT_FIELD:?} from now on"),
+        })
     }
 
     fn writer(&self, table: &str) -> Option<Arc<dyn crate::pipeline::ConcurrentWriter>> {
