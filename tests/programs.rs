@@ -163,6 +163,21 @@ async fn upstream_schema_drift_is_ridden_out_by_schema_evolution_and_loses_recor
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_is_not_json_is_dead_lettered_or_blocks_everything_behind_it() {
+    let healthy = run("loudfail.toml", &["bad-record"], multi(), 1).await;
+    assert_eq!(healthy.verdict(), &Verdict::Clean, "{}", healthy.render());
+    assert_eq!((audit(&healthy).missing, audit(&healthy).duplicated), (0, 0), "{}", healthy.render());
+    let logs: Vec<_> = std::fs::read_dir(healthy.dir.join("logs")).unwrap().flatten().collect();
+    assert!(
+        logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("dead letter")),
+        "the program dead-lettered it"
+    );
+    let strict = run("defects/no-dead-letters.toml", &["bad-record"], multi(), 1).await;
+    assert!(matches!(strict.verdict(), Verdict::Loss(n) if *n > 0), "{}", strict.render());
+    assert!(strict.analysis.faults[0].loud, "{}", strict.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_program_is_silent() {
     let report = run("loudfail.toml", &["driver-hang"], multi(), 1).await;
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());

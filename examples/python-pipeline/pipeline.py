@@ -25,6 +25,7 @@ LF_DEFECT plants a realistic defect, so each of loudfail's verdicts can be shown
                         finished: nothing in a jobs UI turns red
   strict-schema         writes without schema evolution: a record with a new field fails every
                         write from then on
+  no-dead-letters       a record that is not JSON fails the program, at every start
 """
 
 import json
@@ -79,7 +80,7 @@ def main():
     location = os.environ["LF_TABLE"]
     app = os.environ.get("LF_APP_ID", "ingest")
     defect = os.environ.get("LF_DEFECT", "")
-    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever", "exit-zero", "strict-schema"):
+    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever", "exit-zero", "strict-schema", "no-dead-letters"):
         log(f"unknown LF_DEFECT {defect!r}")
         return 2
 
@@ -118,7 +119,15 @@ def main():
                     raise KafkaException(m.error())
                 log(f"consumer: {m.error()}")
                 continue
-            record = json.loads(m.value())
+            try:
+                record = json.loads(m.value())
+            except ValueError as e:
+                # A record it cannot read goes to the dead letters, with where it came from;
+                # the stream goes on.
+                if defect == "no-dead-letters":
+                    raise
+                log(f"dead letter: partition {m.partition()} offset {m.offset()}: {e}: {m.value()[:80]!r}")
+                continue
             record["partition"] = m.partition()
             record["offset"] = m.offset()
             rows.append(record)

@@ -57,5 +57,6 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(broker_outage::BrokerOutage::errors()))
         .with(Arc::new(concurrent_change::ConcurrentMetadataChange::default()))
         .with(Arc::new(concurrent_writer::ConcurrentWriter::default()))
-        .with(Arc::new(schema_drift::SchemaDrift))
+        .with(Arc::new(schema_drift::ProgramData { oddity: harness::pipeline::Oddity::Poison }))
+        .with(Arc::new(schema_drift::ProgramData { oddity: harness::pipeline::Oddity::NewField }))
 }

@@ -1,6 +1,12 @@
+//! Data faults for any program, made by the generic workload. Nothing to heal: upstream does not
+//! take back what it sent.
+//!
+//! `bad-record`: a record that is not JSON arrives (a producer's bug, a truncated write). A
+//! pipeline that skips it or dead-letters it rides it out; one that fails on it fails at every
+//! start, and everything behind it is stuck (LOSS). Absorbable, expected CLEAN.
+//!
 //! `schema-drift`: upstream's schema changes under a running pipeline — a producer ships a new
-//! version and every record from then on carries a field nobody declared. It stays: there is
-//! nothing to heal.
+//! version and every record from then on carries a field nobody declared.
 //!
 //! A pipeline that evolves its sink's schema (Delta's `mergeSchema`, delta-rs's
 //! `schema_mode="merge"`) or ignores fields it does not know rides it out: the fault is
@@ -16,20 +22,29 @@ use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 use std::time::Duration;
 
-/// The fault.
-#[derive(Debug, Clone, Default)]
-pub struct SchemaDrift;
-
-const NAME: &str = "schema-drift";
+/// The fault: what the workload sends.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgramData {
+    /// `Poison` (`bad-record`) or `NewField` (`schema-drift`).
+    pub oddity: Oddity,
+}
 
 #[async_trait]
-impl Fault for SchemaDrift {
+impl Fault for ProgramData {
     fn name(&self) -> &'static str {
-        NAME
+        match self.oddity {
+            Oddity::Poison => "bad-record",
+            Oddity::NewField => "schema-drift",
+        }
     }
 
     fn about(&self) -> &'static str {
-        "upstream's records gain a field nobody declared, for good; a pipeline must evolve or ignore it"
+        match self.oddity {
+            Oddity::Poison => "a record that is not JSON arrives; a pipeline must skip or dead-letter it",
+            Oddity::NewField => {
+                "upstream's records gain a field nobody declared, for good; a pipeline must evolve or ignore it"
+            }
+        }
     }
 
     fn target(&self) -> String {
@@ -37,11 +52,15 @@ impl Fault for SchemaDrift {
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        target_query(NAME, &None, plan)?;
+        target_query(self.name(), &None, plan)?;
         if !plan.is_program() {
             return Err(HarnessError::bad_input(
-                "schema-drift fits programs (--pipeline-file): for the reference pipelines the same drift, with a fix to deploy, is schema-mismatch",
-                "choose schema-mismatch for a reference pipeline",
+                format!(
+                    "{} fits programs (--pipeline-file): for the reference pipelines, with a fix to deploy, it is {}",
+                    self.name(),
+                    if self.oddity == Oddity::Poison { "poison-record" } else { "schema-mismatch" }
+                ),
+                "choose poison-record or schema-mismatch for a reference pipeline",
             ));
         }
         Ok(())
@@ -60,19 +79,22 @@ impl Fault for SchemaDrift {
     }
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let query = target_query(NAME, &None, ctx.plan())?;
+        let query = target_query(self.name(), &None, ctx.plan())?;
         let (mark, injected) = (ctx.mark(), harness::time::now_us());
-        ctx.send(Oddity::NewField).await?;
-        // The first write with the new field comes within a trigger or two.
+        let sent = ctx.send(self.oddity).await?;
+        // The first batch with the record comes within a trigger or two.
         match crate::broker_outage::first_failure(ctx, mark, ctx.real(Duration::from_secs(120))).await {
-            Some((at, query, kind, error)) => ctx.effect(at, NAME, &query, &kind, &error),
-            None => ctx.effect(injected, NAME, &query, UNSEEN, "records gained a field and nothing failed"),
+            Some((at, query, kind, error)) => ctx.effect(at, self.name(), &query, &kind, &error),
+            None => {
+                let unseen = format!("the workload sent {} and nothing failed", sent.what);
+                ctx.effect(injected, self.name(), &query, UNSEEN, &unseen)
+            }
         }
         Ok(())
     }
 
     async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
-        // Upstream does not go back.
+        // Upstream does not take it back.
         Ok(())
     }
 }

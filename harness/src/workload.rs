@@ -310,17 +310,21 @@ impl Workload for IdWorkload {
         Ok(())
     }
 
-    /// Upstream's schema drifts: from now on every record carries a new field. (Poison
-    /// records are for pipelines whose transform the harness knows.)
+    /// A record that is not JSON (`Poison`), or upstream's schema drifting: from now on every
+    /// record carries a new field (`NewField`).
     async fn send(&self, oddity: crate::pipeline::Oddity) -> Result<crate::pipeline::Delivered> {
-        if oddity != crate::pipeline::Oddity::NewField {
-            return Err(crate::HarnessError::bad_input(
-                format!("the generic workload cannot send {} records", oddity.name()),
-                "choose a fault the pipeline supports (loudfail list)",
-            ));
+        let streams: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
+        if oddity == crate::pipeline::Oddity::Poison {
+            // Not JSON: a record cut short. It has no id and is expected nowhere.
+            let topic = streams.first().copied().unwrap_or_default();
+            let payload = br#"{"id": 0, "ts": 17, "note": "cut sh"#.to_vec();
+            self.producer.send_all(topic, vec![("bad".into(), payload)]).await?;
+            return Ok(crate::pipeline::Delivered {
+                stream: topic.to_string(),
+                what: "a record that is not JSON (cut short)".into(),
+            });
         }
         self.drifted.store(true, Ordering::Relaxed);
-        let streams: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
         Ok(crate::pipeline::Delivered {
             stream: streams.join(", "),
             what: format!("records with a new field {DRIFT_FIELD:?} from now on"),
