@@ -253,8 +253,13 @@ async fn exploration_draws_from_the_faults_that_fit_the_program() {
         .unwrap();
     let t = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(0), "{t}");
-    // Seed 1 draws a crash of the program on its own cluster: loud and restarted, as expected.
-    assert!(t.contains("python-ingest cluster-per-task driver-crash") && t.contains("LOUD+RESTARTED"), "{t}");
+    // The case drawn is the program, in a layout a program runs in, under a fault that fits it.
+    let case = t.lines().find(|l| l.contains(" generated ")).expect("a generated case");
+    let words: Vec<&str> = case.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "python-ingest").expect("the program's case");
+    assert!(["multi-query", "cluster-per-task"].contains(&words[at + 1]), "{case}");
+    let fits: Vec<&str> = suites::faults().all().iter().filter(|f| f.fits_programs()).map(|f| f.name()).collect();
+    assert!(fits.contains(&words[at + 2].trim_end_matches(',')), "{case}");
     assert!(t.contains("every run held the property (model)"), "{t}");
     assert!(t.contains("loudfail explore --pipeline-file"), "the replay line names the spec: {t}");
     assert_nothing_left(&dir);
