@@ -160,13 +160,9 @@ impl Fault for BrokerOutage {
         let injected = harness::time::now_us();
         self.set(ctx, true).await?;
         let lasting = ctx.real(self.outage);
-        match first_failure(ctx, mark, lasting).await {
-            Some((at, query, kind, error)) => ctx.effect(at, self.name(), &query, &kind, &error),
-            None => {
-                let query = ctx.plan().queries[0].name.clone();
-                ctx.effect(injected, self.name(), &query, UNSEEN, "the broker was in trouble and nothing failed");
-            }
-        }
+        let query = ctx.plan().queries[0].name.clone();
+        let unseen = "the broker was in trouble and nothing failed";
+        effect_within(ctx, self.name(), (mark, injected), lasting, &query, unseen).await;
         ctx.wait_until(started + lasting).await;
         let back = self.set(ctx, false).await;
         ctx.healed(self.name());
@@ -179,9 +175,26 @@ impl Fault for BrokerOutage {
     }
 }
 
+/// Records the fault's effect: the first query that fails, or program task that exits
+/// non-zero, after `mark` and within `within`; when nothing does, the fault itself, `Unseen` at
+/// `injected` on `query` (judged from the world at the horizon).
+pub async fn effect_within(
+    ctx: &FaultCtx<'_>,
+    fault: &str,
+    (mark, injected): (usize, i64),
+    within: Duration,
+    query: &str,
+    unseen: &str,
+) {
+    match first_failure(ctx, mark, within).await {
+        Some((at, query, kind, error)) => ctx.effect(at, fault, &query, &kind, &error),
+        None => ctx.effect(injected, fault, query, UNSEEN, unseen),
+    }
+}
+
 /// The first query that fails, or program task that exits non-zero, after `mark` and within
 /// `within`: `(when, its query, the error's class, the error)`. None when nothing does.
-pub async fn first_failure(ctx: &FaultCtx<'_>, mark: usize, within: Duration) -> Option<(i64, String, String, String)> {
+async fn first_failure(ctx: &FaultCtx<'_>, mark: usize, within: Duration) -> Option<(i64, String, String, String)> {
     let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
     ctx.history()
         .wait_for(mark, within, "a query to fail", |r| match &r.event {

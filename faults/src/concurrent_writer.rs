@@ -9,7 +9,7 @@
 //! conflict fails, and is judged like any failure.
 
 use crate::driver::{describe_target, target_query};
-use harness::fault::{Expectation, Fault, FaultCtx, UNSEEN};
+use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::PipelinePlan;
 use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
@@ -82,10 +82,8 @@ impl Fault for ConcurrentWriter {
             ctx.wait_nominal(started, self.every * i).await;
             writer.commit_overlapping(&serde_json::Value::Null).await?;
         }
-        match crate::broker_outage::first_failure(ctx, mark, Duration::ZERO).await {
-            Some((at, query, kind, error)) => ctx.effect(at, NAME, &query, &kind, &error),
-            None => ctx.effect(injected, NAME, &query, UNSEEN, "another job appended to the sink and nothing failed"),
-        }
+        let unseen = "another job appended to the sink and nothing failed";
+        crate::broker_outage::effect_within(ctx, NAME, (mark, injected), Duration::ZERO, &query, unseen).await;
         Ok(())
     }
 

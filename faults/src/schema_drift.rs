@@ -16,7 +16,7 @@
 //! a fix to deploy is `schema-mismatch`.
 
 use crate::driver::target_query;
-use harness::fault::{Expectation, Fault, FaultCtx, UNSEEN};
+use harness::fault::{Expectation, Fault, FaultCtx};
 use harness::pipeline::{Oddity, PipelinePlan};
 use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
@@ -83,13 +83,9 @@ impl Fault for ProgramData {
         let (mark, injected) = (ctx.mark(), harness::time::now_us());
         let sent = ctx.send(self.oddity).await?;
         // The first batch with the record comes within a trigger or two.
-        match crate::broker_outage::first_failure(ctx, mark, ctx.real(Duration::from_secs(120))).await {
-            Some((at, query, kind, error)) => ctx.effect(at, self.name(), &query, &kind, &error),
-            None => {
-                let unseen = format!("the workload sent {} and nothing failed", sent.what);
-                ctx.effect(injected, self.name(), &query, UNSEEN, &unseen)
-            }
-        }
+        let unseen = format!("the workload sent {} and nothing failed", sent.what);
+        let within = ctx.real(Duration::from_secs(120));
+        crate::broker_outage::effect_within(ctx, self.name(), (mark, injected), within, &query, &unseen).await;
         Ok(())
     }
 

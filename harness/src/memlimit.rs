@@ -84,15 +84,21 @@ impl MemoryLimit {
     }
 }
 
-/// This process's memory cgroup, if a child can be created in it.
-fn cgroup_parent() -> Option<PathBuf> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+/// The memory cgroup (v1) directory of process `pid` (`self` for this one), from
+/// `/proc/<pid>/cgroup`.
+fn memory_cgroup(pid: &str) -> Option<PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let rel = own.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
         controllers.split(',').any(|c| c == "memory").then(|| path.trim_start_matches('/').to_string())
     })?;
-    let dir = Path::new("/sys/fs/cgroup/memory").join(rel);
+    Some(Path::new("/sys/fs/cgroup/memory").join(rel))
+}
+
+/// This process's memory cgroup, if a child can be created in it.
+fn cgroup_parent() -> Option<PathBuf> {
+    let dir = memory_cgroup("self")?;
     let probe = dir.join(format!("loudfail-probe-{}", std::process::id()));
     std::fs::create_dir(&probe).ok()?;
     let usable = probe.join("memory.limit_in_bytes").exists();
@@ -121,13 +127,7 @@ pub fn peak_usage(cgroup: &Path) -> Option<u64> {
 
 /// The memory cgroup (v1) a process is in, when it is one this process made.
 pub fn cgroup_of(pid: u32) -> Option<PathBuf> {
-    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let rel = own.lines().find_map(|l| {
-        let mut parts = l.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers.split(',').any(|c| c == "memory").then(|| path.trim_start_matches('/').to_string())
-    })?;
-    let dir = Path::new("/sys/fs/cgroup/memory").join(rel);
+    let dir = memory_cgroup(&pid.to_string())?;
     let mine = format!("loudfail-{}-", std::process::id());
     dir.file_name()?.to_str()?.starts_with(&mine).then_some(dir)
 }

@@ -443,16 +443,8 @@ impl Tally {
             // Files went away (an overwrite, a compaction): recount, which is rare.
             self.pending.clear();
             (self.landed, self.rows) = (0, 0);
-            for id in &self.mine {
-                match table.count(*id) {
-                    0 => {
-                        self.pending.insert(*id);
-                    }
-                    c => {
-                        self.landed += 1;
-                        self.rows += c;
-                    }
-                }
+            for id in std::mem::take(&mut self.mine) {
+                self.count(id, table);
             }
             return;
         }
@@ -470,15 +462,20 @@ impl Tally {
     fn produced(&mut self, ids: &[i64], table: &crate::landed::LandedIds) {
         self.seen += ids.len();
         for id in ids {
-            self.mine.insert(*id);
-            match table.count(*id) {
-                0 => {
-                    self.pending.insert(*id);
-                }
-                c => {
-                    self.landed += 1;
-                    self.rows += c;
-                }
+            self.count(*id, table);
+        }
+    }
+
+    /// Counts one of the flow's ids with whatever the sink holds of it now.
+    fn count(&mut self, id: i64, table: &crate::landed::LandedIds) {
+        self.mine.insert(id);
+        match table.count(id) {
+            0 => {
+                self.pending.insert(id);
+            }
+            c => {
+                self.landed += 1;
+                self.rows += c;
             }
         }
     }
