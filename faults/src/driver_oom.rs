@@ -95,7 +95,17 @@ impl Fault for DriverOom {
         let mark = ctx.mark();
         let grow_mib = (Self::limit() >> 20) * 2;
         ctx.arm(&query, &format!("{query}.batch"), &format!("1*alloc({grow_mib})")).await?;
-        let death = ctx.await_cluster_exit(mark, &cluster).await?;
+        let death = ctx.await_cluster_exit_within(mark, &cluster, KILL_TIMEOUT).await.map_err(|e| match e {
+            HarnessError::Timeout { .. } => HarnessError::Fault {
+                fault: NAME.into(),
+                problem: format!(
+                    "cluster {cluster} was not killed within {} s of {query}'s growth past its limit: the kernel \
+                     kept reclaiming instead (on a busy disk a cgroup v1 reclaim may wait long for writeback)",
+                    KILL_TIMEOUT.as_secs()
+                ),
+            },
+            e => e,
+        })?;
         let (at, signal) = (death.at, death.signal);
         let kind = match death.out_of_memory {
             Some(Mechanism::Cgroup) => "OOMKilled",
@@ -120,6 +130,12 @@ impl Fault for DriverOom {
         Ok(())
     }
 }
+
+/// How long the kernel gets to kill a cluster that outgrew its limit. Usually well under a
+/// second, but once, in the first run after a build, the cluster sat at its limit for over 10 s
+/// unkilled (not reproduced since; likely a cgroup v1 reclaim waiting for pages under writeback
+/// on a busy disk before it gives up).
+const KILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How far above what a program holds its limit is squeezed to.
 const MARGIN: u64 = 1 << 20;
@@ -146,7 +162,7 @@ async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
             anonymous >> 20
         ),
     });
-    let death = ctx.await_cluster_exit(mark, task).await?;
+    let death = ctx.await_cluster_exit_within(mark, task, KILL_TIMEOUT).await?;
     match death.out_of_memory {
         Some(_) => {
             let error = format!("task {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);

@@ -210,9 +210,19 @@ impl FaultCtx<'_> {
     /// task noticing its driver gone, whichever was first — its signal, and whether it ran out
     /// of memory.
     pub async fn await_cluster_exit(&self, since: usize, cluster: &str) -> Result<ClusterDeath> {
+        self.await_cluster_exit_within(since, cluster, self.reach_timeout()).await
+    }
+
+    /// [`FaultCtx::await_cluster_exit`], waiting at most `timeout`.
+    pub async fn await_cluster_exit_within(
+        &self,
+        since: usize,
+        cluster: &str,
+        timeout: Duration,
+    ) -> Result<ClusterDeath> {
         let what = format!("cluster {cluster} to exit");
         self.history
-            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
+            .wait_for(since, timeout, &what, |r| match &r.event {
                 Event::ProcessExited { name, .. } if name == cluster => Some(()),
                 _ => None,
             })

@@ -16,7 +16,7 @@
 //!  fault.inject (returns once the designed error happened) ─── could not: ERROR
 //!     │
 //!     ▼
-//!  observe for the horizon ─▶ fault.heal ─▶ a query still stalled? operator restart
+//!  observe for the horizon (and any retry cycle under way) ─▶ fault.heal ─▶ a query still stalled? operator restart
 //!     │
 //!     ▼
 //!  workload.stop ─▶ drain: wait until no query lags ─▶ supervisor.stop (everything reaped)
@@ -542,6 +542,7 @@ impl Scenario {
         }
         history.record(Event::Phase { name: "observe".into() });
         tokio::time::sleep(real(self.timings.horizon)).await;
+        settle_retries(history, job, effect_mark, real(self.timings.restart_bound).max(Duration::from_secs(10))).await;
         for f in &self.faults {
             f.heal(&ctx).await?;
             // A fault that ended on its own (an outage) recorded its heal when it ended.
@@ -745,11 +746,128 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Which tasks are between attempts: failed and waiting for a retry, or in an attempt that has
+/// not progressed since it started. Fed a run's records in order.
+#[derive(Default)]
+struct Attempts {
+    /// Per task: its latest state, and whether it progressed since.
+    latest: std::collections::BTreeMap<String, (crate::history::TaskState, bool)>,
+}
+
+impl Attempts {
+    fn note(&mut self, r: &crate::history::Record, job: &JobSpec) {
+        match &r.event {
+            Event::TaskState { task, state, .. } => {
+                self.latest.insert(task.clone(), (*state, false));
+            }
+            event => {
+                let task = event.progress_of().and_then(|q| job.task_of(q));
+                if let Some(entry) = task.and_then(|t| self.latest.get_mut(&t.name)) {
+                    entry.1 = true;
+                }
+            }
+        }
+    }
+
+    fn waiting(&self) -> Vec<&str> {
+        use crate::history::TaskState;
+        self.latest
+            .iter()
+            .filter(|(_, (state, progressed))| match state {
+                TaskState::Retrying => true,
+                TaskState::Running => !*progressed,
+                _ => false,
+            })
+            .map(|(task, _)| task.as_str())
+            .collect()
+    }
+}
+
+/// Observes on, past the horizon, while a task is between attempts. A fault held for the
+/// horizon meets every retry the job makes within it, and a heal meets the job at rest: at a
+/// fast time scale a retry's real costs (a process start, a query's first batch) are a large
+/// part of the horizon, so a heal at the horizon would otherwise land wherever a retry cycle
+/// stands — before or after the last retry, inside an attempt started before it — and the
+/// verdict with it. An attempt under way is seen to its end (it fails or progresses), a retry
+/// cycle to its end (retries exhausted, or one progresses). At most `cap`.
+async fn settle_retries(history: &History, job: &JobSpec, from: usize, cap: Duration) {
+    let seen = history.len();
+    if seen <= from {
+        return;
+    }
+    let mut attempts = Attempts::default();
+    let mut next = from;
+    let settled = history
+        .wait_for(from, cap, "a retry cycle to end", |r| {
+            attempts.note(r, job);
+            next += 1;
+            (next >= seen && attempts.waiting().is_empty()).then_some(())
+        })
+        .await;
+    if settled.is_err() {
+        history.record(Event::Phase {
+            name: format!(
+                "task {} still between attempts {} after the horizon: healed as it stands",
+                attempts.waiting().join(", "),
+                crate::time::human(cap)
+            ),
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::history::{Record, TaskState};
+    use crate::topology::{AwaitPolicy, ClusterSpec, TaskSpec};
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));
         assert_eq!(super::civil_from_days(20_779), (2026, 11, 22));
+    }
+
+    /// A task is between attempts while it waits for a retry or runs one that has not
+    /// progressed; a task that failed for good, or progresses, is at rest.
+    #[test]
+    fn a_retry_cycle_ends_when_retries_run_out_or_one_progresses() {
+        let task = |name: &str, query: &str| TaskSpec {
+            name: name.into(),
+            cluster: "shared".into(),
+            queries: vec![query.into()],
+            await_policy: AwaitPolicy::Any,
+            max_retries: 1,
+            depends_on: vec![],
+            program: None,
+        };
+        let job = JobSpec {
+            clusters: vec![ClusterSpec { name: "shared".into() }],
+            tasks: vec![task("ingest", "bronze"), task("alerts", "resolver")],
+            monitor_queries: false,
+            isolated_tasks: false,
+        };
+        let state = |task: &str, attempt, state| Record {
+            at: 0,
+            event: Event::TaskState { run: 1, task: task.into(), attempt, state, reason: None },
+        };
+        let commit = |query: &str| Record {
+            at: 0,
+            event: Event::BatchCommitted { query: query.into(), batch: 1, rows: 1, replayed: false, skipped: false },
+        };
+        let mut a = Attempts::default();
+        let mut feed = |r: Record| {
+            a.note(&r, &job);
+            a.waiting().join(",")
+        };
+        assert_eq!(feed(state("ingest", 1, TaskState::Running)), "ingest", "started, not yet progressed");
+        assert_eq!(feed(commit("bronze")), "");
+        assert_eq!(feed(state("alerts", 1, TaskState::Running)), "alerts");
+        assert_eq!(feed(commit("resolver")), "");
+        assert_eq!(feed(state("alerts", 1, TaskState::Retrying)), "alerts");
+        assert_eq!(feed(state("alerts", 2, TaskState::Running)), "alerts");
+        assert_eq!(feed(state("alerts", 2, TaskState::Failed)), "", "retries exhausted");
+        assert_eq!(feed(state("alerts", 1, TaskState::Pending)), "", "a new run, not yet started");
+        assert_eq!(feed(state("alerts", 1, TaskState::Running)), "alerts");
+        assert_eq!(feed(commit("resolver")), "", "a retry that progresses ends the cycle");
     }
 }
