@@ -161,7 +161,7 @@ struct MatrixArgs {
     /// program, under multi-query and cluster-per-task, each against its expectation.
     #[arg(long, value_name = "PATH")]
     pipeline_file: Option<PathBuf>,
-    /// Every fault of the catalogue in every layout (75 cells): DESIGN.md's matrix, plus the
+    /// Every fault of the catalogue in every layout (80 cells): DESIGN.md's matrix, plus the
     /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
     /// checkpoint-corruption.
     #[arg(long)]

@@ -46,7 +46,13 @@ async fn generated_scenarios_come_out_as_the_model_expects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     let _serial = SERIAL.lock().await;
-    let e = exploration("explore-gate", Property::Gate, 3, 3);
+    // Behind `await each` most faults of the catalogue are silent: whatever the catalogue holds,
+    // a few cases find one that breaks the gate.
+    let each = |mut e: Exploration| {
+        e.space.layouts.retain(|(name, _)| *name == "multi-query-each");
+        e
+    };
+    let e = each(exploration("explore-gate", Property::Gate, 6, 3));
     let kept = e.regressions.clone().unwrap();
     let found = run(e).await;
     let described: Vec<String> =
@@ -62,7 +68,7 @@ async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     assert_eq!(text.lines().count(), 1, "{text}");
 
     // The next exploration replays it before anything else.
-    let mut again = exploration("explore-gate-again", Property::Gate, 4, 1);
+    let mut again = each(exploration("explore-gate-again", Property::Gate, 4, 1));
     again.regressions = Some(kept);
     let found = run(again).await;
     assert_eq!(found.runs[0].stage, "regression");

@@ -37,3 +37,23 @@ async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_ba
     assert!(a.retrying_while_running_us > 0, "the failed task retried while the run said RUNNING");
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_stalls_every_query_without_a_sound_and_loses_nothing() {
+    // Three nominal minutes: shorter than the engine's Kafka source waits. Nothing fails, every
+    // query stops reading, every state says RUNNING; the harness's own producers ride it out.
+    let report = run_scenario(
+        "telemetry",
+        "broker-outage",
+        Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any),
+        7,
+        "outage",
+    )
+    .await;
+    let a = &report.analysis;
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    assert_eq!(a.faults[0].error_kind, harness::fault::UNSEEN, "{}", report.render());
+    assert!(a.states_during_silence.iter().all(|s| s.ends_with("RUNNING")), "{}", report.render());
+    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
+    assert!(a.errors.is_empty(), "{}", report.render());
+}

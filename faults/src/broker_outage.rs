@@ -20,9 +20,8 @@
 //! program that fails during the outage; when none does, the outage itself (`Unseen`), judged
 //! from the world. Every task depends on the broker: its reach is the whole job.
 //!
-//! Latency and errors fit every pipeline. The outage fits programs only, for now: after the
-//! 0.3 s outage of the test scale, the harness's producer to the reference pipelines' topics
-//! never delivered again (measured; not yet understood).
+//! Each fits every pipeline. (The harness's own producers ride out an outage: a produce request
+//! the broker never answered is retried after a second, see [`harness::kafka::Producer`].)
 
 use harness::fault::{Expectation, Fault, FaultCtx, Scope, UNSEEN};
 use harness::history::Event;
@@ -119,16 +118,6 @@ impl Fault for BrokerOutage {
             return Err(HarnessError::bad_input(
                 "the pipeline has no queries",
                 format!("{} needs a query that reads the broker", self.name()),
-            ));
-        }
-        if self.trouble == Trouble::Outage && !plan.is_program() {
-            // Measured: at the test scale the broker is down for 0.3 s, and after it is back
-            // the harness's own producer to the reference pipelines' topics never delivers again
-            // (its messages time out 10 s later): the run would end in ERROR for a harness
-            // problem, not the pipeline's. Programs run at 60:1 (a 3 s outage) ride it out.
-            return Err(HarnessError::bad_input(
-                "broker-outage does not fit the reference pipelines yet: the harness's producer does not recover from the embedded broker's short outage at the test scale",
-                "run it on a program (--pipeline-file); broker-latency and broker-errors fit every pipeline",
             ));
         }
         Ok(())

@@ -562,10 +562,12 @@ impl Scenario {
             let since = history.len();
             let records = history.snapshot();
             // Progress counts from the fault's effect, not its injection: a query may commit a
-            // batch between the two (a poison record sent, not yet met).
+            // batch between the two (a poison record sent, not yet met). In a schedule, from the
+            // last fault's: a query back after the first fault may have been broken, without a
+            // sound, by the next.
             let struck = records[effect_mark..]
                 .iter()
-                .position(|r| matches!(r.event, Event::FaultEffect { .. }))
+                .rposition(|r| matches!(r.event, Event::FaultEffect { .. }))
                 .map_or(effect_mark, |i| effect_mark + i);
             let mut committed: std::collections::BTreeSet<String> =
                 records[struck..].iter().filter_map(|r| r.event.progress_of().map(str::to_string)).collect();

@@ -16,7 +16,9 @@
 //! sink: SILENT behind `await each`, COLLATERAL on the shared cluster, else LOUD+RESTARTED),
 //! crash-after-commit (LOUD+RESTARTED everywhere: the engine's sinks are exactly once),
 //! concurrent-metadata-change (one of inference's commits refused: SILENT behind `await each`,
-//! else LOUD+RESTARTED). broker-outage fits programs only, for now.
+//! else LOUD+RESTARTED), broker-latency and broker-errors (CLEAN everywhere: absorbed),
+//! broker-outage (SILENT everywhere: shorter than the sources' patience, it fails nothing and
+//! stalls everything).
 //!
 //! "monitored" is multi-query awaiting each query, with the job monitoring every query (what
 //! Databricks documents). Shared-cluster and cluster-per-task tasks await any query and have 3
@@ -125,7 +127,7 @@ const DESIGN_ROWS: [(&str, &str); 3] = [
 ];
 
 /// The rest of the catalogue, beyond DESIGN.md's matrix (`loudfail matrix --all`).
-const CATALOGUE_ROWS: [(&str, &str); 12] = [
+const CATALOGUE_ROWS: [(&str, &str); 13] = [
     ("external-location-mismatch-quiet", "features-inference"),
     ("driver-crash", "features-inference"),
     ("driver-hang", "features-inference"),
@@ -138,6 +140,7 @@ const CATALOGUE_ROWS: [(&str, &str); 12] = [
     ("concurrent-metadata-change", "features-inference"),
     ("broker-latency", "telemetry"),
     ("broker-errors", "telemetry"),
+    ("broker-outage", "telemetry"),
 ];
 
 /// DESIGN.md's expected matrix, row by row (15 cells).
@@ -145,7 +148,7 @@ pub fn cells() -> Vec<Cell> {
     rows(&DESIGN_ROWS)
 }
 
-/// DESIGN.md's matrix and a row for every other fault of the catalogue (75 cells).
+/// DESIGN.md's matrix and a row for every other fault of the catalogue (80 cells).
 pub fn all_cells() -> Vec<Cell> {
     let mut out = cells();
     out.extend(rows(&CATALOGUE_ROWS));
@@ -249,10 +252,10 @@ mod tests {
     #[test]
     fn the_matrix_has_fifteen_cells_and_filters_by_name() {
         assert_eq!(cells().len(), 15);
-        assert_eq!(select(None, true).unwrap().len(), 75);
+        assert_eq!(select(None, true).unwrap().len(), 80);
         assert_eq!(select(Some("driver-oom"), false).unwrap().len(), 5);
         assert_eq!(select(Some("driver-hang"), false).unwrap().len(), 5, "a filter reaches every row");
-        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 16);
+        assert_eq!(select(Some("monitored,concurrent-append/shared-cluster"), false).unwrap().len(), 17);
         let err = select(Some("meteor/everywhere"), false).unwrap_err().to_string();
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
