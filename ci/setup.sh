@@ -21,3 +21,7 @@ cargo --version
 # The Python pipeline under test (examples/python-pipeline) runs in a venv of its own; the tests
 # make it too when it is missing, so `cargo test --workspace` alone works on a fresh machine.
 examples/python-pipeline/setup.sh
+
+# The Spark pipelines (examples/spark: PySpark 4.3.0 in local mode, Spark Connect's jars
+# included) run in a venv of their own, and need Java 17 or later; the Spark tests make it too.
+examples/spark/setup.sh

@@ -189,15 +189,16 @@ struct BenchArgs {
 }
 
 fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
-    let (pipeline, default_scale, default_fault): (std::sync::Arc<dyn harness::Pipeline>, _, _) = match &a.pipeline_file
-    {
-        Some(path) => {
-            let p = harness::program::ProgramPipeline::load(path)?;
-            let scale = p.spec().time_scale();
-            (std::sync::Arc::new(p), scale, "driver-crash")
-        }
-        None => (suites::registry().get(&a.pipeline)?, TimeScale::TEST, "concurrent-append"),
-    };
+    let shipped = a.pipeline_file.is_none().then(|| suites::shipped_program(&a.pipeline)).flatten();
+    let (pipeline, default_scale, default_fault): (std::sync::Arc<dyn harness::Pipeline>, _, _) =
+        match a.pipeline_file.as_ref().or(shipped.as_ref()) {
+            Some(path) => {
+                let p = harness::program::ProgramPipeline::load(path)?;
+                let scale = p.spec().time_scale();
+                (std::sync::Arc::new(p), scale, "driver-crash")
+            }
+            None => (suites::registry().get(&a.pipeline)?, TimeScale::TEST, "concurrent-append"),
+        };
     let kind = TopologyKind::parse(&a.topology)?;
     let await_policy = AwaitPolicy::parse(&a.await_policy)?;
     let scale = match &a.scale {
@@ -581,6 +582,9 @@ fn list() -> i32 {
     println!("pipelines:");
     for p in suites::registry().all() {
         println!("  {:<22} {}", p.name(), p.about());
+    }
+    for (name, path) in suites::SHIPPED_PROGRAMS {
+        println!("  {name:<22} a program with its spec file ({path}); needs its venv (ci/setup.sh)");
     }
     println!("topologies:");
     for (n, _) in TopologyKind::ALL {

@@ -14,6 +14,7 @@ mod matrix;
 mod programs;
 mod schedule;
 mod services;
+mod spark;
 mod storage;
 mod topologies;
 mod upstream;

@@ -175,15 +175,21 @@ pub async fn effect_within(
     query: &str,
     unseen: &str,
 ) {
-    match first_failure(ctx, mark, within).await {
+    match first_failure(ctx, mark, within, query).await {
         Some((at, query, kind, error)) => ctx.effect(at, fault, &query, &kind, &error),
         None => ctx.effect(injected, fault, query, UNSEEN, unseen),
     }
 }
 
 /// The first query that fails, or program task that exits non-zero, after `mark` and within
-/// `within`: `(when, its query, the error's class, the error)`. None when nothing does.
-async fn first_failure(ctx: &FaultCtx<'_>, mark: usize, within: Duration) -> Option<(i64, String, String, String)> {
+/// `within`: `(when, its query, the error's class, the error)`; a program's exit is `target`'s
+/// failure when the program runs it. None when nothing does.
+async fn first_failure(
+    ctx: &FaultCtx<'_>,
+    mark: usize,
+    within: Duration,
+    target: &str,
+) -> Option<(i64, String, String, String)> {
     let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
     ctx.history()
         .wait_for(mark, within, "a query to fail", |r| match &r.event {
@@ -191,7 +197,8 @@ async fn first_failure(ctx: &FaultCtx<'_>, mark: usize, within: Duration) -> Opt
                 Some((r.at, query.clone(), error_kind.clone().unwrap_or_default(), error.clone()))
             }
             Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
-                let query = ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries.first()?.clone();
+                let queries = &ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries;
+                let query = queries.iter().find(|q| *q == target).or(queries.first())?.clone();
                 Some((r.at, query, "ProcessExited".into(), format!("task {name} ended while the fault held")))
             }
             _ => None,

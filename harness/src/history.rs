@@ -147,6 +147,13 @@ pub enum Event {
         /// The fault.
         fault: String,
     },
+    /// Every flow of a program had landed records this long after the program started: its
+    /// cold start, measured (a JVM, a Spark session, the first batches). A restart cannot be
+    /// faster, so the restart bound is never below one and a half of it.
+    Started {
+        /// Microseconds from the start of the warm-up.
+        took_us: i64,
+    },
     /// The harness restarted the job by hand, as the on-call engineer eventually does.
     OperatorRestart {
         /// Why.

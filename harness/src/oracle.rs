@@ -35,14 +35,19 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// The bounds of a run, from its `run_started` record.
+    /// The bounds of a run, from its `run_started` record; a program's restart bound is never
+    /// below one and a half of its measured cold start (`started`).
     pub fn of(records: &[Record]) -> Option<Bounds> {
+        let started = records.iter().find_map(|r| match &r.event {
+            Event::Started { took_us } => Some(*took_us),
+            _ => None,
+        });
         records.iter().find_map(|r| match &r.event {
             Event::RunStarted { scale, timings, .. } => {
                 let us = |d: Duration| (d.as_secs_f64() * scale * 1e6) as i64;
                 Some(Bounds {
                     detection_us: us(timings.detection_bound),
-                    restart_us: us(timings.restart_bound),
+                    restart_us: us(timings.restart_bound).max(started.unwrap_or(0) * 3 / 2),
                     silence_us: us(timings.restart_bound),
                 })
             }
@@ -217,7 +222,9 @@ pub fn analyze(records: &[Record]) -> Analysis {
     let faults = fault_findings(&records, &bounds, &job);
     // With faults, silence is what follows them: a stall while the pipeline starts up is not
     // the fault's doing.
-    let first_effect = faults.iter().map(|f| f.effect_at).min();
+    // Without, what follows the warm-up: a program's start (a Spark session, its first batch)
+    // is no silence either.
+    let first_effect = faults.iter().map(|f| f.effect_at).min().or_else(|| warmed_up(&records));
     let (silence, states_during_silence) = silent_window(&records, first_effect);
     let audits: Vec<TableAudit> = records
         .iter()
@@ -595,17 +602,34 @@ struct QueryTrack {
     reported: BTreeMap<i64, i64>,
 }
 
+/// When the warm-up ended: the first phase after the `warmup` phase.
+fn warmed_up(records: &[Record]) -> Option<i64> {
+    let warmup = records.iter().position(|r| matches!(&r.event, Event::Phase { name } if name == "warmup"))?;
+    records[warmup + 1..].iter().find(|r| matches!(r.event, Event::Phase { .. })).map(|r| r.at)
+}
+
 /// The longest interval in which some query made no progress while its source had lag and
 /// every state said RUNNING, among those still open at `after` (all, when None); and the states
 /// shown during it.
 pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>, Vec<String>) {
-    let best = stalls(records, true).into_iter().filter(|s| after.is_none_or(|a| s.to > a)).fold(
-        None::<Silence>,
-        |best, s| match best {
-            Some(b) if b.to - b.from >= s.to - s.from => Some(b),
-            _ => Some(s),
-        },
-    );
+    // Silence ends where the harness steps in (the on-call engineer's restart, the drain): a
+    // program's cold start after that restart is the restart's, not the fault's.
+    let stepped_in = records
+        .iter()
+        .filter(|r| after.is_none_or(|a| r.at >= a))
+        .find(|r| {
+            matches!(&r.event, Event::OperatorRestart { .. })
+                || matches!(&r.event, Event::Phase { name } if name == "drain")
+        })
+        .map_or(i64::MAX, |r| r.at);
+    let clipped = stalls(records, true)
+        .into_iter()
+        .filter(|s| s.from < stepped_in)
+        .map(|s| Silence { to: s.to.min(stepped_in), ..s });
+    let best = clipped.filter(|s| after.is_none_or(|a| s.to > a)).fold(None::<Silence>, |best, s| match best {
+        Some(b) if b.to - b.from >= s.to - s.from => Some(b),
+        _ => Some(s),
+    });
     let states = match &best {
         None => Vec::new(),
         Some(s) => states_during(records, s.from, s.to),

@@ -58,6 +58,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("{run_dir}", "the run directory"),
     ("{spec_dir}", "the directory of the spec file"),
     ("{task}", "the task's name"),
+    ("{await}", "how the layout has the task await its queries: each (in order) or any"),
 ];
 
 /// A program pipeline's spec file.
@@ -74,6 +75,11 @@ pub struct ProgramSpec {
     /// second), so the restart bound (10 nominal minutes) is 10 s.
     #[serde(default)]
     pub scale: Option<String>,
+    /// How long, in real time, the program may take from its start until every flow has landed
+    /// records (`90s`, `2m`): what a JVM and a Spark session's first batches take. Default: three
+    /// restart bounds, at least 30 s.
+    #[serde(default)]
+    pub start_within: Option<String>,
     /// What the harness produces.
     #[serde(default)]
     pub workload: WorkloadSpec,
@@ -255,6 +261,9 @@ impl ProgramSpec {
         if self.workload.rate == 0 {
             return Err("workload.rate must be above 0".into());
         }
+        if let Some(s) = &self.start_within {
+            crate::time::parse_human(s).ok_or_else(|| format!("start_within {s:?} is not a duration (`90s`, `2m`)"))?;
+        }
         if let Some(s) = &self.scale {
             parse_scale(s).ok_or_else(|| format!("scale {s:?} is not `N:1`, `test`, `real` or a factor in (0, 1]"))?;
         }
@@ -324,6 +333,11 @@ impl ProgramSpec {
         Ok(())
     }
 
+    /// How long the program may take to start, when the spec says (real time).
+    pub fn start_within(&self) -> Option<std::time::Duration> {
+        self.start_within.as_deref().and_then(crate::time::parse_human)
+    }
+
     /// The time scale the spec asks for.
     pub fn time_scale(&self) -> TimeScale {
         self.scale.as_deref().and_then(parse_scale).unwrap_or(TimeScale { factor: 1.0 / 60.0 })
@@ -372,7 +386,14 @@ impl ProgramSpec {
     }
 
     /// `text` with its placeholders filled in for task `t` of a run.
-    fn fill(&self, env: &PipelineEnv, plan: &PipelinePlan, t: &ProgramTask, text: &str) -> Result<String> {
+    fn fill(
+        &self,
+        env: &PipelineEnv,
+        plan: &PipelinePlan,
+        job: Option<&crate::topology::JobSpec>,
+        t: &ProgramTask,
+        text: &str,
+    ) -> Result<String> {
         let value = |key: &str| -> Option<String> {
             Some(match key.split_once(':') {
                 Some(("topic", n)) => plan.program.as_ref()?.topic_names.get(n)?.clone(),
@@ -386,6 +407,11 @@ impl ProgramSpec {
                     "run_dir" => env.config.run_dir.display().to_string(),
                     "spec_dir" => self.dir.display().to_string(),
                     "task" => t.name.clone(),
+                    "await" => job
+                        .and_then(|j| j.tasks.iter().find(|jt| jt.name == t.name))
+                        .map_or(crate::topology::AwaitPolicy::Any, |jt| jt.await_policy)
+                        .name()
+                        .to_string(),
                     _ => return None,
                 },
             })
@@ -398,7 +424,7 @@ impl ProgramSpec {
         let mut out = BTreeMap::new();
         for t in &self.tasks {
             for f in self.flows.iter().filter(|f| t.flows.contains(&f.name)) {
-                let fill = |s: &Option<String>| s.as_ref().map(|s| self.fill(env, plan, t, s)).transpose();
+                let fill = |s: &Option<String>| s.as_ref().map(|s| self.fill(env, plan, None, t, s)).transpose();
                 let watch = FlowWatch {
                     consumer_group: fill(&f.consumer_group)?,
                     checkpoint: fill(&f.checkpoint)?.map(|c| {
@@ -413,7 +439,12 @@ impl ProgramSpec {
     }
 
     /// Every task's command with its placeholders filled in for a run.
-    pub fn commands(&self, env: &PipelineEnv, plan: &PipelinePlan) -> Result<BTreeMap<String, ProgramCommand>> {
+    pub fn commands(
+        &self,
+        env: &PipelineEnv,
+        plan: &PipelinePlan,
+        job: &crate::topology::JobSpec,
+    ) -> Result<BTreeMap<String, ProgramCommand>> {
         let mut out = BTreeMap::new();
         for t in &self.tasks {
             let checkpoint = task_checkpoint(env, &t.name);
@@ -422,7 +453,7 @@ impl ProgramSpec {
             if let Some(p) = events.parent() {
                 std::fs::create_dir_all(p).map_err(|e| HarnessError::io(p, e))?;
             }
-            let fill = |s: &str| self.fill(env, plan, t, s);
+            let fill = |s: &str| self.fill(env, plan, Some(job), t, s);
             let workdir = match &t.workdir {
                 Some(w) => self.dir.join(fill(w)?),
                 None => self.dir.clone(),

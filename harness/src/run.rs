@@ -288,7 +288,7 @@ impl Scenario {
         let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
         let env = self.env(&run_id, &dir, &broker, &plan)?;
         if let Some(program) = &plan.program {
-            let mut commands = program.spec.commands(&env, &plan)?;
+            let mut commands = program.spec.commands(&env, &plan, &job)?;
             for t in &mut job.tasks {
                 t.program = commands.remove(&t.name);
             }
@@ -353,7 +353,11 @@ impl Scenario {
             expected: self.expectation(&plan),
             scale: self.scale,
             detection_bound: self.scale.real(self.timings.detection_bound),
-            restart_bound: self.scale.real(self.timings.restart_bound),
+            // What the oracles judged by: a program's is never below 1.5× its cold start.
+            restart_bound: crate::oracle::Bounds::of(&records).map_or_else(
+                || self.scale.real(self.timings.restart_bound),
+                |b| Duration::from_micros(b.restart_us.max(0) as u64),
+            ),
             horizon: self.scale.real(self.timings.horizon),
             analysis,
             wall: started.elapsed(),
@@ -435,6 +439,7 @@ impl Scenario {
 
         // Warm-up: every query commits a few batches (how many derives from the seed).
         history.record(Event::Phase { name: "warmup".into() });
+        let warmup_began = Instant::now();
         let want = 2 + (self.seed % 3) as usize;
         let mut counts: std::collections::BTreeMap<String, usize> =
             plan.queries.iter().map(|q| (q.name.clone(), 0)).collect();
@@ -445,7 +450,10 @@ impl Scenario {
         let warmup = if programs.is_empty() {
             real(self.timings.warmup_timeout)
         } else {
-            real(self.timings.warmup_timeout).min((real(self.timings.restart_bound) * 3).max(Duration::from_secs(30)))
+            let asked = plan.program.as_ref().and_then(|p| p.spec.start_within());
+            real(self.timings.warmup_timeout)
+                .min((real(self.timings.restart_bound) * 3).max(Duration::from_secs(30)))
+                .max(asked.unwrap_or_default())
         };
         let mut exits: Vec<(String, String)> = Vec::new();
         let warmed = history
@@ -495,6 +503,17 @@ impl Scenario {
             }
             Err(e) => return Err(e),
         }
+        let warmup_took = warmup_began.elapsed();
+        if !programs.is_empty() {
+            history.record(Event::Started { took_us: warmup_took.as_micros() as i64 });
+        }
+        // What the job may take to come back: the restart bound, and for a program never less
+        // than one and a half of its own cold start (the oracles judge by the same).
+        let restart_bound = if programs.is_empty() {
+            real(self.timings.restart_bound)
+        } else {
+            real(self.timings.restart_bound).max(warmup_took.mul_f64(1.5))
+        };
 
         // Faults.
         let supervisor = live.supervisor.as_ref().expect("started above");
@@ -526,7 +545,7 @@ impl Scenario {
                 let all = plan.queries.len();
                 let mut again = std::collections::BTreeSet::new();
                 let back = history
-                    .wait_for(after_previous, real(self.timings.restart_bound), "the job to be back", |r| {
+                    .wait_for(after_previous, restart_bound, "the job to be back", |r| {
                         again.insert(r.event.progress_of()?.to_string());
                         (again.len() >= all).then_some(())
                     })
@@ -542,7 +561,7 @@ impl Scenario {
         }
         history.record(Event::Phase { name: "observe".into() });
         tokio::time::sleep(real(self.timings.horizon)).await;
-        settle_retries(history, job, effect_mark, real(self.timings.restart_bound).max(Duration::from_secs(10))).await;
+        settle_retries(history, job, effect_mark, restart_bound.max(Duration::from_secs(10))).await;
         for f in &self.faults {
             f.heal(&ctx).await?;
             // A fault that ended on its own (an outage) recorded its heal when it ended.
@@ -585,7 +604,7 @@ impl Scenario {
                 // The predicate folds over the records it is handed; it must not touch the
                 // history itself (wait_for holds it).
                 let _ = history
-                    .wait_for(since, real(self.timings.restart_bound), "the job to recover after the heal", |r| {
+                    .wait_for(since, restart_bound, "the job to recover after the heal", |r| {
                         if let Some(query) = r.event.progress_of() {
                             committed.insert(query.to_string());
                         }
@@ -607,8 +626,10 @@ impl Scenario {
         let mut world = observer.world();
         let after = world.borrow().samples + 1;
         // A program's final read ends when its flows caught up, or when nothing landed for a
-        // restart bound: records it lost will never land, and waiting longer proves nothing.
-        let idle = plan.is_program().then(|| real(self.timings.restart_bound));
+        // restart bound: records it lost will never land, and waiting longer proves nothing. A
+        // program restarted by the on-call engineer just now may need what its first start
+        // took (a Spark session, its first batches) before anything lands: twice that, at least.
+        let idle = plan.is_program().then(|| restart_bound.max(warmup_took * 2));
         let drained = tokio::time::timeout(real(self.timings.drain_timeout), async {
             let mut landed = None;
             let mut since = tokio::time::Instant::now();

@@ -117,8 +117,9 @@ impl Topology {
     /// The job the supervisor runs for a pipeline in this topology.
     ///
     /// A program pipeline runs as its spec lays it out: each task a process that is its own
-    /// driver (its cluster bears the task's name), expected to exit non-zero on a fatal error
-    /// (it awaits `any`). Under `cluster-per-task` a task past its retries fails alone; under
+    /// driver (its cluster bears the task's name), expected to exit non-zero on a fatal error.
+    /// How it awaits its queries is its own affair: the layout's policy reaches it as `{await}`
+    /// (a Spark job awaiting `each` or `any`). Under `cluster-per-task` a task past its retries fails alone; under
     /// `multi-query` it fails the run. Its commands are filled in when the run has its addresses.
     pub fn job(&self, plan: &PipelinePlan) -> JobSpec {
         if plan.is_program() {
@@ -131,7 +132,7 @@ impl Topology {
                         name: t.name.clone(),
                         cluster: t.name.clone(),
                         queries: t.queries.clone(),
-                        await_policy: AwaitPolicy::Any,
+                        await_policy: self.await_policy,
                         max_retries: self.max_retries,
                         depends_on: t.depends_on.clone(),
                         program: None,

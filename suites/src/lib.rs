@@ -29,6 +29,16 @@ pub fn registry() -> Registry {
     Registry::new().with(Arc::new(telemetry::Telemetry)).with(Arc::new(features::FeaturesInference))
 }
 
+/// The pipelines loudfail ships as programs with spec files, found by name like the engine's:
+/// (name, spec file relative to the workspace).
+pub const SHIPPED_PROGRAMS: [(&str, &str); 1] = [("spark-telemetry", "examples/spark/telemetry.toml")];
+
+/// The spec file of a shipped program pipeline (`spark-telemetry`), if `name` is one.
+pub fn shipped_program(name: &str) -> Option<std::path::PathBuf> {
+    let (_, path) = SHIPPED_PROGRAMS.iter().find(|(n, _)| *n == name)?;
+    Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path))
+}
+
 /// Every fault of the catalogue.
 pub fn faults() -> harness::FaultCatalog {
     faults::catalog()

@@ -1,0 +1,70 @@
+//! Incident 1 on real Spark Structured Streaming: `spark-telemetry` (PySpark in local mode, its
+//! Kafka source on Spark's Python Data Source API, Delta written by delta-rs from
+//! `foreachBatch`), run as a black box from its spec file. Another job appends to the alerts
+//! table while the resolver MERGEs into it; delta-rs refuses the MERGE's commit.
+
+use crate::support::{SERIAL, assert_nothing_left, scratch};
+use harness::{AwaitPolicy, Topology, Verdict};
+
+/// The Spark pipeline's spec, its venv made (once per test binary) by its own setup script: the
+/// same one `ci/setup.sh` runs, so `cargo test` alone works on a fresh machine.
+fn spec() -> std::path::PathBuf {
+    static VENV: std::sync::Once = std::sync::Once::new();
+    let path = suites::shipped_program("spark-telemetry").expect("shipped");
+    VENV.call_once(|| {
+        let setup = path.parent().unwrap().join("setup.sh");
+        let out = std::process::Command::new("bash").arg(&setup).output().expect("bash runs");
+        assert!(
+            out.status.success(),
+            "examples/spark/setup.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    path
+}
+
+async fn run(await_policy: AwaitPolicy, name: &str) -> harness::Report {
+    let path = spec();
+    let _serial = SERIAL.lock().await;
+    let dir = scratch(name);
+    let pipeline = harness::program::ProgramPipeline::load(&path).expect("the spec loads");
+    let scale = pipeline.spec().time_scale();
+    let report = harness::Scenario::new(std::sync::Arc::new(pipeline))
+        .topology(Topology::multi_query(await_policy))
+        .scale(scale)
+        .seed(1)
+        .bin(crate::support::bin())
+        .dir(&dir)
+        .fault(suites::faults().get("concurrent-append").unwrap())
+        .run()
+        .await
+        .expect("valid input");
+    // The JVM and its Python workers are the program's descendants: none is left.
+    assert_nothing_left(&dir);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_spark_awaiting_each_query_hides_the_resolver_failure() {
+    let report = run(AwaitPolicy::Each, "spark-each").await;
+    let a = &report.analysis;
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    let silence = a.silence.as_ref().expect("a silent window");
+    assert_eq!(silence.query, "resolver", "{}", report.render());
+    assert!(a.states_during_silence.iter().all(|s| s.ends_with("RUNNING")), "{}", report.render());
+    assert_eq!(a.runs, 2, "one run, and the on-call engineer's restart: {}", report.render());
+    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_spark_awaiting_any_query_is_loud_and_restarts_exactly_once() {
+    let report = run(AwaitPolicy::Any, "spark-any").await;
+    let a = &report.analysis;
+    assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
+    assert_eq!(a.faults[0].query, "resolver", "{}", report.render());
+    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
+    // The other job's rows all survived.
+    let alerts = a.audits.iter().find(|t| t.table == "alerts").unwrap();
+    assert_eq!(alerts.unexpected, 0, "{}", report.render());
+}
