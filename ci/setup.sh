@@ -8,6 +8,9 @@ need=()
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)
 command -v perl >/dev/null || need+=(perl)
+# The pipelines under test: Python in venvs, Spark on Java 17 or later.
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -252,6 +252,11 @@ fn a_bad_pipeline_spec_is_rejected_naming_the_key_and_creating_nothing() {
     let ok = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline/loudfail.toml");
     rejects(
         &["--pipeline-file", ok.to_str().unwrap(), "--fault", "concurrent-append"],
+        "concurrent-append needs a flow named resolver",
+        "choose concurrent-writer",
+    );
+    rejects(
+        &["--pipeline-file", ok.to_str().unwrap(), "--fault", "checkpoint-corruption"],
         "needs the cooperation of loudfail's engine",
         "fits any program",
     );

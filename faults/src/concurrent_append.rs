@@ -68,6 +68,15 @@ impl Fault for ConcurrentAppend {
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
+        if plan.is_program() && plan.query(&self.query).is_err() {
+            return Err(HarnessError::bad_input(
+                format!(
+                    "concurrent-append needs a flow named {} that MERGEs into table {} (read, then commit) beside another writer: this program has none",
+                    self.query, self.table
+                ),
+                "a program that only appends never conflicts: choose concurrent-writer; spark-telemetry has such a flow",
+            ));
+        }
         let q = plan.query(&self.query)?;
         if q.sink != self.table {
             return Err(HarnessError::bad_input(
