@@ -864,6 +864,21 @@ mod tests {
         fn analyze(&self) -> Analysis {
             analyze(&self.0)
         }
+        fn clone_records(&self) -> Vec<Record> {
+            let mut records = self.0.clone();
+            records.push(Record { at: 3_000_000, event: Event::Phase { name: "drain".into() } });
+            records.push(Record {
+                at: 3_050_000,
+                event: Event::TableAudit(TableAudit {
+                    table: "alerts".into(),
+                    query: "resolver".into(),
+                    expected: 100,
+                    present: 100,
+                    ..TableAudit::default()
+                }),
+            });
+            records
+        }
     }
 
     /// A degradation meant to be ridden out that nothing failed on is judged as if absent:
@@ -1208,5 +1223,29 @@ mod tests {
         let a = h.analyze();
         assert_eq!(a.verdict, Verdict::Clean, "{a:?}");
         assert_eq!(a.silence.unwrap().duration(), Duration::from_millis(30));
+    }
+
+    /// A program's cold start (before the warm-up ends) is no silence, nor is its cold start
+    /// after the on-call engineer's restart: silence is measured between the two.
+    #[test]
+    fn silence_is_measured_between_the_warm_up_and_the_harness_stepping_in() {
+        let mut h = H::new();
+        h.at(5, Event::Phase { name: "warmup".into() });
+        // Two seconds to start: lag and no progress, every state RUNNING.
+        h.source(10, 5).source(1000, 10).commit(2000, 0, 10);
+        h.at(2100, Event::Phase { name: "observe".into() });
+        for i in 1..10 {
+            h.source(2100 + i * 100, 10 + i).commit(2150 + i * 100, i, 10 + i);
+        }
+        let fault_free = h.clone_records();
+        assert_eq!(analyze(&fault_free).verdict, Verdict::Clean, "the start is not a silence");
+        // The query dies silently at 3.1 s; the on-call engineer restarts the job at 4 s, and the
+        // restarted program takes 3 s more before it lands anything.
+        h.source(3100, 30).effect(3100);
+        h.at(4000, Event::OperatorRestart { reason: "no progress".into() });
+        h.source(5000, 40).commit(7000, 10, 40).audit(7100, 0, 0);
+        let a = h.analyze();
+        let silence = a.silence.clone().expect("a silent window");
+        assert_eq!((silence.from, silence.to), (3_100_000, 4_000_000), "{a:?}");
     }
 }
