@@ -12,15 +12,7 @@ use std::path::{Path, PathBuf};
 pub(crate) fn example_dir() -> PathBuf {
     static VENV: std::sync::Once = std::sync::Once::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline");
-    VENV.call_once(|| {
-        let out = std::process::Command::new("bash").arg(dir.join("setup.sh")).output().expect("bash runs");
-        assert!(
-            out.status.success(),
-            "examples/python-pipeline/setup.sh failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
+    crate::support::setup_example(&dir, &VENV);
     dir
 }
 

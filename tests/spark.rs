@@ -11,16 +11,7 @@ use harness::{AwaitPolicy, Topology, Verdict};
 fn spec() -> std::path::PathBuf {
     static VENV: std::sync::Once = std::sync::Once::new();
     let path = suites::shipped_program("spark-telemetry").expect("shipped");
-    VENV.call_once(|| {
-        let setup = path.parent().unwrap().join("setup.sh");
-        let out = std::process::Command::new("bash").arg(&setup).output().expect("bash runs");
-        assert!(
-            out.status.success(),
-            "examples/spark/setup.sh failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
+    crate::support::setup_example(path.parent().unwrap(), &VENV);
     path
 }
 

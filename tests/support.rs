@@ -119,3 +119,19 @@ pub fn effect_error(report: &harness::Report) -> String {
         })
         .expect("the fault took effect")
 }
+
+/// Runs an example's own setup script (`<dir>/setup.sh`, the one `ci/setup.sh` runs) once per
+/// test binary, so `cargo test` alone works on a fresh machine.
+pub fn setup_example(dir: &Path, once: &'static std::sync::Once) {
+    once.call_once(|| {
+        let setup = dir.join("setup.sh");
+        let out = std::process::Command::new("bash").arg(&setup).output().expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{} failed:\n{}{}",
+            setup.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

@@ -47,13 +47,23 @@ impl Bounds {
                 let us = |d: Duration| (d.as_secs_f64() * scale * 1e6) as i64;
                 Some(Bounds {
                     detection_us: us(timings.detection_bound),
-                    restart_us: us(timings.restart_bound).max(started.unwrap_or(0) * 3 / 2),
+                    restart_us: program_restart_bound(
+                        Duration::from_micros(us(timings.restart_bound).max(0) as u64),
+                        started.map(|t| Duration::from_micros(t.max(0) as u64)),
+                    )
+                    .as_micros() as i64,
                     silence_us: us(timings.restart_bound),
                 })
             }
             _ => None,
         })
     }
+}
+
+/// The restart bound a run is judged by: `bound` (real), and for a program never below one and
+/// a half of its measured cold start (a restart cannot be faster than a start).
+pub fn program_restart_bound(bound: Duration, cold_start: Option<Duration>) -> Duration {
+    bound.max(cold_start.unwrap_or_default().mul_f64(1.5))
 }
 
 /// What the oracles found about one fault.

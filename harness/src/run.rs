@@ -509,11 +509,10 @@ impl Scenario {
         }
         // What the job may take to come back: the restart bound, and for a program never less
         // than one and a half of its own cold start (the oracles judge by the same).
-        let restart_bound = if programs.is_empty() {
-            real(self.timings.restart_bound)
-        } else {
-            real(self.timings.restart_bound).max(warmup_took.mul_f64(1.5))
-        };
+        let restart_bound = crate::oracle::program_restart_bound(
+            real(self.timings.restart_bound),
+            (!programs.is_empty()).then_some(warmup_took),
+        );
 
         // Faults.
         let supervisor = live.supervisor.as_ref().expect("started above");
