@@ -1,6 +1,6 @@
 //! The `loudfail` command as a user meets it: exit codes, bad input, and nothing left behind.
 
-use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use crate::support::{SERIAL, assert_nothing_left, bin, interrupt, scratch};
 use std::process::{Command, Output};
 
 fn loudfail(args: &[&str]) -> Output {
@@ -112,30 +112,6 @@ async fn a_matrix_cell_as_expected_passes_and_is_reported_in_junit() {
     assert_nothing_left(&dir);
 }
 
-/// Runs `loudfail run ARGS --dir <scratch>` and sends it Ctrl-C once its history contains
-/// `moment`; asserts it exits 130 with nothing left running and its history kept. Returns the
-/// run directory.
-async fn interrupt(name: &str, args: &[&str], moment: &str) -> std::path::PathBuf {
-    let dir = scratch(name);
-    let mut child = Command::new(bin())
-        .arg("run")
-        .args(args)
-        .args(["--dir", dir.to_str().unwrap()])
-        .spawn()
-        .expect("loudfail runs");
-    let history = dir.join("history.jsonl");
-    let reached = crate::support::await_file_contains(&history, moment, std::time::Duration::from_secs(60)).await;
-    assert!(reached, "the run never reached {moment}");
-    assert!(!crate::support::processes_mentioning(&dir).is_empty(), "cluster and task should be running");
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert_nothing_left(&dir);
-    assert!(history.is_file(), "the run directory keeps what was recorded");
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
     let _serial = SERIAL.lock().await;
@@ -147,7 +123,7 @@ async fn ctrl_c_during_a_run_stops_everything_and_keeps_the_directory() {
 async fn ctrl_c_while_storage_is_read_only_puts_it_back() {
     let _serial = SERIAL.lock().await;
     let args = ["--pipeline", "features-inference", "--await", "each", "--fault", "storage-read-only"];
-    let dir = interrupt("ctrl-c-read-only", &args, "\"name\":\"read-only: ").await;
+    let (dir, _) = interrupt("ctrl-c-read-only", &args, "\"name\":\"read-only: ").await;
     // Immutable directories left behind could not even be deleted: each takes a new entry again.
     for sub in ["tables/predictions", "tables/predictions/_delta_log"] {
         let probe = dir.join(sub).join("probe");

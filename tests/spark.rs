@@ -59,3 +59,19 @@ async fn on_spark_awaiting_any_query_is_loud_and_restarts_exactly_once() {
     let alerts = a.audits.iter().find(|t| t.table == "alerts").unwrap();
     assert_eq!(alerts.unexpected, 0, "{}", report.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_spark_run_leaves_no_jvm_and_no_python_worker() {
+    spec();
+    let _serial = SERIAL.lock().await;
+    // Once the world shows a flow's records landed, Spark has run batches: its JVM and the
+    // Python workers that read the Kafka source are up.
+    let args = ["--pipeline", "spark-telemetry", "--fault", "none"];
+    let (_, running) = crate::support::interrupt("spark-ctrl-c", &args, "\"event\":\"flow_landed\"").await;
+    // (`interrupt` has asserted that none of them is left.)
+    assert!(running.iter().any(|(_, cmd)| cmd.contains("java")), "no JVM was running: {running:?}");
+    assert!(
+        running.iter().any(|(_, cmd)| cmd.contains("pyspark.daemon") || cmd.contains("pyspark.worker")),
+        "no Python worker was running: {running:?}"
+    );
+}

@@ -43,10 +43,42 @@ pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
     out
 }
 
-/// Asserts that nothing of the run in `dir` is still running.
+/// Asserts that nothing of the run in `dir` is still running, and that no memory cgroup of a
+/// harness that has ended — this test's own, or a loudfail process it started — is left.
 pub fn assert_nothing_left(dir: &Path) {
     let left = processes_mentioning(dir);
     assert!(left.is_empty(), "processes left behind by the run in {}: {left:?}", dir.display());
+    let me = std::process::id();
+    let cgroups: Vec<_> = harness::memlimit::loudfail_cgroups()
+        .into_iter()
+        .filter(|(pid, _)| *pid == me || !Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    assert!(cgroups.is_empty(), "memory cgroups left behind by the run in {}: {cgroups:?}", dir.display());
+}
+
+/// Runs `loudfail run ARGS --dir <scratch>` and sends it Ctrl-C once its history contains
+/// `moment`; asserts it exits 130 with nothing left running and its history kept. Returns the
+/// run directory, and the processes of the run that were running when Ctrl-C was sent.
+pub async fn interrupt(name: &str, args: &[&str], moment: &str) -> (PathBuf, Vec<(u32, String)>) {
+    let dir = scratch(name);
+    let mut child = std::process::Command::new(bin())
+        .arg("run")
+        .args(args)
+        .args(["--dir", dir.to_str().unwrap()])
+        .spawn()
+        .expect("loudfail runs");
+    let history = dir.join("history.jsonl");
+    let reached = await_file_contains(&history, moment, std::time::Duration::from_secs(180)).await;
+    assert!(reached, "the run never reached {moment}");
+    let running = processes_mentioning(&dir);
+    assert!(!running.is_empty(), "cluster and task should be running");
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_nothing_left(&dir);
+    assert!(history.is_file(), "the run directory keeps what was recorded");
+    (dir, running)
 }
 
 /// Waits until `path` contains `needle`, re-reading it whenever it may have grown. Returns false

@@ -106,6 +106,54 @@ fn cgroup_parent() -> Option<PathBuf> {
     usable.then_some(dir)
 }
 
+/// The cgroups loudfail processes made beside this one (in this process's memory cgroup), each
+/// with the pid of the process that made it.
+pub fn loudfail_cgroups() -> Vec<(u32, PathBuf)> {
+    let Some(dir) = memory_cgroup("self") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let pid = name.strip_prefix("loudfail-")?.split('-').next()?.parse().ok()?;
+            Some((pid, e.path()))
+        })
+        .collect()
+}
+
+/// Removes the cgroups a loudfail process that is gone left behind (killed with SIGKILL, it
+/// could not remove them), killing what is still in them. Returns how many it removed.
+pub fn sweep() -> usize {
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    loudfail_cgroups().into_iter().filter(|(pid, dir)| !alive(*pid) && clear_blocking(dir)).count()
+}
+
+/// Removes every cgroup this process made, killing what is still in them: the way out of a
+/// process that is about to exit (Ctrl-C).
+pub fn remove_own() {
+    let me = std::process::id();
+    for (_, dir) in loudfail_cgroups().into_iter().filter(|(pid, _)| *pid == me) {
+        clear_blocking(&dir);
+    }
+}
+
+/// [`clear`] for code that cannot wait asynchronously; at most 2 s.
+fn clear_blocking(cgroup: &Path) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        for pid in members(cgroup) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Moves a process into a cgroup.
 pub fn attach(cgroup: &Path, pid: u32) -> Result<()> {
     let procs = cgroup.join("cgroup.procs");
@@ -180,6 +228,34 @@ pub fn squeeze(cgroup: &Path, margin: u64) -> Result<u64> {
     let limit = hi + margin;
     set(limit).map_err(|e| HarnessError::io(&limit_file, e))?;
     Ok(limit)
+}
+
+/// The processes a cgroup holds now.
+pub fn members(cgroup: &Path) -> Vec<i32> {
+    std::fs::read_to_string(cgroup.join("cgroup.procs"))
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Kills what is left in a cgroup whose process has exited (what it started and left behind:
+/// a JVM, its Python workers) and removes the cgroup once the kernel has emptied it, waiting
+/// at most `within`. Returns whether it is gone.
+pub async fn clear(cgroup: &Path, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        for pid in members(cgroup) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        // A killed process leaves its cgroup when it is reaped, and a large one (a JVM) takes
+        // a while to be torn down.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Removes a cgroup (its processes must be gone).

@@ -35,6 +35,8 @@ pub fn kill_all() {
     while std::time::Instant::now() < deadline && !pids.iter().all(|p| gone(*p)) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    // Their memory cgroups: the tasks that would remove them will not run again.
+    crate::memlimit::remove_own();
 }
 
 /// Set once every child is being killed: the process is about to exit.
@@ -85,9 +87,31 @@ pub fn resident_memory_split() -> (u64, u64) {
             .map(|pages| pages * 4096)
             .unwrap_or(0)
     };
-    let children: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
     let of = |p: &str| pss(p).unwrap_or_else(|| rss(p));
-    (of("self"), children.into_iter().map(|p| of(&p.to_string())).sum())
+    (of("self"), descendants().into_iter().map(|p| of(&p.to_string())).sum())
+}
+
+/// Every live child and every process in a child's process group: what a program started (a
+/// JVM, its Python workers) is charged to it.
+fn descendants() -> Vec<i32> {
+    let groups: BTreeSet<i32> = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    let group_of = |pid: &str| -> Option<i32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return groups.into_iter().collect() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let pid: i32 = name.to_str()?.parse().ok()?;
+            (groups.contains(&pid) || group_of(name.to_str()?).is_some_and(|g| groups.contains(&g))).then_some(pid)
+        })
+        .collect()
 }
 
 pub use nix::sys::signal::Signal;
@@ -298,6 +322,9 @@ pub fn spawn(
     let h = history.clone();
     tokio::spawn(async move {
         let status = child.wait().await;
+        // What the process started and left behind (a JVM, its Python workers) goes with it:
+        // it shares the process group unless it left it, and then the cgroup still holds it.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
         let _ = reader.await;
         if let Ok(mut l) = LIVE.lock() {
             l.remove(&(pid as i32));
@@ -311,7 +338,13 @@ pub fn spawn(
         let oom = match &cgroup {
             Some(cg) => {
                 let killed = crate::memlimit::oom_kills(cg) > 0;
-                crate::memlimit::remove(cg);
+                if !crate::memlimit::clear(cg, std::time::Duration::from_secs(10)).await {
+                    eprintln!(
+                        "loudfail: warning: memory cgroup {} still holds processes 10 s after {name} exited; \
+                         it is left behind (rmdir it once they are gone)",
+                        cg.display()
+                    );
+                }
                 killed.then_some(crate::memlimit::Mechanism::Cgroup)
             }
             // Under RLIMIT_AS an allocation that fails aborts a Rust program.

@@ -285,6 +285,8 @@ impl Scenario {
             Some(addr) => Broker::external(addr, Duration::from_secs(5))?,
         };
         let mut job: JobSpec = self.topology.job(&plan);
+        // What an earlier loudfail killed with SIGKILL could not clean up.
+        crate::memlimit::sweep();
         let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
         let env = self.env(&run_id, &dir, &broker, &plan)?;
         if let Some(program) = &plan.program {
@@ -319,12 +321,14 @@ impl Scenario {
         let sampler = {
             let (peak, own_peak) = (peak.clone(), own_peak.clone());
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(50));
                 loop {
-                    tick.tick().await;
+                    let took = Instant::now();
                     let (own, children) = crate::process::resident_memory_split();
                     peak.fetch_max(own + children, std::sync::atomic::Ordering::Relaxed);
                     own_peak.fetch_max(own, std::sync::atomic::Ordering::Relaxed);
+                    // Reading a large process's PSS walks its page tables (a JVM's take tens of
+                    // milliseconds of kernel time): the sampler keeps to 5% of one core.
+                    tokio::time::sleep((took.elapsed() * 20).max(Duration::from_millis(50))).await;
                 }
             })
         };
