@@ -27,6 +27,9 @@ Everything it needs comes from its environment (loudfail fills it in from the sp
   LF_CHECKPOINT   the checkpoint root (one directory per query)
   LF_AWAIT    each | any        LF_DOMAINS   number of domain queries (default 2)
   LF_TRIGGER  trigger interval  LF_EVENTS    where to write query events (optional)
+  LF_CLUSTER_PORT   a Spark Connect server's port: run as its client (empty: local mode)
+  LF_CONNECT_RETRIES   the Connect client's retries of an unreachable server (default: its
+                       own policy, about 10 minutes)
 """
 
 import json
@@ -134,16 +137,28 @@ def main():
         log(f"LF_AWAIT must be each or any, not {await_policy!r}")
         sys.exit(2)
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("spark-telemetry")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    remote = os.environ.get("LF_CLUSTER_PORT", "")
+    if remote:
+        # A client of the shared cluster (a Spark Connect server): its queries run there.
+        spark = SparkSession.builder.remote(f"sc://127.0.0.1:{remote}").getOrCreate()
+        retries = os.environ.get("LF_CONNECT_RETRIES", "")
+        if retries:
+            # The client's default policy retries an unreachable server for about 10 minutes;
+            # with a few retries a lost driver is an error within seconds.
+            from pyspark.sql.connect.client.retries import DefaultPolicy
+
+            spark.client.set_retry_policies([DefaultPolicy(max_retries=int(retries), max_backoff=2000)])
+    else:
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .appName("spark-telemetry")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
     spark.dataSource.register(KafkaSource)
     spark.streams.addListener(Listener())
 

@@ -59,6 +59,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("{spec_dir}", "the directory of the spec file"),
     ("{task}", "the task's name"),
     ("{await}", "how the layout has the task await its queries: each (in order) or any"),
+    (
+        "{cluster_port}",
+        "the loopback port the spec's [cluster] listens on under shared-cluster (empty in other layouts: the task is its own driver)",
+    ),
 ];
 
 /// A program pipeline's spec file.
@@ -91,6 +95,10 @@ pub struct ProgramSpec {
     pub flows: Vec<Flow>,
     /// The processes that run the program.
     pub tasks: Vec<ProgramTask>,
+    /// A cluster the tasks can share (a Spark Connect server), started under `shared-cluster`
+    /// before them; every task is then its client (`{cluster_port}`).
+    #[serde(default)]
+    pub cluster: Option<ProgramCluster>,
     /// The directory of the spec file (set when loaded).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -204,6 +212,35 @@ pub struct ProgramTask {
     /// Tasks it starts after (once their processes have started).
     #[serde(default)]
     pub depends_on: Vec<String>,
+}
+
+/// A cluster the tasks share: one process that listens on `{cluster_port}` (loopback) once it
+/// is ready.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramCluster {
+    /// The program and its arguments, as a task's.
+    pub command: Vec<String>,
+    /// Extra environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory, relative to the spec file's directory (default: that directory).
+    #[serde(default)]
+    pub workdir: Option<String>,
+}
+
+impl ProgramCluster {
+    /// The cluster as a process of the run named `shared`, to be filled in like a task.
+    fn as_task(&self) -> ProgramTask {
+        ProgramTask {
+            name: "shared".into(),
+            command: self.command.clone(),
+            env: self.env.clone(),
+            workdir: self.workdir.clone(),
+            flows: Vec::new(),
+            depends_on: Vec::new(),
+        }
+    }
 }
 
 /// A program task's own checkpoint directory (`{checkpoint}`).
@@ -327,6 +364,20 @@ impl ProgramSpec {
                 self.expand_with(text, &t.name, &|_| Some(String::new()))?;
             }
         }
+        if let Some(c) = &self.cluster {
+            let t = c.as_task();
+            if t.command.is_empty() || t.command[0].trim().is_empty() {
+                return Err("cluster: command is empty; give the program and its arguments".into());
+            }
+            for text in t.command.iter().chain(t.env.values()).chain(t.workdir.iter()) {
+                self.expand_with(text, "cluster", &|_| Some(String::new()))?;
+            }
+            if !t.command.iter().chain(t.env.values()).any(|a| a.contains("{cluster_port}")) {
+                return Err(
+                    "cluster: nothing in its command or env says {cluster_port}, the port it must listen on".into()
+                );
+            }
+        }
         if let Some(f) = self.flows.iter().find(|f| !run_by.contains_key(f.name.as_str())) {
             return Err(format!("flow {} is run by no task: list it in a task's flows", f.name));
         }
@@ -407,6 +458,10 @@ impl ProgramSpec {
                     "run_dir" => env.config.run_dir.display().to_string(),
                     "spec_dir" => self.dir.display().to_string(),
                     "task" => t.name.clone(),
+                    "cluster_port" => job
+                        .and_then(|j| j.clusters.iter().find_map(|c| c.port))
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
                     "await" => job
                         .and_then(|j| j.tasks.iter().find(|jt| jt.name == t.name))
                         .map_or(crate::topology::AwaitPolicy::Any, |jt| jt.await_policy)
@@ -447,25 +502,49 @@ impl ProgramSpec {
     ) -> Result<BTreeMap<String, ProgramCommand>> {
         let mut out = BTreeMap::new();
         for t in &self.tasks {
-            let checkpoint = task_checkpoint(env, &t.name);
-            std::fs::create_dir_all(&checkpoint).map_err(|e| HarnessError::io(&checkpoint, e))?;
-            let events = task_events(env, &t.name);
-            if let Some(p) = events.parent() {
-                std::fs::create_dir_all(p).map_err(|e| HarnessError::io(p, e))?;
-            }
-            let fill = |s: &str| self.fill(env, plan, Some(job), t, s);
-            let workdir = match &t.workdir {
-                Some(w) => self.dir.join(fill(w)?),
-                None => self.dir.clone(),
-            };
-            let mut argv = t.command.iter().map(|a| fill(a)).collect::<Result<Vec<_>>>()?;
-            if argv[0].contains('/') && !Path::new(&argv[0]).is_absolute() {
-                argv[0] = workdir.join(&argv[0]).display().to_string();
-            }
-            let env = t.env.iter().map(|(k, v)| Ok((k.clone(), fill(v)?))).collect::<Result<_>>()?;
-            out.insert(t.name.clone(), ProgramCommand { argv, env, workdir });
+            out.insert(t.name.clone(), self.command(env, plan, job, t)?);
         }
         Ok(out)
+    }
+
+    /// The `[cluster]`'s command filled in for a run whose job has it (`shared-cluster`).
+    pub fn cluster_command(
+        &self,
+        env: &PipelineEnv,
+        plan: &PipelinePlan,
+        job: &crate::topology::JobSpec,
+    ) -> Result<Option<ProgramCommand>> {
+        match &self.cluster {
+            Some(c) if !job.clusters.is_empty() => self.command(env, plan, job, &c.as_task()).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// One process's command, its checkpoint and events places made.
+    fn command(
+        &self,
+        env: &PipelineEnv,
+        plan: &PipelinePlan,
+        job: &crate::topology::JobSpec,
+        t: &ProgramTask,
+    ) -> Result<ProgramCommand> {
+        let checkpoint = task_checkpoint(env, &t.name);
+        std::fs::create_dir_all(&checkpoint).map_err(|e| HarnessError::io(&checkpoint, e))?;
+        let events = task_events(env, &t.name);
+        if let Some(p) = events.parent() {
+            std::fs::create_dir_all(p).map_err(|e| HarnessError::io(p, e))?;
+        }
+        let fill = |s: &str| self.fill(env, plan, Some(job), t, s);
+        let workdir = match &t.workdir {
+            Some(w) => self.dir.join(fill(w)?),
+            None => self.dir.clone(),
+        };
+        let mut argv = t.command.iter().map(|a| fill(a)).collect::<Result<Vec<_>>>()?;
+        if argv[0].contains('/') && !Path::new(&argv[0]).is_absolute() {
+            argv[0] = workdir.join(&argv[0]).display().to_string();
+        }
+        let env = t.env.iter().map(|(k, v)| Ok((k.clone(), fill(v)?))).collect::<Result<_>>()?;
+        Ok(ProgramCommand { argv, env, workdir })
     }
 
     /// Checks, before anything is created, that every task's working directory exists and its
@@ -473,7 +552,8 @@ impl ProgramSpec {
     /// directory named through a placeholder the run fills in is checked when it starts.)
     pub fn check_startable(&self) -> Result<()> {
         let spec_dir = |key: &str| (key == "spec_dir").then(|| self.dir.display().to_string());
-        for t in &self.tasks {
+        let cluster = self.cluster.as_ref().map(ProgramCluster::as_task);
+        for t in self.tasks.iter().chain(cluster.iter()) {
             let fixed = |s: &str| self.expand_with(s, &t.name, &spec_dir).ok();
             let workdir = match &t.workdir {
                 None => Some(self.dir.clone()),
@@ -561,7 +641,13 @@ pub struct ProgramPipeline {
 impl ProgramPipeline {
     /// The pipeline a spec file describes.
     pub fn load(path: &Path) -> Result<ProgramPipeline> {
-        let spec = ProgramSpec::load(path)?;
+        ProgramPipeline::from_spec(ProgramSpec::load(path)?)
+    }
+
+    /// The pipeline a spec describes (one loaded and then changed: a test's variant of a
+    /// shipped spec). It is checked as a spec file is.
+    pub fn from_spec(spec: ProgramSpec) -> Result<ProgramPipeline> {
+        spec.check().map_err(|e| spec_error(&spec.path, e))?;
         // A pipeline's name lives as long as the process (specs are loaded once per command).
         let name: &'static str = Box::leak(spec.name.clone().into_boxed_str());
         let about: &'static str = Box::leak(spec.about.clone().into_boxed_str());
@@ -689,6 +775,11 @@ flows = ["ingest"]
             (GOOD.replace("sink = \"sink\"", "sink = \"other\""), "sink \"other\" is not a declared table"),
             (GOOD.replace("flows = [\"ingest\"]", "flows = []"), "flow ingest is run by no task"),
             (GOOD.replace("{{literal}}", "{oops"), "unclosed"),
+            (
+                format!("{GOOD}\n[cluster]\ncommand = [\"server\"]\n"),
+                "nothing in its command or env says {cluster_port}",
+            ),
+            (format!("{GOOD}\n[cluster]\ncommand = [\"server\", \"{{port}}\"]\n"), "unknown placeholder {port}"),
         ];
         for (text, want) in cases {
             let err = spec(&text).unwrap_err();

@@ -82,6 +82,12 @@ pub struct Scenario {
     pub catalog: Option<Catalog>,
 }
 
+/// A loopback port nothing listens on now, for a program's cluster to listen on.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| HarnessError::io("a loopback port", e))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| HarnessError::io("a loopback port", e))
+}
+
 impl Scenario {
     /// A scenario with defaults: multi-query, await any, no fault, test time scale, seed 1.
     pub fn new(pipeline: Arc<dyn Pipeline>) -> Scenario {
@@ -242,13 +248,13 @@ impl Scenario {
             check_catalog(c, &plan)?;
         }
         if let Some(program) = &plan.program {
-            if self.topology.kind == crate::topology::TopologyKind::SharedCluster {
+            if self.topology.kind == crate::topology::TopologyKind::SharedCluster && program.spec.cluster.is_none() {
                 return Err(HarnessError::bad_input(
                     format!(
-                        "program {} cannot run on a shared cluster: each of its tasks is its own driver",
+                        "program {} cannot run on a shared cluster: its spec has no [cluster] for its tasks to share, so each of its tasks is its own driver",
                         program.spec.name
                     ),
-                    "use --topology multi-query (a failing task fails the run) or cluster-per-task (it fails alone)",
+                    "use --topology multi-query (a failing task fails the run) or cluster-per-task (it fails alone), or give the spec a [cluster] (a Spark Connect server) listening on {cluster_port}",
                 ));
             }
             program.spec.check_startable()?;
@@ -290,6 +296,13 @@ impl Scenario {
         let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
         let env = self.env(&run_id, &dir, &broker, &plan)?;
         if let Some(program) = &plan.program {
+            for c in &mut job.clusters {
+                c.port = Some(free_port()?);
+            }
+            let cluster = program.spec.cluster_command(&env, &plan, &job)?;
+            for c in &mut job.clusters {
+                c.program = cluster.clone();
+            }
             let mut commands = program.spec.commands(&env, &plan, &job)?;
             for t in &mut job.tasks {
                 t.program = commands.remove(&t.name);
@@ -437,6 +450,12 @@ impl Scenario {
             timings: self.timings.clone(),
             env: Vec::new(),
             cluster_memory: self.memory_limit(plan).map(crate::memlimit::MemoryLimit::new),
+            start_within: plan
+                .program
+                .as_ref()
+                .and_then(|p| p.spec.start_within())
+                .unwrap_or_default()
+                .max(Duration::from_secs(60)),
         }));
         let sample = real(self.timings.trigger).clamp(Duration::from_millis(20), Duration::from_secs(1));
         live.observer = Some(Observer::start(env.clone(), plan, history.clone(), sample));
@@ -867,7 +886,7 @@ mod tests {
             program: None,
         };
         let job = JobSpec {
-            clusters: vec![ClusterSpec { name: "shared".into() }],
+            clusters: vec![ClusterSpec::named("shared")],
             tasks: vec![task("ingest", "bronze"), task("alerts", "resolver")],
             monitor_queries: false,
             isolated_tasks: false,

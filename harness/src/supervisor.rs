@@ -47,6 +47,8 @@ pub struct SupervisorConfig {
     pub env: Vec<(String, String)>,
     /// The memory limit of every cluster.
     pub cluster_memory: Option<crate::memlimit::MemoryLimit>,
+    /// How long a cluster may take to be ready (a Spark Connect server: a JVM's start).
+    pub start_within: Duration,
 }
 
 enum Cmd {
@@ -224,8 +226,11 @@ impl Job {
 
     fn spawn(&mut self, role: Role, name: &str, run: u32, attempt: u32, args: Vec<String>) -> Result<()> {
         let log = self.cfg.run_dir.log(&format!("{name}-run{run}-attempt{attempt}"));
-        // A program is its own driver: the clusters' memory limit is its own.
-        let program = self.cfg.job.tasks.iter().find(|t| t.name == name).and_then(|t| t.program.clone());
+        // A program is its own driver (or its cluster is): the clusters' memory limit is its own.
+        let program = match role {
+            Role::Task => self.cfg.job.tasks.iter().find(|t| t.name == name).and_then(|t| t.program.clone()),
+            Role::Cluster => self.cfg.job.clusters.iter().find(|c| c.name == name).and_then(|c| c.program.clone()),
+        };
         let memory = match (&program, role) {
             // Unlimited, a program is still watched in a cgroup of its own: what it is charged
             // is measured, and a fault can squeeze it.
@@ -452,7 +457,7 @@ impl Job {
                     for (_, name, attempt) in due {
                         let Some(spec) = self.cfg.job.tasks.iter().find(|t| t.name == name).cloned() else { continue };
                         // A task whose cluster died retries on a new one.
-                        if spec.program.is_none()
+                        if self.cfg.job.clusters.iter().any(|c| c.name == spec.cluster)
                             && !self.live.contains_key(&spec.cluster)
                             && let Err(reason) = self.start_cluster(&spec.cluster, run).await
                         {
@@ -531,7 +536,29 @@ impl Job {
             return Err(e.to_string());
         }
         let what = format!("cluster {cluster} to listen");
-        let ready = h.wait_for(from, Duration::from_secs(60), &what, |r| match &r.event {
+        let port = self.cfg.job.clusters.iter().find(|c| c.name == cluster).and_then(|c| c.port);
+        if let Some(port) = port {
+            // A program's cluster says nothing: it is ready when its port takes connections.
+            let h2 = h.clone();
+            let (name, within) = (cluster.to_string(), self.cfg.start_within);
+            tokio::spawn(async move {
+                let deadline = Instant::now() + within;
+                while Instant::now() < deadline {
+                    if h2.snapshot()[from..]
+                        .iter()
+                        .any(|r| matches!(&r.event, Event::ProcessExited { name: n, .. } if *n == name))
+                    {
+                        return;
+                    }
+                    if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                        h2.record(Event::ClusterReady { cluster: name, run });
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+        }
+        let ready = h.wait_for(from, self.cfg.start_within, &what, |r| match &r.event {
             Event::ClusterReady { cluster: c, run: rn } if c == cluster && *rn == run => Some(None),
             Event::ProcessExited { name, run: rn, code, signal, .. } if name == cluster && *rn == run => {
                 Some(Some(Exit {

@@ -120,17 +120,20 @@ impl Topology {
     /// driver (its cluster bears the task's name), expected to exit non-zero on a fatal error.
     /// How it awaits its queries is its own affair: the layout's policy reaches it as `{await}`
     /// (a Spark job awaiting `each` or `any`). Under `cluster-per-task` a task past its retries fails alone; under
-    /// `multi-query` it fails the run. Its commands are filled in when the run has its addresses.
+    /// `multi-query` it fails the run. Under `shared-cluster` the spec's `[cluster]` (a Spark
+    /// Connect server) is the cluster every task attaches to, as its client. Its commands are
+    /// filled in when the run has its addresses.
     pub fn job(&self, plan: &PipelinePlan) -> JobSpec {
-        if plan.is_program() {
+        if let Some(program) = &plan.program {
+            let shared = self.kind == TopologyKind::SharedCluster && program.spec.cluster.is_some();
             return JobSpec {
-                clusters: Vec::new(),
+                clusters: if shared { vec![ClusterSpec::named("shared")] } else { Vec::new() },
                 tasks: plan
                     .tasks
                     .iter()
                     .map(|t| TaskSpec {
                         name: t.name.clone(),
-                        cluster: t.name.clone(),
+                        cluster: if shared { "shared".into() } else { t.name.clone() },
                         queries: t.queries.clone(),
                         await_policy: self.await_policy,
                         max_retries: self.max_retries,
@@ -169,7 +172,7 @@ impl Topology {
             ),
         };
         JobSpec {
-            clusters: clusters.into_iter().map(|name| ClusterSpec { name }).collect(),
+            clusters: clusters.into_iter().map(ClusterSpec::named).collect(),
             tasks,
             monitor_queries: self.monitor_queries,
             isolated_tasks: self.kind == TopologyKind::ClusterPerTask,
@@ -195,6 +198,21 @@ impl fmt::Display for Topology {
 pub struct ClusterSpec {
     /// Its name.
     pub name: String,
+    /// For a program pipeline's shared cluster: the command that starts it (its spec's
+    /// `[cluster]`). None: loudfail's own cluster process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<crate::program::ProgramCommand>,
+    /// The loopback port a program's cluster listens on (`{cluster_port}`): it is ready once the
+    /// port takes connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl ClusterSpec {
+    /// loudfail's own cluster process named `name`.
+    pub fn named(name: impl Into<String>) -> ClusterSpec {
+        ClusterSpec { name: name.into(), program: None, port: None }
+    }
 }
 
 /// A task of the job.
