@@ -158,9 +158,15 @@ struct MatrixArgs {
     #[arg(long)]
     only: Option<String>,
     /// A program of your own, described by a spec file: its matrix is every fault that fits a
-    /// program, under multi-query and cluster-per-task, each against its expectation.
-    #[arg(long, value_name = "PATH")]
+    /// program, under multi-query (awaiting each query, and any), its [cluster] shared by its
+    /// tasks (when the spec has one) and cluster-per-task, each against its expectation. When
+    /// the spec names the engine pipeline it is a version of (`model`), that pipeline's verdict
+    /// in the same cell is shown beside.
+    #[arg(long, value_name = "PATH", conflicts_with = "pipeline")]
     pipeline_file: Option<PathBuf>,
+    /// A program loudfail ships, by name (`spark-telemetry`): as --pipeline-file with its spec.
+    #[arg(long)]
+    pipeline: Option<String>,
     /// Every fault of the catalogue in every layout (80 cells): DESIGN.md's matrix, plus the
     /// quiet external-location mismatch, driver-crash, driver-hang, catalog-blip and
     /// checkpoint-corruption.
@@ -457,7 +463,23 @@ fn parent_dir(dir: Option<PathBuf>, default: &str) -> Result<PathBuf, HarnessErr
 }
 
 async fn matrix(args: MatrixArgs) -> i32 {
-    let cells = match &args.pipeline_file {
+    let shipped = match args.pipeline.as_deref() {
+        None => None,
+        Some(name) => match suites::shipped_program(name) {
+            Some(path) => Some(path),
+            None => {
+                let names: Vec<&str> = suites::SHIPPED_PROGRAMS.iter().map(|(n, _)| *n).collect();
+                return fail(&HarnessError::bad_input(
+                    format!("matrix --pipeline {name:?}: not a program loudfail ships"),
+                    format!(
+                        "name one of {} (the engine's pipelines have their matrix without --pipeline), or pass --pipeline-file",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+    let cells = match args.pipeline_file.as_ref().or(shipped.as_ref()) {
         Some(path) => harness::program::ProgramPipeline::load(path)
             .and_then(|p| suites::matrix::program_cells(std::sync::Arc::new(p)))
             .and_then(|all| match args.only.as_deref() {
@@ -505,6 +527,14 @@ async fn matrix(args: MatrixArgs) -> i32 {
         };
         cases.push(harness::junit::case(&report, &cell.id, outcome));
         peak = peak.max(report.peak_memory);
+        // The engine's own run of the cell, when the program names the job it is a version of.
+        let model = match cell.model_scenario(args.seed) {
+            None => None,
+            Some(s) => match s.dir(parent.join(format!("{}__engine", cell.id.replace('/', "__")))).run().await {
+                Ok(r) => Some(r.verdict().to_string()),
+                Err(e) => return fail(&e),
+            },
+        };
         let verdict = report.verdict().to_string();
         println!(
             "{:<50} {:<15} {:<22} {:>7} {:>7} {:>8} {:>8}  {:<22} {:>4} {:>4} {:>5}  {}",
@@ -520,6 +550,7 @@ async fn matrix(args: MatrixArgs) -> i32 {
             a.duplicated,
             report.peak_memory >> 20,
             differs.map(|why| format!("DIFFERS: {why}")).unwrap_or_else(|| "as expected".into())
+                + &model.map(|v| format!("; engine: {v}")).unwrap_or_default()
         );
     }
     let junit = parent.join("junit.xml");

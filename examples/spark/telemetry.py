@@ -34,7 +34,9 @@ Everything it needs comes from its environment (loudfail fills it in from the sp
 
 import json
 import os
+import socket
 import sys
+import threading
 import time
 
 # Spark's Python workers must run this venv's Python: without it the source's worker fails
@@ -48,6 +50,8 @@ from pyspark.sql import SparkSession, functions as F  # noqa: E402
 from pyspark.sql.streaming import StreamingQueryListener  # noqa: E402
 
 from kafka_source import KafkaSource  # noqa: E402
+
+SPARK = None  # the driver's session, once it has one
 
 RECORD = "id long, ts long, device string, reading double"
 EVENT = "id long, ts long, alert string, state string"
@@ -137,6 +141,7 @@ def main():
         log(f"LF_AWAIT must be each or any, not {await_policy!r}")
         sys.exit(2)
 
+    global SPARK
     remote = os.environ.get("LF_CLUSTER_PORT", "")
     if remote:
         # A client of the shared cluster (a Spark Connect server): its queries run there.
@@ -159,6 +164,7 @@ def main():
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
+    SPARK = spark
     spark.dataSource.register(KafkaSource)
     spark.streams.addListener(Listener())
 
@@ -199,8 +205,46 @@ def main():
     except Exception as e:  # a query failed and the await raised it: the driver's end
         say("await_raised", error=str(e)[:2000])
         log(f"a query failed: {str(e)[:2000]}")
-        sys.exit(1)
+        leave(spark, 1)
+
+
+def server_up():
+    """Whether the shared cluster still takes connections: a client whose server is gone has
+    nothing to stop there, and every call would wait out its retries."""
+    try:
+        socket.create_connection(("127.0.0.1", int(os.environ["LF_CLUSTER_PORT"])), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def leave(spark, code):
+    """Ends the driver with `code`. Its other queries are stopped first: on a shared cluster they
+    run in the server, not in this process, and would run on without their driver (measured: a
+    retried client then met its predecessor's queries still writing). Then the process exits at
+    once: a Connect client's threads would otherwise keep an interpreter alive after an error."""
+    # In local mode the queries die with this process and its JVM.
+    if spark is not None and os.environ.get("LF_CLUSTER_PORT") and server_up():
+
+        def stop():
+            try:
+                for q in spark.streams.active:
+                    q.stop()
+                spark.stop()  # on Spark Connect: releases the session on the server
+            except Exception as e:
+                log(f"stopping the queries: {str(e)[:500]}")
+
+        stopper = threading.Thread(target=stop, daemon=True)
+        stopper.start()
+        stopper.join(20)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as e:  # a failure while starting (a query that cannot start): loud
+        log(f"the driver failed: {str(e)[:2000]}")
+        leave(SPARK, 1)

@@ -88,8 +88,8 @@ impl Fault for DriverOom {
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let query = self.query(ctx.plan())?;
-        if let Some(task) = ctx.program_task_of(&query) {
-            return squeeze(ctx, &query, &task).await;
+        if let Some(driver) = ctx.program_driver_of(&query) {
+            return squeeze(ctx, &query, &driver).await;
         }
         let cluster = ctx.cluster_of(NAME, &query)?;
         let mark = ctx.mark();
@@ -140,11 +140,12 @@ const KILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// How far above what a program holds its limit is squeezed to.
 const MARGIN: u64 = 1 << 20;
 
-/// A program cannot be made to grow: its task's cgroup limit is lowered to just above what it
-/// is charged while it runs, and its own next allocations cross it.
+/// A program cannot be made to grow: its driver's cgroup limit (its task's, or the shared
+/// cluster's it is a client of) is lowered to just above what it is charged while it runs, and
+/// its own next allocations cross it.
 async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
     let fail = |problem: String| HarnessError::Fault { fault: NAME.into(), problem };
-    let pid = ctx.pid(task).await?.ok_or_else(|| fail(format!("task {task} was not running")))?;
+    let pid = ctx.pid(task).await?.ok_or_else(|| fail(format!("driver {task} was not running")))?;
     let cgroup = harness::memlimit::cgroup_of(pid).ok_or_else(|| {
         HarnessError::bad_input(
             format!("{NAME} on a program needs a memory cgroup of its task's own, and this machine offers none"),
@@ -156,19 +157,26 @@ async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
     let limit = harness::memlimit::squeeze(&cgroup, MARGIN)?;
     ctx.record(harness::Event::Phase {
         name: format!(
-            "{NAME}: task {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous)",
+            "{NAME}: driver {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous)",
             limit >> 20,
             charged >> 20,
             anonymous >> 20
         ),
     });
-    let death = ctx.await_cluster_exit_within(mark, task, KILL_TIMEOUT).await?;
+    let death = ctx.await_cluster_exit_within(mark, task, KILL_TIMEOUT).await.map_err(|e| match e {
+        HarnessError::Timeout { .. } => fail(format!(
+            "driver {task} was not killed within {} s under a limit squeezed to {} MiB: it allocated nothing new              meanwhile (a JVM reuses the heap it has committed), and a program that does not grow cannot be made              to run out of memory from outside",
+            KILL_TIMEOUT.as_secs(),
+            limit >> 20
+        )),
+        other => other,
+    })?;
     match death.out_of_memory {
         Some(_) => {
-            let error = format!("task {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);
+            let error = format!("driver {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);
             ctx.effect(death.at, NAME, query, "OOMKilled", &error);
             Ok(())
         }
-        None => Err(fail(format!("task {task} ended (signal {:?}) but not for lack of memory", death.signal))),
+        None => Err(fail(format!("driver {task} ended (signal {:?}) but not for lack of memory", death.signal))),
     }
 }

@@ -540,6 +540,15 @@ impl FaultCtx<'_> {
         self.job.task_of(query).filter(|t| t.program.is_some()).map(|t| t.name.clone())
     }
 
+    /// For a program pipeline: the process that is the driver of `query` — the shared cluster
+    /// its task is a client of (a Spark Connect server), or else the task itself. None on
+    /// loudfail's engine.
+    pub fn program_driver_of(&self, query: &str) -> Option<String> {
+        let task = self.job.task_of(query).filter(|t| t.program.is_some())?;
+        let shared = self.job.clusters.iter().any(|c| c.name == task.cluster && c.program.is_some());
+        Some(if shared { task.cluster.clone() } else { task.name.clone() })
+    }
+
     /// How long a query's Kafka source waits for the broker before it fails, in real time.
     pub fn source_timeout(&self) -> Duration {
         self.timings.source_timeout(self.scale)

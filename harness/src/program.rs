@@ -95,6 +95,11 @@ pub struct ProgramSpec {
     pub flows: Vec<Flow>,
     /// The processes that run the program.
     pub tasks: Vec<ProgramTask>,
+    /// The engine pipeline (by name) this program is a version of — `telemetry` for the seed
+    /// incident's job on Spark. `loudfail matrix` runs it beside each cell, so the engine's
+    /// verdict (loudfail's model of the job) stands beside the program's.
+    #[serde(default)]
+    pub model: Option<String>,
     /// A cluster the tasks can share (a Spark Connect server), started under `shared-cluster`
     /// before them; every task is then its client (`{cluster_port}`).
     #[serde(default)]

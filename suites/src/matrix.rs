@@ -47,6 +47,9 @@ pub struct Cell {
     pub topology: Topology,
     /// The pipeline's plan with default options (where the fault's target sits).
     pub plan: harness::pipeline::PipelinePlan,
+    /// For a program that names the engine pipeline it is a version of (its spec's `model`):
+    /// that pipeline, whose run of the same fault in the same layout is shown beside.
+    pub model: Option<Arc<dyn harness::Pipeline>>,
 }
 
 impl Cell {
@@ -85,6 +88,20 @@ impl Cell {
         }
     }
 
+    /// The same fault in the same layout on the engine pipeline the program is a version of,
+    /// at the engine's scale: what loudfail's model of the job says the cell shows.
+    pub fn model_scenario(&self, seed: u64) -> Option<Scenario> {
+        let model = self.model.clone()?;
+        Some(
+            Scenario::new(model)
+                .topology(self.topology.clone())
+                .fault(self.fault.clone())
+                .seed(seed)
+                .scale(harness::TimeScale::TEST)
+                .options(PipelineOptions::default()),
+        )
+    }
+
     /// The scenario that runs it.
     pub fn scenario(&self, seed: u64) -> Result<Scenario> {
         let mut s = Scenario::new(self.pipeline.clone())
@@ -117,6 +134,22 @@ pub fn program_layouts() -> Vec<(&'static str, Topology)> {
         ("multi-query", Topology::multi_query(AwaitPolicy::Any)),
         ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
     ]
+}
+
+/// The layouts of a program's matrix: its tasks under one driver awaiting each query (the
+/// `{await}` placeholder) or any, the spec's `[cluster]` shared by every task (when it has one),
+/// and each task on a cluster of its own. ("monitored" needs the job to see each query end,
+/// which a program does not tell it.)
+pub fn program_matrix_layouts(spec: &harness::program::ProgramSpec) -> Vec<(&'static str, Topology)> {
+    let mut out = vec![
+        ("multi-query-each", Topology::multi_query(AwaitPolicy::Each)),
+        ("multi-query-any", Topology::multi_query(AwaitPolicy::Any)),
+    ];
+    if spec.cluster.is_some() {
+        out.push(("shared-cluster", Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any)));
+    }
+    out.push(("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)));
+    out
 }
 
 /// DESIGN.md's rows: fault, and the pipeline of its incident.
@@ -171,6 +204,7 @@ fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
                 layout,
                 topology,
                 plan: plan.clone(),
+                model: None,
             });
         }
     }
@@ -183,9 +217,18 @@ fn rows(rows: &[(&str, &'static str)]) -> Vec<Cell> {
 /// the expectation its fault gives for where the program's flows sit.
 pub fn program_cells(pipeline: Arc<harness::program::ProgramPipeline>) -> Result<Vec<Cell>> {
     let scale = pipeline.spec().time_scale();
+    let layouts = program_matrix_layouts(pipeline.spec());
+    let model = match &pipeline.spec().model {
+        Some(name) => Some(crate::registry().get(name).map_err(|_| {
+            HarnessError::bad_input(
+                format!("{}: model {name:?} is not one of loudfail's engine pipelines", pipeline.spec().path.display()),
+                format!("name one of {} as the spec's model, or leave it out", crate::registry().names().join(", ")),
+            )
+        })?),
+        None => None,
+    };
     let pipeline: Arc<dyn harness::Pipeline> = pipeline;
     let plan = pipeline.plan("matrix", &PipelineOptions::default())?;
-    let layouts = program_layouts();
     let mut out = Vec::new();
     for fault in crate::faults().all().iter().filter(|f| f.fits_programs()) {
         if fault.check(&plan).is_err() {
@@ -200,6 +243,7 @@ pub fn program_cells(pipeline: Arc<harness::program::ProgramPipeline>) -> Result
                 layout,
                 topology: topology.clone(),
                 plan: plan.clone(),
+                model: model.clone(),
             });
         }
     }
@@ -273,5 +317,33 @@ mod tests {
         assert_eq!(all("poison-record/multi-query-each"), Expectation::LoudRestarted, "features is awaited first");
         assert_eq!(all("poison-record/shared-cluster"), Expectation::Collateral);
         assert_eq!(all("schema-mismatch/cluster-per-task"), Expectation::LoudRestarted);
+    }
+
+    fn spark_spec() -> harness::program::ProgramSpec {
+        harness::program::ProgramSpec::load(&crate::shipped_program("spark-telemetry").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_program_with_a_cluster_has_the_shared_cluster_column_and_its_model_beside() {
+        let names = |spec: &harness::program::ProgramSpec| -> Vec<&str> {
+            program_matrix_layouts(spec).into_iter().map(|(n, _)| n).collect()
+        };
+        let mut spec = spark_spec();
+        assert_eq!(names(&spec), ["multi-query-each", "multi-query-any", "shared-cluster", "cluster-per-task"]);
+        let cells =
+            program_cells(Arc::new(harness::program::ProgramPipeline::from_spec(spec.clone()).unwrap())).unwrap();
+        let cell = cells.iter().find(|c| c.id == "concurrent-append/multi-query-each").unwrap();
+        assert_eq!(cell.expected(), Expectation::Silent);
+        assert_eq!(cell.model.as_ref().map(|m| m.name()), Some("telemetry"));
+        assert!(cell.model_scenario(1).is_some());
+        spec.cluster = None;
+        assert_eq!(names(&spec), ["multi-query-each", "multi-query-any", "cluster-per-task"]);
+        spec.model = Some("sparkle".into());
+        let err = program_cells(Arc::new(harness::program::ProgramPipeline::from_spec(spec).unwrap())).unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("model \"sparkle\" is not one of loudfail's engine pipelines") && err.contains("telemetry"),
+            "{err}"
+        );
     }
 }
