@@ -611,19 +611,22 @@ fn row(name: &str, v: &[Duration], target: &str) {
 
 fn list() -> i32 {
     println!("pipelines:");
-    for p in suites::registry().all() {
-        println!("  {:<22} {}", p.name(), p.about());
+    let registry = suites::registry();
+    let names = registry.all().iter().map(|p| p.name()).chain(suites::SHIPPED_PROGRAMS.iter().map(|(n, _)| *n));
+    let w = names.map(str::len).max().unwrap_or(0).max(20);
+    for p in registry.all() {
+        println!("  {:<w$}  {}", p.name(), p.about());
     }
     for (name, path) in suites::SHIPPED_PROGRAMS {
-        println!("  {name:<22} a program with its spec file ({path}); needs its venv (ci/setup.sh)");
+        println!("  {name:<w$}  a program with its spec file ({path}); needs its venv (ci/setup.sh)");
     }
     println!("topologies:");
     for (n, _) in TopologyKind::ALL {
         println!("  {n}");
     }
-    println!(
-        "await policies:\n  each                   await each query in order (the incident)\n  any                    await any termination (the band-aid)"
-    );
+    println!("await policies:");
+    println!("  {:<w$}  await each query in order (the incident)", "each");
+    println!("  {:<w$}  await any termination (the band-aid)", "any");
     println!("faults (fits: the pipelines each works on; a program is one run from --pipeline-file):");
     let faults = suites::faults();
     let width = faults.all().iter().map(|f| f.name().len()).max().unwrap_or(0);

@@ -15,6 +15,19 @@ pub struct TimeScale {
     pub factor: f64,
 }
 
+impl std::fmt::Display for TimeScale {
+    /// As a person writes it: nominal to real, `600:1` (`1:1` is real time).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = 1.0 / self.factor;
+        if (n - n.round()).abs() < 1e-6 {
+            write!(f, "{}:1", n.round() as u64)
+        } else {
+            let text = format!("{n:.3}");
+            write!(f, "{}:1", text.trim_end_matches('0').trim_end_matches('.'))
+        }
+    }
+}
+
 impl TimeScale {
     /// The scale `cargo test` uses: ten nominal minutes take one real second.
     pub const TEST: TimeScale = TimeScale { factor: 1.0 / 600.0 };
@@ -178,6 +191,14 @@ mod tests {
         assert_eq!(parse_human("2"), None, "a unit is required");
         assert_eq!(parse_human("2x"), None);
         assert_eq!(parse_human(""), None);
+    }
+
+    #[test]
+    fn scales_are_written_nominal_to_real() {
+        assert_eq!(TimeScale::TEST.to_string(), "600:1");
+        assert_eq!(TimeScale::REAL.to_string(), "1:1");
+        assert_eq!(TimeScale { factor: 1.0 / 20.0 }.to_string(), "20:1");
+        assert_eq!(TimeScale { factor: 0.3 }.to_string(), "3.333:1");
     }
 
     #[test]

@@ -203,16 +203,18 @@ pub fn render(records: &[Record], report: &Report) -> String {
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="12">"#
     );
-    // Time axis.
-    let span = Duration::from_micros((end - start) as u64);
-    let step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000]
+    // Time axis, in nominal time: the bounds and the report speak in it.
+    let scale = report.scale;
+    let span = scale.nominal(Duration::from_micros((end - start) as u64));
+    let step = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000, 120_000, 300_000]
         .into_iter()
+        .chain([600_000, 1_200_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000])
         .map(Duration::from_millis)
         .find(|d| span.as_secs_f64() / d.as_secs_f64() <= 12.0)
-        .unwrap_or(Duration::from_secs(600));
+        .unwrap_or(Duration::from_secs(86_400));
     let mut t = Duration::ZERO;
     while t <= span {
-        let px = x(start + t.as_micros() as i64);
+        let px = x(start + scale.real(t).as_micros() as i64);
         let _ = write!(
             svg,
             r##"<line x1="{px:.1}" y1="{}" x2="{px:.1}" y2="{}" stroke="#eee"/><text x="{px:.1}" y="{}" text-anchor="middle" fill="#777">{}</text>"##,
@@ -301,7 +303,7 @@ pub fn render(records: &[Record], report: &Report) -> String {
 <style>body{{font-family:sans-serif;margin:20px;color:#222}} .k span{{display:inline-block;width:12px;height:12px;margin:0 4px 0 14px;vertical-align:middle}}</style>
 </head><body>
 <h2>loudfail run {run}: {verdict}</h2>
-<p>{pipeline} · {topology} · {faults} · seed {seed} · time scale ×{scale} (times are real; hover for details)</p>
+<p>{pipeline} · {topology} · {faults} · seed {seed} · time scale {scale} (the axis in nominal time; hover for details, in real time)</p>
 <p class="k"><span style="background:#5cb85c"></span>RUNNING<span style="background:#f0ad4e"></span>RETRYING<span style="background:#d9534f"></span>FAILED<span style="background:#c9c9c9"></span>PENDING<span style="background:#6c7a89"></span>TERMINATED<span style="background:#8fb8de"></span>cluster alive<span style="background:#ffe082"></span>silent window<span style="background:rgba(217,83,79,0.25)"></span>fault in force</p>
 {svg}
 <pre>{table}</pre>
@@ -313,7 +315,7 @@ pub fn render(records: &[Record], report: &Report) -> String {
         topology = esc(&report.topology),
         faults = esc(&if report.faults.is_empty() { "no fault".into() } else { report.faults.join(", ") }),
         seed = report.seed,
-        scale = report.scale.factor,
+        scale = report.scale,
         table = esc(&report.render()),
     )
 }
