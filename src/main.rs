@@ -41,8 +41,37 @@ enum Command {
     /// property, 1 when one broke it (the minimal one is printed with its replay line), 2 for bad
     /// input or a harness error.
     Explore(ExploreArgs),
+    /// Judge a finished run again from its directory, offline: its history analysed afresh by
+    /// this version's oracles, the same report printed. Exit codes as `run`'s.
+    Judge(JudgeArgs),
     /// List pipelines, topologies and faults.
     List,
+}
+
+#[derive(Debug, Args)]
+struct JudgeArgs {
+    /// The run directory (it holds history.jsonl and report.json).
+    dir: PathBuf,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn judge(args: JudgeArgs) -> i32 {
+    match harness::Report::judge(&args.dir) {
+        Ok(report) => print_report(&report, args.json),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints a report (the table, or JSON) and returns its exit code.
+fn print_report(report: &harness::Report, json: bool) -> i32 {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+    } else {
+        print!("{}", report.render());
+    }
+    report.exit_code()
 }
 
 #[derive(Debug, Clone, Args)]
@@ -255,14 +284,7 @@ async fn run(args: RunArgs) -> i32 {
         s = s.dir(d);
     }
     match s.run().await {
-        Ok(report) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-            } else {
-                print!("{}", report.render());
-            }
-            report.exit_code()
-        }
+        Ok(report) => print_report(&report, args.json),
         Err(e) => fail(&e),
     }
 }
@@ -652,6 +674,7 @@ fn main() {
         async move {
             match cli.command {
                 Command::List => list(),
+                Command::Judge(args) => judge(args),
                 Command::Run(args) => run(args).await,
                 Command::Bench(args) => bench(args).await,
                 Command::Matrix(args) => matrix(args).await,

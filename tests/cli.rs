@@ -268,3 +268,38 @@ async fn a_program_that_exits_at_once_is_a_clear_error_not_an_endless_wait() {
     assert!(t.contains("run its command by hand"), "{t}");
     assert_nothing_left(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn judge_prints_again_the_report_each_run_printed() {
+    use harness::{AwaitPolicy, Topology};
+    let cases = [
+        ("telemetry", "concurrent-append", Topology::multi_query(AwaitPolicy::Each), "judge-silent"),
+        ("telemetry", "concurrent-append", Topology::multi_query(AwaitPolicy::Any), "judge-loud"),
+        (
+            "features-inference",
+            "external-location-mismatch-quiet",
+            Topology::multi_query(AwaitPolicy::Any),
+            "judge-loss",
+        ),
+    ];
+    let mut kinds = std::collections::BTreeSet::new();
+    for (pipeline, fault, topology, name) in cases {
+        let report = crate::support::run_scenario(pipeline, fault, topology, 1, name).await;
+        // The history analysed afresh, offline: the same report, the same exit code.
+        let o = loudfail(&["judge", report.dir.to_str().unwrap()]);
+        assert_eq!(String::from_utf8_lossy(&o.stdout), report.render(), "{name}");
+        assert_eq!(o.status.code(), Some(report.exit_code()), "{name}");
+        kinds.insert(report.verdict().to_string().split('(').next().unwrap().to_string());
+    }
+    assert_eq!(kinds.len(), 3, "three kinds of verdict: {kinds:?}");
+    // A directory that holds no run is bad input, naming the fix.
+    let empty = scratch("judge-empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = loudfail(&["judge", empty.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("is not a run directory that can be judged: it has no history.jsonl") && t.contains("Help:"),
+        "{t}"
+    );
+}

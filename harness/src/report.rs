@@ -108,6 +108,37 @@ impl ClusterMemory {
 }
 
 impl Report {
+    /// Judges a run again from its directory, offline: its `history.jsonl` is analysed afresh by
+    /// this version's oracles — the deterministic half of a replay, and how an oracle change is
+    /// checked against old runs. What a history does not hold (the scenario's names and
+    /// expectation, wall time, memory) comes from the `report.json` the run saved.
+    pub fn judge(dir: &std::path::Path) -> Result<Report> {
+        let not_a_run = |what: &str| {
+            crate::error::HarnessError::bad_input(
+                format!("{} is not a run directory that can be judged: {what}", dir.display()),
+                "pass a directory a finished `loudfail run` (or a matrix cell, an explored run) wrote: it holds history.jsonl and report.json",
+            )
+        };
+        let history = dir.join("history.jsonl");
+        let saved = dir.join("report.json");
+        if !history.is_file() {
+            return Err(not_a_run("it has no history.jsonl"));
+        }
+        if !saved.is_file() {
+            return Err(not_a_run("it has no report.json (was the run interrupted before its end?)"));
+        }
+        let text = std::fs::read_to_string(&saved).map_err(|e| crate::error::HarnessError::io(&saved, e))?;
+        let mut report: Report = serde_json::from_str(&text)
+            .map_err(|e| crate::error::HarnessError::json(saved.display().to_string(), e))?;
+        let records = crate::history::History::read(&history)?;
+        report.analysis = crate::oracle::analyze(&records);
+        if let Some(b) = crate::oracle::Bounds::of(&records) {
+            report.restart_bound = Duration::from_micros(b.restart_us.max(0) as u64);
+        }
+        report.dir = dir.to_path_buf();
+        Ok(report)
+    }
+
     /// The verdict.
     pub fn verdict(&self) -> &Verdict {
         &self.analysis.verdict
