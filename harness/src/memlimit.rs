@@ -1,10 +1,12 @@
 //! Memory limits for cluster processes, so a driver that outgrows its memory is really killed.
 //!
-//! Where this process's memory cgroup (v1) lets us create a child, each limited process gets its
-//! own cgroup with `memory.limit_in_bytes`; past it the kernel OOM-kills with SIGKILL and
-//! `memory.oom_control` counts the kill. Elsewhere the process runs under `RLIMIT_AS`, where an
-//! allocation past the limit fails and a Rust program aborts (SIGABRT). Which mechanism a run
-//! used is recorded in its history; every cgroup is removed when its process is gone.
+//! Where this process's memory cgroup lets us create a child, each limited process gets its own
+//! cgroup with a limit; past it the kernel OOM-kills with SIGKILL and counts the kill. Both
+//! hierarchies are spoken: cgroup v1 (`memory.limit_in_bytes`, `memory.oom_control`, this
+//! machine's) and v2 (`memory.max`, `memory.events`, most CI hosts'); a cgroup's files say which
+//! it is. Elsewhere the process runs under `RLIMIT_AS`, where an allocation past the limit fails
+//! and a Rust program aborts (SIGABRT). Which mechanism a run used is recorded in its history;
+//! every cgroup is removed when its process is gone.
 
 use crate::error::{HarnessError, Result};
 use serde::{Deserialize, Serialize};
@@ -73,35 +75,111 @@ impl MemoryLimit {
         if !self.is_limited() {
             return Ok(Some(dir));
         }
-        let limit = dir.join("memory.limit_in_bytes");
+        let version = Version::of(parent);
+        let limit = dir.join(version.limit_file());
         std::fs::write(&limit, self.bytes.to_string()).map_err(|e| HarnessError::io(&limit, e))?;
         // Without swap accounting the limit would let the process swap instead of dying.
-        let memsw = dir.join("memory.memsw.limit_in_bytes");
-        if memsw.exists() {
-            let _ = std::fs::write(&memsw, self.bytes.to_string());
+        match version {
+            Version::V1 => {
+                let memsw = dir.join("memory.memsw.limit_in_bytes");
+                if memsw.exists() {
+                    let _ = std::fs::write(&memsw, self.bytes.to_string());
+                }
+            }
+            Version::V2 => {
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+            }
         }
         Ok(Some(dir))
     }
 }
 
-/// The memory cgroup (v1) directory of process `pid` (`self` for this one), from
+/// Which cgroup hierarchy a memory cgroup belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// cgroup v1: a `memory` hierarchy of its own.
+    V1,
+    /// cgroup v2: the unified hierarchy.
+    V2,
+}
+
+impl Version {
+    /// The hierarchy of the cgroup at `dir`, from the files it holds (v2's `cgroup.controllers`
+    /// is in every cgroup of the unified hierarchy, its root included).
+    pub fn of(dir: &Path) -> Version {
+        if dir.join("cgroup.controllers").exists() { Version::V2 } else { Version::V1 }
+    }
+
+    /// The file that holds the limit.
+    fn limit_file(self) -> &'static str {
+        match self {
+            Version::V1 => "memory.limit_in_bytes",
+            Version::V2 => "memory.max",
+        }
+    }
+}
+
+/// One `key value` line of a flat-keyed cgroup file (`memory.stat`, `memory.events`).
+fn keyed(cgroup: &Path, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(cgroup.join(file)).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A number a cgroup file holds alone.
+fn number(cgroup: &Path, file: &str) -> Option<u64> {
+    std::fs::read_to_string(cgroup.join(file)).ok()?.trim().parse().ok()
+}
+
+/// Where the cgroup file systems are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The memory cgroup directory of process `pid` (`self` for this one), from
 /// `/proc/<pid>/cgroup`.
 fn memory_cgroup(pid: &str) -> Option<PathBuf> {
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let rel = own.lines().find_map(|l| {
-        let mut parts = l.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers.split(',').any(|c| c == "memory").then(|| path.trim_start_matches('/').to_string())
-    })?;
-    Some(Path::new("/sys/fs/cgroup/memory").join(rel))
+    memory_cgroup_in(&own, Path::new(CGROUP_ROOT))
 }
 
-/// This process's memory cgroup, if a child can be created in it.
+/// The memory cgroup a `/proc/<pid>/cgroup` text names, under the cgroup mount `root`: the v1
+/// `memory` hierarchy's line (`4:memory:/a/b` → `root/memory/a/b`), or else, on a unified
+/// hierarchy, its only line (`0::/a/b` → `root/a/b`).
+fn memory_cgroup_in(text: &str, root: &Path) -> Option<PathBuf> {
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((controllers, path.trim_start_matches('/')))
+        })
+        .collect();
+    if let Some((_, rel)) = lines.iter().find(|(c, _)| c.split(',').any(|c| c == "memory")) {
+        return Some(root.join("memory").join(rel));
+    }
+    let (_, rel) = lines.iter().find(|(c, _)| c.is_empty())?;
+    root.join("cgroup.controllers").exists().then(|| root.join(rel))
+}
+
+/// This process's memory cgroup, if a child with a memory limit can be created in it (on v2,
+/// when the memory controller is delegated to its children: `cgroup.subtree_control`).
 fn cgroup_parent() -> Option<PathBuf> {
-    let dir = memory_cgroup("self")?;
+    usable_parent(memory_cgroup("self")?)
+}
+
+/// `dir`, if a child with a memory limit can be created in it.
+fn usable_parent(dir: PathBuf) -> Option<PathBuf> {
+    if Version::of(&dir) == Version::V2 {
+        // Children get a memory controller only where it is delegated to them. Where this
+        // cgroup may hold processes and delegate (a container's root), delegate it; elsewhere
+        // the write is refused and RLIMIT_AS it is.
+        let control = dir.join("cgroup.subtree_control");
+        let delegated = std::fs::read_to_string(&control).is_ok_and(|t| t.split_whitespace().any(|c| c == "memory"));
+        if !delegated {
+            let _ = std::fs::write(&control, "+memory");
+        }
+    }
     let probe = dir.join(format!("loudfail-probe-{}", std::process::id()));
     std::fs::create_dir(&probe).ok()?;
-    let usable = probe.join("memory.limit_in_bytes").exists();
+    let usable = probe.join(Version::of(&dir).limit_file()).exists();
     let _ = std::fs::remove_dir(&probe);
     usable.then_some(dir)
 }
@@ -162,15 +240,20 @@ pub fn attach(cgroup: &Path, pid: u32) -> Result<()> {
 
 /// How many processes the kernel OOM-killed in a cgroup.
 pub fn oom_kills(cgroup: &Path) -> u64 {
-    std::fs::read_to_string(cgroup.join("memory.oom_control"))
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|n| n.trim().parse().ok())))
-        .unwrap_or(0)
+    match Version::of(cgroup) {
+        Version::V1 => keyed(cgroup, "memory.oom_control", "oom_kill"),
+        Version::V2 => keyed(cgroup, "memory.events", "oom_kill"),
+    }
+    .unwrap_or(0)
 }
 
-/// The most memory a cgroup was ever charged, in bytes.
+/// The most memory a cgroup was ever charged, in bytes (on v2, where the kernel keeps
+/// `memory.peak`: 5.19 and later).
 pub fn peak_usage(cgroup: &Path) -> Option<u64> {
-    std::fs::read_to_string(cgroup.join("memory.max_usage_in_bytes")).ok()?.trim().parse().ok()
+    match Version::of(cgroup) {
+        Version::V1 => number(cgroup, "memory.max_usage_in_bytes"),
+        Version::V2 => number(cgroup, "memory.peak"),
+    }
 }
 
 /// The memory cgroup (v1) a process is in, when it is one this process made.
@@ -183,10 +266,10 @@ pub fn cgroup_of(pid: u32) -> Option<PathBuf> {
 /// What a cgroup is charged now, in bytes: `(everything, anonymous memory)`. The rest is page
 /// cache, which the kernel reclaims before it kills.
 pub fn charge(cgroup: &Path) -> Option<(u64, u64)> {
-    let usage = std::fs::read_to_string(cgroup.join("memory.usage_in_bytes")).ok()?.trim().parse().ok()?;
-    let stat = std::fs::read_to_string(cgroup.join("memory.stat")).ok()?;
-    let rss = stat.lines().find_map(|l| l.strip_prefix("total_rss ").and_then(|n| n.trim().parse().ok()))?;
-    Some((usage, rss))
+    match Version::of(cgroup) {
+        Version::V1 => Some((number(cgroup, "memory.usage_in_bytes")?, keyed(cgroup, "memory.stat", "total_rss")?)),
+        Version::V2 => Some((number(cgroup, "memory.current")?, keyed(cgroup, "memory.stat", "anon")?)),
+    }
 }
 
 /// Lowers a cgroup's limit to just above what its processes cannot do without, so that their
@@ -194,8 +277,21 @@ pub fn charge(cgroup: &Path) -> Option<(u64, u64)> {
 /// kernel has reclaimed the charge below it (page cache, pages of mapped files not in use), and
 /// refused with EBUSY when it cannot — never a kill. So the lowest accepted limit is searched
 /// for between the processes' anonymous memory and their charge (each accepted step reclaims),
-/// and `margin` is added to it. Returns the limit set.
+/// and `margin` is added to it. On v2 a limit below the charge is always accepted, and the
+/// kernel reclaims towards it (killing if it cannot): the limit is set to the anonymous memory
+/// and `margin`, which the page cache is reclaimed to meet. Returns the limit set.
 pub fn squeeze(cgroup: &Path, margin: u64) -> Result<u64> {
+    if Version::of(cgroup) == Version::V2 {
+        let (_, anon) = charge(cgroup).ok_or_else(|| HarnessError::Check {
+            what: cgroup.display().to_string(),
+            problem: "cannot read what the cgroup is charged".into(),
+        })?;
+        let limit = anon + 2 * margin;
+        let file = cgroup.join("memory.max");
+        let _ = std::fs::write(cgroup.join("memory.swap.max"), "0");
+        std::fs::write(&file, limit.to_string()).map_err(|e| HarnessError::io(&file, e))?;
+        return Ok(limit);
+    }
     let limit_file = cgroup.join("memory.limit_in_bytes");
     let set = |bytes: u64| -> std::io::Result<()> {
         // Swap accounting, where there is any, follows; it must stay at least the limit, so it
@@ -284,6 +380,77 @@ pub fn parse_size(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A directory laid out like a cgroup: `files` written into it.
+    fn fake(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("loudfail-fake-cgroup-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_process_memory_cgroup_is_found_in_either_hierarchy() {
+        let v2 = fake("root-v2", &[("cgroup.controllers", "cpu memory pids")]);
+        let hybrid = "12:pids:/user.slice\n4:memory:/process_api/abc\n0::/user.slice/x.scope\n";
+        assert_eq!(memory_cgroup_in(hybrid, &v2), Some(v2.join("memory/process_api/abc")), "v1's memory line first");
+        let unified = "0::/system.slice/runner.service\n";
+        assert_eq!(memory_cgroup_in(unified, &v2), Some(v2.join("system.slice/runner.service")));
+        let v1_only = fake("root-v1", &[]);
+        assert_eq!(memory_cgroup_in(unified, &v1_only), None, "no unified hierarchy mounted there");
+        std::fs::remove_dir_all(v2).unwrap();
+        std::fs::remove_dir_all(v1_only).unwrap();
+    }
+
+    #[test]
+    fn a_v2_cgroup_is_limited_without_swap_and_read_through_its_own_files() {
+        let parent = fake("parent-v2", &[("cgroup.controllers", "memory"), ("cgroup.subtree_control", "memory")]);
+        let limit = MemoryLimit { bytes: 256 << 20, mechanism: Mechanism::Cgroup, parent: Some(parent.clone()) };
+        let cg = limit.cgroup("driver-run1-attempt1").unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap(), (256u64 << 20).to_string());
+        assert_eq!(std::fs::read_to_string(cg.join("memory.swap.max")).unwrap(), "0");
+        // What the kernel writes in a v2 cgroup.
+        for (file, text) in [
+            ("cgroup.controllers", "memory"),
+            ("memory.events", "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\noom_group_kill 0\n"),
+            ("memory.current", "104857600\n"),
+            ("memory.peak", "209715200\n"),
+            ("memory.stat", "anon 73400320\nfile 31457280\nanon_thp 0\n"),
+            ("cgroup.procs", "101\n102\n"),
+        ] {
+            std::fs::write(cg.join(file), text).unwrap();
+        }
+        assert_eq!(Version::of(&cg), Version::V2);
+        assert_eq!(oom_kills(&cg), 1);
+        assert_eq!(peak_usage(&cg), Some(200 << 20));
+        assert_eq!(charge(&cg), Some((100 << 20, 70 << 20)));
+        assert_eq!(members(&cg), [101, 102]);
+        // Squeezed to its anonymous memory and a margin: the page cache is reclaimed to meet it.
+        assert_eq!(squeeze(&cg, 1 << 20).unwrap(), (70 << 20) + (2 << 20));
+        assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap(), ((70u64 << 20) + (2 << 20)).to_string());
+        std::fs::remove_dir_all(parent).unwrap();
+    }
+
+    #[test]
+    fn a_v1_cgroup_is_read_through_its_own_files() {
+        let cg = fake(
+            "v1",
+            &[
+                ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+                ("memory.max_usage_in_bytes", "4096\n"),
+                ("memory.usage_in_bytes", "3072\n"),
+                ("memory.stat", "cache 1024\nrss 2048\nrss_huge 0\ntotal_rss_huge 0\ntotal_rss 2048\n"),
+            ],
+        );
+        assert_eq!(Version::of(&cg), Version::V1);
+        assert_eq!(oom_kills(&cg), 2);
+        assert_eq!(peak_usage(&cg), Some(4096));
+        assert_eq!(charge(&cg), Some((3072, 2048)));
+        std::fs::remove_dir_all(cg).unwrap();
+    }
 
     #[test]
     fn sizes() {
