@@ -117,3 +117,35 @@ async fn a_connect_client_that_gives_up_makes_a_lost_driver_loud() {
     assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
     assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_harness_leaves_no_jvm_its_reaper_does_not_kill() {
+    spec();
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("spark-sigkill");
+    let mut child = std::process::Command::new(crate::support::bin())
+        .args(["run", "--pipeline", "spark-telemetry", "--fault", "none", "--dir", dir.to_str().unwrap()])
+        .spawn()
+        .expect("loudfail runs");
+    // The moment the driver's JVM is up (a few seconds in): waiting for batches would only cost.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let jvm = || crate::support::processes_mentioning(&dir).iter().any(|(_, cmd)| cmd.contains("java"));
+    while !jvm() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(jvm(), "no JVM was started");
+    // The driver dies by its parent-death signal; the JVM and the Python workers it started do
+    // not: the reaper kills their process group.
+    let harness = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Until the reaper has killed the group and removed the harness's cgroups (at most 20 s).
+    let cgroups = || harness::memlimit::loudfail_cgroups().into_iter().filter(|(p, _)| *p == harness).count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (!crate::support::processes_mentioning(&dir).is_empty() || cgroups() > 0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_nothing_left(&dir);
+}

@@ -72,6 +72,9 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = i32>,
 {
+    if let Some(code) = crate::reaper::serve_if_reaper() {
+        std::process::exit(code);
+    }
     if let Some(code) = crate::worker::serve_if_worker(registry) {
         std::process::exit(code);
     }

@@ -59,6 +59,7 @@ pub mod pipeline;
 pub mod process;
 pub mod program;
 pub mod proto;
+pub mod reaper;
 pub mod report;
 pub mod run;
 pub mod rundir;

@@ -209,8 +209,13 @@ pub fn sweep() -> usize {
 /// Removes every cgroup this process made, killing what is still in them: the way out of a
 /// process that is about to exit (Ctrl-C).
 pub fn remove_own() {
-    let me = std::process::id();
-    for (_, dir) in loudfail_cgroups().into_iter().filter(|(pid, _)| *pid == me) {
+    remove_of(std::process::id());
+}
+
+/// Removes every cgroup the loudfail process `pid` made beside this one, killing what is still
+/// in them (its reaper's work, once it has died).
+pub fn remove_of(pid: u32) {
+    for (_, dir) in loudfail_cgroups().into_iter().filter(|(p, _)| *p == pid) {
         clear_blocking(&dir);
     }
 }

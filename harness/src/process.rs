@@ -286,6 +286,7 @@ pub fn spawn(
         });
     }
     LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32);
+    crate::reaper::watch_group(pid);
     if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
         // Started while everything is being killed (Ctrl-C): it goes too.
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
@@ -325,6 +326,7 @@ pub fn spawn(
         // What the process started and left behind (a JVM, its Python workers) goes with it:
         // it shares the process group unless it left it, and then the cgroup still holds it.
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        crate::reaper::reaped_group(pid);
         let _ = reader.await;
         if let Ok(mut l) = LIVE.lock() {
             l.remove(&(pid as i32));

@@ -286,6 +286,8 @@ impl Scenario {
                 "build loudfail first (cargo build) or pass the path of the loudfail binary",
             ));
         }
+        // What a SIGKILL of this process would leave, its reaper cleans up.
+        crate::reaper::ensure(&bin);
         let broker = match &self.broker {
             None => Broker::embedded()?,
             Some(addr) => Broker::external(addr, Duration::from_secs(5))?,

@@ -96,6 +96,7 @@ pub fn freeze(dir: &Path) -> Result<Mechanism> {
         }
     };
     FROZEN.lock().expect("frozen").push((dir.to_path_buf(), mechanism));
+    crate::reaper::watch_frozen(dir, mechanism);
     Ok(mechanism)
 }
 
@@ -106,12 +107,17 @@ pub fn thaw(dir: &Path) -> Result<()> {
         frozen.iter().position(|(d, _)| d == dir).map(|i| frozen.remove(i))
     };
     match entry {
-        Some((dir, mechanism)) => undo(&dir, mechanism).map_err(|e| HarnessError::io(&dir, e)),
+        Some((dir, mechanism)) => {
+            undo(&dir, mechanism).map_err(|e| HarnessError::io(&dir, e))?;
+            crate::reaper::thawed(&dir);
+            Ok(())
+        }
         None => Ok(()),
     }
 }
 
-fn undo(dir: &Path, mechanism: Mechanism) -> std::io::Result<()> {
+/// Makes `dir` writable again by undoing `mechanism`.
+pub(crate) fn undo(dir: &Path, mechanism: Mechanism) -> std::io::Result<()> {
     match mechanism {
         Mechanism::Immutable => set_immutable(dir, false),
         Mechanism::Permissions { mode } => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)),
@@ -122,7 +128,9 @@ fn undo(dir: &Path, mechanism: Mechanism) -> std::io::Result<()> {
 pub fn thaw_all() {
     let all: Vec<(PathBuf, Mechanism)> = FROZEN.lock().map(|mut f| f.drain(..).collect()).unwrap_or_default();
     for (dir, mechanism) in all {
-        let _ = undo(&dir, mechanism);
+        if undo(&dir, mechanism).is_ok() {
+            crate::reaper::thawed(&dir);
+        }
     }
 }
 
@@ -139,7 +147,9 @@ pub fn thaw_within(roots: &[PathBuf]) {
         })
         .unwrap_or_default();
     for (dir, mechanism) in mine {
-        let _ = undo(&dir, mechanism);
+        if undo(&dir, mechanism).is_ok() {
+            crate::reaper::thawed(&dir);
+        }
     }
 }
 
