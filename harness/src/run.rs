@@ -82,10 +82,25 @@ pub struct Scenario {
     pub catalog: Option<Catalog>,
 }
 
-/// A loopback port nothing listens on now, for a program's cluster to listen on.
+/// A loopback port nothing listens on now, for a program's cluster to listen on. It is taken
+/// below the kernel's ephemeral range: a port released there can be handed to any process's
+/// next random bind before the cluster binds it (measured: a Spark driver's own RPC server took
+/// it, answered the readiness probe, and the Connect server failed to start).
 fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| HarnessError::io("a loopback port", e))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| HarnessError::io("a loopback port", e))
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|n| n.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (from, to) = (10_000u16, low.max(10_100));
+    let span = to - from;
+    let start = (std::process::id() as u16).wrapping_mul(7919) % span;
+    for i in 0..span {
+        let port = from + (start + i) % span;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(HarnessError::io("a loopback port", std::io::Error::other("no free port below the ephemeral range")))
 }
 
 impl Scenario {
