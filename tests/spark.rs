@@ -4,7 +4,7 @@
 //! table while the resolver MERGEs into it; delta-rs refuses the MERGE's commit.
 
 use crate::support::{SERIAL, assert_nothing_left, scratch};
-use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Topology, Verdict};
 
 /// The Spark pipeline's spec, its venv made (once per test binary) by its own setup script: the
 /// same one `ci/setup.sh` runs, so `cargo test` alone works on a fresh machine.
@@ -82,40 +82,6 @@ async fn ctrl_c_during_a_spark_run_leaves_no_jvm_and_no_python_worker() {
         running.iter().any(|(_, cmd)| cmd.contains("pyspark.daemon") || cmd.contains("pyspark.worker")),
         "no Python worker was running: {running:?}"
     );
-}
-
-/// `spark-telemetry` on a shared cluster: a Spark Connect server, the task its client.
-fn on_connect(retries: Option<&str>) -> harness::program::ProgramPipeline {
-    let mut spec = harness::program::ProgramSpec::load(&spec()).expect("the spec loads");
-    if let Some(n) = retries {
-        spec.tasks[0].env.insert("LF_CONNECT_RETRIES".into(), n.into());
-    }
-    harness::program::ProgramPipeline::from_spec(spec).expect("the variant is a valid spec")
-}
-
-fn shared_cluster() -> Topology {
-    Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_spark_connect_shared_cluster_a_lost_driver_goes_unnoticed() {
-    // The Connect client's default policy retries an unreachable server for about 10 minutes:
-    // the server (the driver) is killed, and the client waits on with no error and no progress.
-    let report = run_on(on_connect(None), shared_cluster(), "driver-crash", "spark-connect-lost").await;
-    let a = &report.analysis;
-    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
-    assert!(a.states_during_silence.iter().all(|s| s.ends_with("RUNNING")), "{}", report.render());
-    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connect_client_that_gives_up_makes_a_lost_driver_loud() {
-    // Three retries (backoff at most 2 s): the client raises within seconds, the task fails
-    // and is retried on a new server.
-    let report = run_on(on_connect(Some("3")), shared_cluster(), "driver-crash", "spark-connect-loud").await;
-    let a = &report.analysis;
-    assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
-    assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
