@@ -318,26 +318,15 @@ async fn a_sigkilled_harness_leaves_nothing_its_reaper_does_not_clean_up() {
     let frozen =
         crate::support::await_file_contains(&history, "\"name\":\"read-only: ", std::time::Duration::from_secs(60));
     assert!(frozen.await, "the fault never froze the sink");
-    let harness = child.id();
     assert!(!crate::support::processes_mentioning(&dir).is_empty(), "cluster and task should be running");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // Its reaper notices and cleans up: wait (boundedly) for the last of it, the frozen sink.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Its reaper notices and cleans up, the frozen sink last.
     let sink = dir.join("tables/predictions");
     let writable = || {
         let probe = sink.join("probe");
         std::fs::write(&probe, b"x").is_ok() && std::fs::remove_file(&probe).is_ok()
     };
-    let cgroups = || harness::memlimit::loudfail_cgroups().into_iter().filter(|(p, _)| *p == harness).count();
-    while !(writable() && crate::support::processes_mentioning(&dir).is_empty() && cgroups() == 0)
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    crate::support::sigkill_and_await_reaper(&mut child, &dir, writable).await;
     assert!(writable(), "{} is still read-only after the harness was killed", sink.display());
-    assert_nothing_left(&dir);
-    assert_eq!(cgroups(), 0, "the killed harness's cgroups are left");
     // And the run directory can be deleted like any other.
     std::fs::remove_dir_all(&dir).expect("the run directory deletes");
 }

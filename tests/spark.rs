@@ -94,24 +94,9 @@ async fn a_sigkilled_harness_leaves_no_jvm_its_reaper_does_not_kill() {
         .spawn()
         .expect("loudfail runs");
     // The moment the driver's JVM is up (a few seconds in): waiting for batches would only cost.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let jvm = || crate::support::processes_mentioning(&dir).iter().any(|(_, cmd)| cmd.contains("java"));
-    while !jvm() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(jvm(), "no JVM was started");
+    assert!(crate::support::await_condition(std::time::Duration::from_secs(120), jvm).await, "no JVM was started");
     // The driver dies by its parent-death signal; the JVM and the Python workers it started do
     // not: the reaper kills their process group.
-    let harness = child.id();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // Until the reaper has killed the group and removed the harness's cgroups (at most 20 s).
-    let cgroups = || harness::memlimit::loudfail_cgroups().into_iter().filter(|(p, _)| *p == harness).count();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while (!crate::support::processes_mentioning(&dir).is_empty() || cgroups() > 0)
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_nothing_left(&dir);
+    crate::support::sigkill_and_await_reaper(&mut child, &dir, || true).await;
 }

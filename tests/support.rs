@@ -81,6 +81,32 @@ pub async fn interrupt(name: &str, args: &[&str], moment: &str) -> (PathBuf, Vec
     (dir, running)
 }
 
+/// Waits until `cond` holds, looking every 50 ms; false after `timeout`.
+pub async fn await_condition(timeout: std::time::Duration, cond: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    true
+}
+
+/// SIGKILLs the harness `child` running a run in `dir`: it cannot clean up, its reaper must.
+/// Waits (at most 20 s) until no process of the run is left, no memory cgroup of the harness,
+/// and `also` holds; then asserts that nothing is left.
+pub async fn sigkill_and_await_reaper(child: &mut std::process::Child, dir: &Path, also: impl Fn() -> bool) {
+    let harness = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let cgroups = || harness::memlimit::loudfail_cgroups().into_iter().filter(|(p, _)| *p == harness).count();
+    let clean = || processes_mentioning(dir).is_empty() && cgroups() == 0 && also();
+    await_condition(std::time::Duration::from_secs(20), clean).await;
+    assert_nothing_left(dir);
+    assert_eq!(cgroups(), 0, "the killed harness's cgroups are left");
+}
+
 /// Waits until `path` contains `needle`, re-reading it whenever it may have grown. Returns false
 /// after `timeout`.
 pub async fn await_file_contains(path: &Path, needle: &str, timeout: std::time::Duration) -> bool {

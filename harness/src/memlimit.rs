@@ -223,18 +223,22 @@ pub fn remove_of(pid: u32) {
 /// [`clear`] for code that cannot wait asynchronously; at most 2 s.
 fn clear_blocking(cgroup: &Path) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    loop {
-        for pid in members(cgroup) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
-        if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
-            return true;
-        }
+    while !kill_and_remove(cgroup) {
         if std::time::Instant::now() >= deadline {
             return false;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    true
+}
+
+/// One step of emptying a cgroup: SIGKILL to every process it holds, then an attempt to remove
+/// it. Returns whether it is gone.
+fn kill_and_remove(cgroup: &Path) -> bool {
+    for pid in members(cgroup) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists()
 }
 
 /// Moves a process into a cgroup.
@@ -343,13 +347,7 @@ pub fn members(cgroup: &Path) -> Vec<i32> {
 /// at most `within`. Returns whether it is gone.
 pub async fn clear(cgroup: &Path, within: std::time::Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
-    loop {
-        for pid in members(cgroup) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
-        if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
-            return true;
-        }
+    while !kill_and_remove(cgroup) {
         if tokio::time::Instant::now() >= deadline {
             return false;
         }
@@ -357,6 +355,7 @@ pub async fn clear(cgroup: &Path, within: std::time::Duration) -> bool {
         // a while to be torn down.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    true
 }
 
 /// Removes a cgroup (its processes must be gone).

@@ -537,27 +537,17 @@ impl Job {
         }
         let what = format!("cluster {cluster} to listen");
         let port = self.cfg.job.clusters.iter().find(|c| c.name == cluster).and_then(|c| c.port);
-        if let Some(port) = port {
-            // A program's cluster says nothing: it is ready when its port takes connections.
-            let h2 = h.clone();
-            let (name, within) = (cluster.to_string(), self.cfg.start_within);
+        // A program's cluster says nothing: it is ready when its port takes connections. The
+        // probe stops when the wait below ends, however (ready, the cluster exited, timed out).
+        let probe = port.map(|port| {
+            let (h, name) = (h.clone(), cluster.to_string());
             tokio::spawn(async move {
-                let deadline = Instant::now() + within;
-                while Instant::now() < deadline {
-                    if h2.snapshot()[from..]
-                        .iter()
-                        .any(|r| matches!(&r.event, Event::ProcessExited { name: n, .. } if *n == name))
-                    {
-                        return;
-                    }
-                    if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                        h2.record(Event::ClusterReady { cluster: name, run });
-                        return;
-                    }
+                while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-            });
-        }
+                h.record(Event::ClusterReady { cluster: name, run });
+            })
+        });
         let ready = h.wait_for(from, self.cfg.start_within, &what, |r| match &r.event {
             Event::ClusterReady { cluster: c, run: rn } if c == cluster && *rn == run => Some(None),
             Event::ProcessExited { name, run: rn, code, signal, .. } if name == cluster && *rn == run => {
@@ -574,7 +564,11 @@ impl Job {
             }
             _ => None,
         });
-        match ready.await {
+        let ready = ready.await;
+        if let Some(probe) = probe {
+            probe.abort();
+        }
+        match ready {
             Ok((None, _)) => Ok(()),
             Ok((Some(exit), _)) => {
                 self.live.remove(cluster);
