@@ -76,14 +76,32 @@ impl Fault for ExternalLocationMismatch {
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        let q = plan.query(&self.query)?;
+        let fix = "external-location-mismatch needs a flow named inference writing table predictions, resolved through the catalog: --pipeline features-inference or spark-features-inference";
+        let q = plan.query(&self.query).map_err(|_| {
+            HarnessError::bad_input(format!("the pipeline has no query or flow named {}", self.query), fix)
+        })?;
         if q.sink != self.table {
             return Err(HarnessError::bad_input(
                 format!("query {} writes {}, not {}", self.query, q.sink, self.table),
-                "external-location-mismatch needs the features-inference pipeline (--pipeline features-inference)",
+                fix,
+            ));
+        }
+        if let Some(program) = &plan.program
+            && !program.spec.task_says(&self.query, "{catalog}")
+        {
+            return Err(HarnessError::bad_input(
+                format!(
+                    "the task running flow {} is not given the catalog ({{catalog}} appears nowhere in its command or env): a moved catalog entry would never reach it",
+                    self.query
+                ),
+                "pass {catalog} to the task and resolve the table through it at every batch, as examples/spark/features_inference.py does",
             ));
         }
         Ok(())
+    }
+
+    fn fits_programs(&self) -> bool {
+        true
     }
 
     fn persists_until_healed(&self) -> bool {
@@ -119,6 +137,39 @@ impl Fault for ExternalLocationMismatch {
             Variant::Fails => {
                 let cause = format!("its table moved to {}", a.display());
                 ctx.await_failure(mark, self.name(), &self.query, None, &cause).await.map(|_| ())
+            }
+            Variant::Quiet if ctx.plan().is_program() => {
+                // A program tells nothing of its batches: the fresh table's first commit at A,
+                // on disk, is the effect (when it was written: its file's time).
+                let first = a.join("_delta_log").join(format!("{:020}.json", 0));
+                let deadline = std::time::Instant::now() + ctx.reach_timeout();
+                loop {
+                    if let Ok(meta) = std::fs::metadata(&first) {
+                        let at = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                        let at = at.map_or_else(harness::time::now_us, |d| d.as_micros() as i64);
+                        let what = format!(
+                            "{} created a fresh table at {} and committed to it; {} at {} never sees it",
+                            self.query,
+                            a.display(),
+                            self.table,
+                            before.display()
+                        );
+                        ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &what);
+                        return Ok(());
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        let what = format!(
+                            "no table appeared at {} within {:?}: {} does not follow the catalog entry",
+                            a.display(),
+                            ctx.reach_timeout(),
+                            self.query
+                        );
+                        ctx.effect(harness::time::now_us(), self.name(), &self.query, harness::fault::UNSEEN, &what);
+                        return Ok(());
+                    }
+                    // The world is sampled, as the observer samples it.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
             }
             Variant::Quiet => {
                 // A batch in flight when the entry changed resolved its sink before: its commit

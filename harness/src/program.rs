@@ -52,6 +52,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("{topic:NAME}", "the run's name of topic NAME"),
     ("{table:NAME}", "the absolute path of table NAME's location"),
     ("{table_uri:NAME}", "table NAME's location as a file:// URI"),
+    (
+        "{catalog}",
+        "the run's catalog file (JSON: {\"tables\": {NAME: location}}); a program that resolves its tables through it at every batch meets a moved entry (external-location-mismatch)",
+    ),
     ("{checkpoint}", "a checkpoint directory of the task's own (exists, empty at first)"),
     ("{group}", "a Kafka consumer group id of the task's own"),
     ("{events}", "a file the task may write query events to (JSON lines)"),
@@ -174,7 +178,9 @@ fn default_id_column() -> String {
 pub struct Flow {
     /// Its name (the query's name, as reports show it).
     pub name: String,
-    /// The topic it reads.
+    /// What it reads: a declared topic, or a table another flow writes (the flow streams that
+    /// table's new rows; its records are those of the topic at the head of the chain). A name
+    /// that is both a topic and a table is the topic.
     pub source: String,
     /// The table it writes.
     pub sink: String,
@@ -338,8 +344,17 @@ impl ProgramSpec {
             }
         }
         for f in &self.flows {
-            if !self.topics.iter().any(|t| t.name == f.source) {
-                return Err(format!("flow {}: source {:?} is not a declared topic", f.name, f.source));
+            if !self.topics.iter().any(|t| t.name == f.source) && !self.flows.iter().any(|u| u.sink == f.source) {
+                return Err(format!(
+                    "flow {}: source {:?} is neither a declared topic nor a table another flow writes",
+                    f.name, f.source
+                ));
+            }
+            if self.root_topic(f).is_none() {
+                return Err(format!(
+                    "flow {}: its sources form a cycle (table to table, never reaching a topic)",
+                    f.name
+                ));
             }
             if !self.tables.iter().any(|t| t.name == f.sink) {
                 return Err(format!("flow {}: sink {:?} is not a declared table", f.name, f.sink));
@@ -387,6 +402,36 @@ impl ProgramSpec {
             return Err(format!("flow {} is run by no task: list it in a task's flows", f.name));
         }
         Ok(())
+    }
+
+    /// Whether the command, arguments or environment of the task that runs `flow` hold `text`
+    /// (a placeholder, say).
+    pub fn task_says(&self, flow: &str, text: &str) -> bool {
+        self.tasks
+            .iter()
+            .filter(|t| t.flows.iter().any(|f| f == flow))
+            .any(|t| t.command.iter().chain(t.env.values()).any(|a| a.contains(text)))
+    }
+
+    /// The flow that writes the table a flow reads, when it reads a table.
+    pub fn upstream_of(&self, flow: &Flow) -> Option<&Flow> {
+        if self.topics.iter().any(|t| t.name == flow.source) {
+            return None;
+        }
+        self.flows.iter().find(|u| u.sink == flow.source)
+    }
+
+    /// The topic whose records a flow carries: its source, or the source of the flow that writes
+    /// the table it reads, and so on. None when the chain never reaches a topic.
+    pub fn root_topic<'a>(&'a self, flow: &'a Flow) -> Option<&'a str> {
+        let mut f = flow;
+        for _ in 0..=self.flows.len() {
+            match self.upstream_of(f) {
+                Some(u) => f = u,
+                None => return self.topics.iter().any(|t| t.name == f.source).then_some(f.source.as_str()),
+            }
+        }
+        None
     }
 
     /// How long the program may take to start, when the spec says (real time).
@@ -458,6 +503,7 @@ impl ProgramSpec {
                 _ => match key {
                     "bootstrap" => env.config.bootstrap.clone(),
                     "checkpoint" => task_checkpoint(env, &t.name).display().to_string(),
+                    "catalog" => crate::rundir::RunDir::catalog_in(&env.config.run_dir).display().to_string(),
                     "group" => format!("lf-{}-{}", env.config.run_id, t.name),
                     "events" => task_events(env, &t.name).display().to_string(),
                     "run_dir" => env.config.run_dir.display().to_string(),
@@ -621,7 +667,7 @@ impl ProgramPlan {
             .iter()
             .map(|f| FlowView {
                 name: f.name.clone(),
-                topic: self.topic_names[&f.source].clone(),
+                topic: self.spec.root_topic(f).map(|t| self.topic_names[t].clone()).unwrap_or_default(),
                 table: f.sink.clone(),
                 id_column: self
                     .spec
@@ -705,7 +751,10 @@ impl crate::Pipeline for ProgramPipeline {
                 .iter()
                 .map(|f| QuerySpec {
                     name: f.name.clone(),
-                    source: SourceSpec::Kafka { topic: plan.topic_names[&f.source].clone() },
+                    source: match self.spec.upstream_of(f) {
+                        Some(u) => SourceSpec::Delta { table: u.sink.clone(), app_id: u.name.clone() },
+                        None => SourceSpec::Kafka { topic: plan.topic_names[&f.source].clone() },
+                    },
                     sink: f.sink.clone(),
                     create_sink: true,
                 })
@@ -790,6 +839,40 @@ flows = ["ingest"]
             let err = spec(&text).unwrap_err();
             assert!(err.contains(want) && err.contains("Help:"), "{want}: {err}");
         }
+    }
+
+    /// GOOD with a second flow reading table `sink` (written by `ingest`) into `scores`.
+    fn chained(source: &str) -> String {
+        GOOD.replace("flows = [\"ingest\"]", "flows = [\"ingest\", \"score\"]")
+            + &format!(
+                "[[tables]]\nname = \"scores\"\n[[flows]]\nname = \"score\"\nsource = \"{source}\"\nsink = \"scores\"\n"
+            )
+    }
+
+    #[test]
+    fn a_flow_may_read_a_table_another_flow_writes_and_carries_its_topics_records() {
+        let s = spec(&chained("sink")).unwrap();
+        let score = s.flows.iter().find(|f| f.name == "score").unwrap();
+        assert_eq!(s.upstream_of(score).map(|f| f.name.as_str()), Some("ingest"));
+        assert_eq!(s.root_topic(score), Some("events"));
+        let pipeline = ProgramPipeline::from_spec(s).unwrap();
+        let plan = crate::Pipeline::plan(&pipeline, "r", &PipelineOptions::default()).unwrap();
+        let q = plan.query("score").unwrap();
+        assert!(matches!(&q.source, SourceSpec::Delta { table, app_id } if table == "sink" && app_id == "ingest"));
+        let flows = plan.program.as_ref().unwrap().flows();
+        assert!(flows.iter().all(|f| f.topic == "lf-r-events"), "{flows:?}");
+        // A table no flow writes is no source; a flow reading its own sink never reaches a topic.
+        let err = spec(&chained("nowhere")).unwrap_err();
+        assert!(err.contains("neither a declared topic nor a table another flow writes"), "{err}");
+        let err = spec(&chained("scores")).unwrap_err();
+        assert!(err.contains("form a cycle"), "{err}");
+    }
+
+    #[test]
+    fn the_catalog_placeholder_is_known_and_a_task_saying_it_is_found() {
+        let s = spec(&GOOD.replace("{{literal}}", "{catalog}")).unwrap();
+        assert!(s.task_says("ingest", "{catalog}"));
+        assert!(!spec(GOOD).unwrap().task_says("ingest", "{catalog}"));
     }
 
     #[test]

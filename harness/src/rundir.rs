@@ -120,7 +120,12 @@ impl RunDir {
 
     /// `catalog.json`.
     pub fn catalog(&self) -> PathBuf {
-        self.root.join("catalog.json")
+        RunDir::catalog_in(&self.root)
+    }
+
+    /// The catalog file of the run directory `root`.
+    pub fn catalog_in(root: &Path) -> PathBuf {
+        root.join("catalog.json")
     }
 
     /// Where a table's data lives by default.

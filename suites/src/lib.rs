@@ -31,7 +31,10 @@ pub fn registry() -> Registry {
 
 /// The pipelines loudfail ships as programs with spec files, found by name like the engine's:
 /// (name, spec file relative to the workspace).
-pub const SHIPPED_PROGRAMS: [(&str, &str); 1] = [("spark-telemetry", "examples/spark/telemetry.toml")];
+pub const SHIPPED_PROGRAMS: [(&str, &str); 2] = [
+    ("spark-telemetry", "examples/spark/telemetry.toml"),
+    ("spark-features-inference", "examples/spark/features_inference.toml"),
+];
 
 /// The spec file of a shipped program pipeline (`spark-telemetry`), if `name` is one.
 pub fn shipped_program(name: &str) -> Option<std::path::PathBuf> {
