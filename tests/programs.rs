@@ -77,7 +77,8 @@ async fn the_python_pipeline_with_nothing_wrong_is_clean() {
 async fn the_python_pipeline_squeezed_out_of_memory_is_killed_by_the_kernel_loud_and_restarted() {
     let report = run("loudfail.toml", &["driver-oom"], multi(), 1).await;
     assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
-    // The kernel killed it (SIGKILL) for its own allocations past the squeezed limit.
+    // The kernel killed it (SIGKILL) for what grew in its cgroup past the squeezed limit (the
+    // balloon, gone with it: assert_nothing_left).
     let history = harness::history::History::read(&report.dir.join("history.jsonl")).unwrap();
     assert!(
         history

@@ -141,7 +141,11 @@ async fn incident_2_on_spark_a_moved_catalog_entry_on_a_shared_cluster_takes_the
     // past its retries the run fails, and the new run restarts features too.
     let report = run_on(features_inference(), shared_cluster(), "external-location-mismatch", "spark-elm-shared").await;
     let a = &report.analysis;
-    assert!(matches!(report.verdict(), Verdict::Collateral(q) if q.contains(&"features".to_string())), "{}", report.render());
+    assert!(
+        matches!(report.verdict(), Verdict::Collateral(q) if q.contains(&"features".to_string())),
+        "{}",
+        report.render()
+    );
     assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
 }
 

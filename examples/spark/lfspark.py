@@ -13,12 +13,15 @@ The environment every job reads (loudfail fills it in from the spec):
                        own policy, about 10 minutes)
 """
 
-import json
-import os
-import socket
-import sys
-import threading
 import time
+
+IMPORTED = time.monotonic()  # before pyspark's import: the job's own start, near enough
+
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
 
 # Spark's Python workers must run this venv's Python: without it the source's worker fails
 # (No module named 'pyarrow', only in the log) and the query hangs.
@@ -125,6 +128,7 @@ def session(app):
     """The driver's session: a client of the shared cluster when LF_CLUSTER_PORT is set (its
     queries run there), else Spark in local mode in this process."""
     global SPARK
+    began = time.monotonic()
     remote = os.environ.get("LF_CLUSTER_PORT", "")
     if remote:
         spark = SparkSession.builder.remote(f"sc://127.0.0.1:{remote}").getOrCreate()
@@ -147,6 +151,11 @@ def session(app):
         )
         spark.sparkContext.setLogLevel("ERROR")
     SPARK = spark
+    # How long the session took (a JVM's start in local mode, a gRPC connection on Connect),
+    # for the figures: a Spark job's cold start is this plus its queries' first batches.
+    now = time.monotonic()
+    say("session_ready", seconds=round(now - began, 3), since_start=round(now - IMPORTED, 3), remote=bool(remote))
+    log(f"session ready in {now - began:.1f} s ({now - IMPORTED:.1f} s since the job's start)")
     spark.dataSource.register(KafkaSource)
     spark.dataSource.register(DeltaSource)
     spark.streams.addListener(Listener())

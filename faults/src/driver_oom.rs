@@ -6,11 +6,14 @@
 //! The growth is the failpoint `<query>.batch` armed with `1*alloc(MiB)`: at its next batch the
 //! query allocates and touches twice the limit.
 //!
-//! A program cannot be made to grow. Its task runs in a memory cgroup of its own. The fault
-//! lowers that cgroup's limit to just above what the task cannot do without: the lowest limit the
-//! kernel accepts after reclaiming, plus 1 MiB. Its own next allocations cross it. cgroup v1
-//! refuses a limit below the charge it cannot reclaim (EBUSY), never kills for it.
-//! Measured on the Python pipeline: squeezed to 33–34 MiB, OOM-killed about 1 s later.
+//! A program cannot be made to grow from inside. Its driver (its task, or the shared cluster its
+//! task is a client of) runs in a memory cgroup of its own. The fault lowers that cgroup's limit
+//! to just above what the driver cannot do without: the lowest limit the kernel accepts after
+//! reclaiming, plus 1 MiB (cgroup v1 refuses a limit below the charge it cannot reclaim, EBUSY,
+//! and never kills for it). Then 16 MiB grow in the cgroup (a [`harness::memlimit::Balloon`]),
+//! and the kernel kills the largest process there. Waiting for the driver's own next allocation
+//! is not enough: a JVM reuses the heap it has committed, and a Spark Connect server ran 60 s at
+//! its squeezed limit without one.
 
 use harness::fault::{Expectation, Fault, FaultCtx, Scope};
 use harness::memlimit::{Mechanism, MemoryLimit};
@@ -140,9 +143,15 @@ const KILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// How far above what a program holds its limit is squeezed to.
 const MARGIN: u64 = 1 << 20;
 
-/// A program cannot be made to grow: its driver's cgroup limit (its task's, or the shared
-/// cluster's it is a client of) is lowered to just above what it is charged while it runs, and
-/// its own next allocations cross it.
+/// What grows in a program's driver once its limit is squeezed: well past the margin.
+const GROWTH: u64 = 16 << 20;
+
+/// A program cannot be made to grow from inside, and a JVM may never allocate past what it has
+/// committed. So its driver's cgroup (its task's, or the shared cluster's it is a client of) is
+/// squeezed to just above what it is charged, and then something in it grows: a balloon of
+/// [`GROWTH`] charged there, as a query's state or a neighbour's `collect()` would grow on a real
+/// driver. The kernel kills the largest process in the cgroup (the JVM, the Python driver),
+/// never the balloon.
 async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
     let fail = |problem: String| HarnessError::Fault { fault: NAME.into(), problem };
     let pid = ctx.pid(task).await?.ok_or_else(|| fail(format!("driver {task} was not running")))?;
@@ -157,16 +166,21 @@ async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
     let limit = harness::memlimit::squeeze(&cgroup, MARGIN)?;
     ctx.record(harness::Event::Phase {
         name: format!(
-            "{NAME}: driver {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous)",
+            "{NAME}: driver {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous); {} MiB grow in it",
             limit >> 20,
             charged >> 20,
-            anonymous >> 20
+            anonymous >> 20,
+            GROWTH >> 20
         ),
     });
+    // Held until the driver's death is seen; the program's cgroup is emptied when it exits.
+    let _growth = ctx.balloon(&cgroup, GROWTH)?;
     let death = ctx.await_cluster_exit_within(mark, task, KILL_TIMEOUT).await.map_err(|e| match e {
         HarnessError::Timeout { .. } => fail(format!(
-            "driver {task} was not killed within {} s under a limit squeezed to {} MiB: it allocated nothing new              meanwhile (a JVM reuses the heap it has committed), and a program that does not grow cannot be made              to run out of memory from outside",
+            "driver {task} was not killed within {} s of {} MiB growing past its limit of {} MiB: the kernel \
+             kept reclaiming instead (on a busy disk a cgroup v1 reclaim may wait long for writeback)",
             KILL_TIMEOUT.as_secs(),
+            GROWTH >> 20,
             limit >> 20
         )),
         other => other,

@@ -72,7 +72,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = i32>,
 {
-    if let Some(code) = crate::reaper::serve_if_reaper() {
+    if let Some(code) = crate::reaper::serve_if_reaper().or_else(crate::memlimit::serve_if_balloon) {
         std::process::exit(code);
     }
     if let Some(code) = crate::worker::serve_if_worker(registry) {

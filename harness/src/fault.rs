@@ -540,6 +540,12 @@ impl FaultCtx<'_> {
         self.job.task_of(query).filter(|t| t.program.is_some()).map(|t| t.name.clone())
     }
 
+    /// Charges `bytes` more to `cgroup` (a driver's) with a [`crate::memlimit::Balloon`], held
+    /// until it is dropped.
+    pub fn balloon(&self, cgroup: &std::path::Path, bytes: u64) -> Result<crate::memlimit::Balloon> {
+        crate::memlimit::Balloon::inflate(self.supervisor.bin(), cgroup, bytes, self.run_dir.root())
+    }
+
     /// For a program pipeline: the process that is the driver of `query` — the shared cluster
     /// its task is a client of (a Spark Connect server), or else the task itself. None on
     /// loudfail's engine.

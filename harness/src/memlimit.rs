@@ -465,3 +465,92 @@ mod tests {
         assert_eq!(parse_size("lots"), None);
     }
 }
+
+/// The argument that makes loudfail's binary a [`Balloon`].
+const BALLOON_ARG: &str = "__balloon";
+
+/// Memory charged to another process's cgroup: a process of loudfail's own (`BINARY __balloon
+/// CGROUP BYTES`) joins the cgroup, touches `BYTES` of memory and holds them until it is
+/// dropped. Under a squeezed limit it is what outgrows the cgroup, as a query's growing state or
+/// a neighbour's `collect()` would on a real driver; the kernel's OOM killer then kills the
+/// largest process there (a JVM, a Python driver), never the balloon (its `oom_score_adj` is
+/// -1000). It exits when dropped, and by itself should the harness die (its stdin closes).
+#[derive(Debug)]
+pub struct Balloon {
+    child: std::process::Child,
+}
+
+impl Balloon {
+    /// Starts a balloon of `bytes` in `cgroup`; returns once it has joined the cgroup (its
+    /// memory is being touched, or the kernel is already killing for it).
+    pub fn inflate(bin: &Path, cgroup: &Path, bytes: u64, run_dir: &Path) -> Result<Balloon> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bin)
+            .arg(BALLOON_ARG)
+            .arg(cgroup)
+            .arg(bytes.to_string())
+            .arg("--run-dir")
+            .arg(run_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .map_err(|e| HarnessError::io(bin, e))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let balloon = Balloon { child };
+        match line.trim() {
+            "joined" => Ok(balloon),
+            other => Err(HarnessError::Check {
+                what: cgroup.display().to_string(),
+                problem: format!("the memory balloon could not join it: {other:?}"),
+            }),
+        }
+    }
+}
+
+impl Drop for Balloon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves as a [`Balloon`] when the process was started as one; None otherwise.
+pub fn serve_if_balloon() -> Option<i32> {
+    use std::io::{Read, Write};
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() != Some(BALLOON_ARG) {
+        return None;
+    }
+    let (Some(cgroup), Some(bytes)) = (args.next(), args.next().and_then(|b| b.parse::<usize>().ok())) else {
+        eprintln!("usage: {BALLOON_ARG} CGROUP BYTES [--run-dir DIR]");
+        return Some(2);
+    };
+    // Never the OOM killer's choice: the processes it is charged beside are (needs
+    // CAP_SYS_RESOURCE; without it the balloon, small beside a driver, is chosen last anyway).
+    let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
+    let mut out = std::io::stdout();
+    if let Err(e) = attach(Path::new(&cgroup), std::process::id()) {
+        let _ = writeln!(out, "{e}");
+        return Some(1);
+    }
+    let _ = writeln!(out, "joined");
+    let _ = out.flush();
+    let page = 4096;
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    let chunk = 1 << 20;
+    for _ in 0..bytes.div_ceil(chunk) {
+        let mut block = vec![0u8; chunk];
+        // Touch every page so it is charged (a zeroed allocation maps no page until written).
+        for i in (0..chunk).step_by(page) {
+            block[i] = 1;
+        }
+        held.push(std::hint::black_box(block));
+    }
+    // Held until the harness drops it, or dies: stdin closes either way.
+    let _ = std::io::stdin().read(&mut [0u8; 1]);
+    drop(held);
+    Some(0)
+}

@@ -21,7 +21,7 @@ use crate::rundir::RunDir;
 use crate::time::{TimeScale, Timings};
 use crate::topology::JobSpec;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::ChildStdin;
@@ -64,14 +64,21 @@ enum Cmd {
 pub struct Supervisor {
     cmds: mpsc::UnboundedSender<Cmd>,
     task: Option<tokio::task::JoinHandle<()>>,
+    bin: PathBuf,
 }
 
 impl Supervisor {
     /// Starts the job.
     pub fn start(config: SupervisorConfig) -> Supervisor {
         let (tx, rx) = mpsc::unbounded_channel();
+        let bin = config.bin.clone();
         let task = tokio::spawn(Job::new(config, rx).run());
-        Supervisor { cmds: tx, task: Some(task) }
+        Supervisor { cmds: tx, task: Some(task), bin }
+    }
+
+    /// The binary that runs the job's processes (and loudfail's helpers).
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
     /// Sends a control message to a cluster of the current run.
@@ -167,6 +174,11 @@ impl Drop for Job {
 }
 
 impl Job {
+    /// Whether `cluster` runs loudfail's engine (not a program's shared cluster).
+    fn is_engine_cluster(&self, cluster: &str) -> bool {
+        self.cfg.job.clusters.iter().any(|c| c.name == cluster && c.program.is_none())
+    }
+
     fn new(cfg: SupervisorConfig, cmds: mpsc::UnboundedReceiver<Cmd>) -> Job {
         let (exits_tx, exits) = mpsc::unbounded_channel();
         let (failures_tx, failures) = mpsc::unbounded_channel();
@@ -384,9 +396,10 @@ impl Job {
                     self.live.remove(&exit.name);
                     match exit.role {
                         // Its tasks lose their driver and fail on their own, with that reason —
-                        // unless it ran out of memory before any query of the run committed:
-                        // then no cluster will ever run under this limit.
-                        Role::Cluster if exit.out_of_memory && !h.snapshot()[run_start..].iter().any(|r| matches!(r.event, Event::BatchCommitted { .. })) => {
+                        // unless an engine cluster ran out of memory before any query of the run
+                        // committed: then no cluster will ever run under this limit. (A
+                        // program's cluster tells no commits, and its limit is the fault's.)
+                        Role::Cluster if exit.out_of_memory && self.is_engine_cluster(&exit.name) && !h.snapshot()[run_start..].iter().any(|r| matches!(r.event, Event::BatchCommitted { .. })) => {
                             let limit = self.cfg.cluster_memory.as_ref().map(|m| m.bytes >> 20).unwrap_or(0);
                             h.record(Event::HarnessError {
                                 message: format!(
