@@ -460,6 +460,12 @@ async fn explore(args: ExploreArgs) -> i32 {
         None => 1,
         Some((case, why)) => {
             println!("\nsimplest scenario breaking the property ({why}):\n  {}", case.describe());
+            if found.shrink_cut {
+                println!(
+                    "  (shrinking stopped after {} runs, its limit: a simpler scenario may break the property too; raise --shrink-runs to look further)",
+                    args.shrink_runs
+                );
+            }
             println!("  replay   {}", exploration.space.replay(case));
             println!(
                 "  kept in  {}",

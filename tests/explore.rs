@@ -64,6 +64,10 @@ async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     let kind = |v: &str| v.split('(').next().unwrap().to_string();
     let last = found.runs.iter().rev().find(|o| o.case == minimal).unwrap();
     assert_eq!(kind(&last.verdict), kind(&first.verdict), "{described:#?}");
+    // Shrinking keeps to its limit (4 runs), in loudfail's words when it is cut short.
+    let shrinking = found.runs.iter().filter(|o| o.stage == "shrinking" || o.stage == "other").count();
+    assert!(shrinking <= 4, "{described:#?}");
+    assert!(!found.shrink_cut || shrinking == 4, "{described:#?}");
     let text = std::fs::read_to_string(&kept).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
 

@@ -262,6 +262,8 @@ pub struct Findings {
     /// How many cases were generated and run before the budget (count or time) was spent: the
     /// `--budget` that replays this exploration.
     pub generated: u32,
+    /// Shrinking stopped at its limit (`shrink_runs`): a simpler case may break the property too.
+    pub shrink_cut: bool,
 }
 
 impl Exploration {
@@ -274,6 +276,8 @@ impl Exploration {
         let pursued: Mutex<Option<String>> = Mutex::new(None);
         let started = std::time::Instant::now();
         let generated: Mutex<u32> = Mutex::new(0);
+        let shrunk: Mutex<u32> = Mutex::new(0);
+        let shrink_cut = std::sync::atomic::AtomicBool::new(false);
         let run_one = |case: &Case| -> Option<String> {
             let n = runs.lock().expect("runs").len();
             let dir = self.dir.join(format!("case-{n}"));
@@ -330,7 +334,10 @@ impl Exploration {
         *stage.lock().expect("stage") = "generated";
         let config = Config {
             cases: self.budget,
-            max_shrink_iters: self.shrink_runs,
+            // The shrink limit is ours (below): proptest's own prints its raw advice when hit.
+            // Past ours every case passes unrun, which walks proptest back to the last failing
+            // one in steps that cost nothing; this bound only keeps that walk finite.
+            max_shrink_iters: self.shrink_runs.saturating_mul(8).max(10_000),
             failure_persistence: None,
             // A case is a real run of seconds: never fork, never time out, never retry.
             ..Config::default()
@@ -341,7 +348,14 @@ impl Exploration {
         let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
         let result = runner.run(&self.space.cases(max_faults), |case| {
             let shrinking = *stage.lock().expect("stage") == "shrinking";
-            if !shrinking {
+            if shrinking {
+                let mut shrunk = shrunk.lock().expect("shrunk");
+                if *shrunk >= self.shrink_runs {
+                    shrink_cut.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
+                *shrunk += 1;
+            } else {
                 if self.time.is_some_and(|t| started.elapsed() >= t) {
                     // Out of time: the rest pass unrun.
                     return Ok(());
@@ -389,6 +403,7 @@ impl Exploration {
             minimal,
             regressions_failing,
             generated: generated.into_inner().expect("generated"),
+            shrink_cut: shrink_cut.into_inner(),
         })
     }
 
