@@ -530,12 +530,22 @@ async fn matrix(args: MatrixArgs) -> i32 {
         "cell", "expected", "actual", "detect", "restart", "silent", "retrying", "blast radius", "loss", "dup", "MiB"
     );
     let (mut differ, mut errors, mut peak, mut cases) = (Vec::new(), 0, 0u64, Vec::new());
-    for cell in &cells {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for (i, cell) in cells.iter().enumerate() {
+        if terminal {
+            // Progress, on the terminal only: the row replaces it when the cell is done.
+            let elapsed = harness::time::human(started.elapsed());
+            eprint!("[{}/{}] {} running (elapsed {elapsed})…\r", i + 1, cells.len(), cell.id);
+        }
         let scenario = match cell.scenario(args.seed) {
             Ok(s) => s.dir(parent.join(cell.id.replace('/', "__"))),
             Err(e) => return fail(&e),
         };
-        let report = match scenario.run().await {
+        let report = scenario.run().await;
+        if terminal {
+            eprint!("\x1b[2K\r");
+        }
+        let report = match report {
             Ok(r) => r,
             Err(e) => return fail(&e),
         };

@@ -75,6 +75,10 @@ where
     if let Some(code) = crate::reaper::serve_if_reaper().or_else(crate::memlimit::serve_if_balloon) {
         std::process::exit(code);
     }
+    if let Err(e) = crate::diagnostics::init() {
+        eprintln!("loudfail: {e}");
+        std::process::exit(crate::report::EXIT_ERROR);
+    }
     if let Some(code) = crate::worker::serve_if_worker(registry) {
         std::process::exit(code);
     }

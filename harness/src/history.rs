@@ -409,6 +409,21 @@ pub enum Event {
 }
 
 impl Event {
+    /// A sample of the world or of the workload, recorded many times a second: diagnostics
+    /// print these only at `trace`.
+    pub fn is_sample(&self) -> bool {
+        matches!(
+            self,
+            Event::Produced { .. }
+                | Event::SourceObserved { .. }
+                | Event::SinkObserved { .. }
+                | Event::CheckpointObserved { .. }
+                | Event::FlowLanded { .. }
+                | Event::GroupCommitted { .. }
+                | Event::CheckpointCommitted { .. }
+        )
+    }
+
     /// The query (or flow) this event shows progressing: a batch its sink committed (an engine
     /// query's report, dated by it), or new records seen landed in a flow's sink (the world).
     pub fn progress_of(&self) -> Option<&str> {
@@ -503,6 +518,7 @@ impl History {
                 if let Ok(line) = serde_json::to_string(&record) {
                     let _ = writeln!(f, "{line}");
                     let _ = f.flush();
+                    crate::diagnostics::recorded(&record.event, &line);
                 }
             }
         }

@@ -19,6 +19,7 @@
 //! | [`worker`] | the cluster and task processes (the binary re-executed) |
 //! | [`stream`] | the micro-batch engine every query runs on: checkpoint, source, exactly-once sink |
 //! | [`checkpoint`] | `offsets/` and `commits/`, as Spark lays them out |
+//! | [`diagnostics`] | `tracing` at the levels `RUST_LOG` asks for |
 //! | [`failpoint`] | named failpoints that travel across processes |
 //! | [`proto`] | what crosses process boundaries |
 //! | [`kafka`] | the run's broker: librdkafka's mock cluster, or an external one |
@@ -43,6 +44,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod checkpoint;
+pub mod diagnostics;
 pub mod entry;
 pub mod error;
 pub mod failpoint;
@@ -86,3 +88,4 @@ pub use topology::{AwaitPolicy, Topology, TopologyKind};
 pub use async_trait::async_trait;
 pub use deltalake;
 pub use rdkafka;
+pub use tracing;

@@ -330,6 +330,12 @@ async fn observe_flows(
             let before = last.get(&f.name).copied().unwrap_or((-1, 0, 0));
             if before != (version, landed, rows) {
                 last.insert(f.name.clone(), (version, landed, rows));
+                tracing::debug!(
+                    target: "harness::observer",
+                    "flow {}: {landed} of {n} produced records landed in {} (version {version}, {rows} rows)",
+                    f.name,
+                    f.table
+                );
                 history.record(Event::FlowLanded {
                     flow: f.name.clone(),
                     table: f.table.clone(),

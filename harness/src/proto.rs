@@ -96,6 +96,18 @@ pub fn cluster_socket(run_id: &str, cluster: &str, run: u32) -> String {
 pub fn report(event: Event) {
     let rec = Record { at: now_us(), event };
     if let Ok(line) = serde_json::to_string(&rec) {
+        // In the process's own log (its stderr, under logs/) at the levels RUST_LOG asks for.
+        match &rec.event {
+            Event::QueryStarted { query, .. } => tracing::info!(target: "harness::worker", "query {query} started"),
+            Event::QueryTerminated { query, error, .. } => match error {
+                Some(e) => tracing::info!(target: "harness::worker", "query {query} failed: {e}"),
+                None => tracing::info!(target: "harness::worker", "query {query} stopped"),
+            },
+            Event::BatchCommitted { query, batch, rows, .. } => {
+                tracing::debug!(target: "harness::worker", "query {query} committed batch {batch} ({rows} rows)")
+            }
+            _ => tracing::debug!(target: "harness::worker", "{line}"),
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
