@@ -35,6 +35,30 @@ fn unknown_names_are_rejected_with_the_known_ones() {
 }
 
 #[test]
+fn rust_log_tells_the_run_and_a_bad_one_is_refused() {
+    let dir = scratch("rust-log-bad");
+    let o = Command::new(bin()).args(["run", "--dir", dir.to_str().unwrap()]).env("RUST_LOG", "harness=loud").output();
+    let (o, t) = (o.as_ref().unwrap(), text(o.as_ref().unwrap()));
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("RUST_LOG=\"harness=loud\" does not parse") && t.contains("Help:"), "{t}");
+    assert!(!dir.exists());
+    let dir = scratch("rust-log");
+    let o = Command::new(bin())
+        .args(["run", "--pipeline", "features-inference", "--fault", "driver-crash", "--dir", dir.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for line in ["harness::supervisor", "started", "harness::run", "fault driver-crash took effect", "healed"] {
+        assert!(err.contains(line), "RUST_LOG=info should say {line:?}: {err}");
+    }
+    // Dependencies stay quiet under a bare level.
+    assert!(!err.contains("buoyant_kernel") && !err.contains("deltalake"), "{err}");
+    assert_nothing_left(&dir);
+}
+
+#[test]
 fn a_foreign_directory_is_refused_and_left_untouched() {
     let dir = scratch("foreign");
     std::fs::create_dir_all(&dir).unwrap();
