@@ -80,6 +80,9 @@ fn a_broker_that_does_not_answer_is_a_clear_error() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("the broker at 127.0.0.1:1 did not answer") && t.contains("Help:"), "{t}");
+    // One Help, about the broker the user chose, none about the embedded one.
+    assert_eq!(t.matches("Help:").count(), 1, "{t}");
+    assert!(t.contains("drop --broker") && !t.contains("mock cluster"), "{t}");
     assert!(!dir.exists());
 }
 

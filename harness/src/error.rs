@@ -26,11 +26,14 @@ pub enum HarnessError {
         help: String,
     },
 
-    /// The embedded Kafka broker could not start or answer.
-    #[error(
-        "Kafka broker: {0}\nHelp: the embedded broker is librdkafka's mock cluster on 127.0.0.1; check that loopback works and ports can be bound"
-    )]
-    Broker(String),
+    /// The Kafka broker (the embedded one, or the user's `--broker`) could not start or answer.
+    #[error("Kafka broker: {problem}\nHelp: {help}")]
+    Broker {
+        /// What went wrong.
+        problem: String,
+        /// What to do about it: it depends on which broker the user chose.
+        help: String,
+    },
 
     /// The machine cannot do what was asked (make storage read-only, say), with how to get one
     /// that can.
@@ -105,6 +108,14 @@ pub enum HarnessError {
 }
 
 impl HarnessError {
+    /// A problem with the embedded broker (librdkafka's mock cluster).
+    pub fn broker(problem: impl Into<String>) -> Self {
+        HarnessError::Broker {
+            problem: problem.into(),
+            help: "the embedded broker is librdkafka's mock cluster on 127.0.0.1; check that loopback works and ports can be bound".into(),
+        }
+    }
+
     /// A bad-input error with its help line.
     pub fn bad_input(problem: impl Into<String>, help: impl Into<String>) -> Self {
         Self::BadInput { problem: problem.into(), help: help.into() }

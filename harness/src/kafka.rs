@@ -46,10 +46,10 @@ impl Broker {
         let thread = std::thread::Builder::new()
             .name("loudfail-broker".into())
             .spawn(move || own_mock_cluster(rx, ready_tx))
-            .map_err(|e| HarnessError::Broker(format!("cannot start the broker thread: {e}")))?;
+            .map_err(|e| HarnessError::broker(format!("cannot start the broker thread: {e}")))?;
         let bootstrap = ready_rx
             .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| HarnessError::Broker("the mock cluster did not start within 10 s".into()))??;
+            .map_err(|_| HarnessError::broker("the mock cluster did not start within 10 s"))??;
         let broker = Broker { bootstrap, embedded: Some(Embedded { requests: tx, thread: Some(thread) }) };
         broker.check(Duration::from_secs(10))?;
         Ok(broker)
@@ -58,10 +58,15 @@ impl Broker {
     /// An external cluster at `bootstrap`, which must answer within `timeout`.
     pub fn external(bootstrap: &str, timeout: Duration) -> Result<Broker> {
         let broker = Broker { bootstrap: bootstrap.to_string(), embedded: None };
-        broker.check(timeout).map_err(|e| {
-            HarnessError::Broker(format!(
-                "the broker at {bootstrap} did not answer: {e}. Help: start it, or drop --broker to use the embedded one"
-            ))
+        broker.check(timeout).map_err(|e| HarnessError::Broker {
+            problem: format!(
+                "the broker at {bootstrap} did not answer: {}",
+                match e {
+                    HarnessError::Broker { problem, .. } => problem,
+                    other => other.to_string(),
+                }
+            ),
+            help: "start it, or drop --broker to use the embedded one".into(),
         })?;
         Ok(broker)
     }
@@ -87,19 +92,19 @@ impl Broker {
             .client_config()
             .set("group.id", "loudfail-check")
             .create()
-            .map_err(|e| HarnessError::Broker(e.to_string()))?;
-        consumer.fetch_metadata(None, timeout).map_err(|e| HarnessError::Broker(e.to_string()))?;
+            .map_err(|e| HarnessError::broker(e.to_string()))?;
+        consumer.fetch_metadata(None, timeout).map_err(|e| HarnessError::broker(e.to_string()))?;
         Ok(())
     }
 
     /// Asks the thread that owns the mock cluster to do something, and awaits its answer.
     async fn ask(e: &Embedded, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
         let (reply, rx) = mpsc::channel();
-        e.requests.send(request(reply)).map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?;
+        e.requests.send(request(reply)).map_err(|_| HarnessError::broker("the broker thread is gone"))?;
         tokio::task::spawn_blocking(move || rx.recv())
             .await
-            .map_err(|e| HarnessError::Broker(e.to_string()))?
-            .map_err(|_| HarnessError::Broker("the broker thread is gone".into()))?
+            .map_err(|e| HarnessError::broker(e.to_string()))?
+            .map_err(|_| HarnessError::broker("the broker thread is gone"))?
     }
 
     /// Takes the embedded broker down — its listener stops answering, every client sees its
@@ -156,7 +161,7 @@ impl Broker {
                 let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
                 let results = admin.create_topics([&topic], &AdminOptions::new()).await?;
                 for r in results {
-                    r.map_err(|(t, e)| HarnessError::Broker(format!("cannot create topic {t}: {e}")))?;
+                    r.map_err(|(t, e)| HarnessError::broker(format!("cannot create topic {t}: {e}")))?;
                 }
                 Ok(())
             }
@@ -225,7 +230,7 @@ impl Producer {
             .iter()
             .map(|(key, p)| self.inner.send(FutureRecord::to(topic).key(key).payload(p), Duration::from_secs(10)));
         for r in futures::future::join_all(sends).await {
-            r.map_err(|(e, _)| HarnessError::Broker(format!("producing to {topic}: {e}")))?;
+            r.map_err(|(e, _)| HarnessError::broker(format!("producing to {topic}: {e}")))?;
         }
         Ok(())
     }
@@ -236,12 +241,12 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
     {
         Ok(p) => p,
         Err(e) => {
-            let _ = ready.send(Err(HarnessError::Broker(format!("cannot create the mock cluster: {e}"))));
+            let _ = ready.send(Err(HarnessError::broker(format!("cannot create the mock cluster: {e}"))));
             return;
         }
     };
     let Some(mock) = owner.client().mock_cluster() else {
-        let _ = ready.send(Err(HarnessError::Broker("librdkafka created no mock cluster".into())));
+        let _ = ready.send(Err(HarnessError::broker("librdkafka created no mock cluster")));
         return;
     };
     remove_initial_rebalance_delay(owner.client());
@@ -251,13 +256,13 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
             Request::CreateTopic { name, partitions, reply } => {
                 let r = mock
                     .create_topic(&name, partitions, 1)
-                    .map_err(|e| HarnessError::Broker(format!("cannot create topic {name}: {e}")));
+                    .map_err(|e| HarnessError::broker(format!("cannot create topic {name}: {e}")));
                 let _ = reply.send(r);
             }
             Request::Available { up, reply } => {
                 // The mock cluster's brokers are numbered from 1; it has one.
                 let r = if up { mock.broker_up(1) } else { mock.broker_down(1) };
-                let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot set the broker up={up}: {e}"))));
+                let _ = reply.send(r.map_err(|e| HarnessError::broker(format!("cannot set the broker up={up}: {e}"))));
             }
             Request::RefuseOffsetCommits { refuse, reply } => {
                 use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
@@ -271,7 +276,7 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
             }
             Request::RoundTrip { delay, reply } => {
                 let r = mock.broker_round_trip_time(1, delay);
-                let _ = reply.send(r.map_err(|e| HarnessError::Broker(format!("cannot delay the broker: {e}"))));
+                let _ = reply.send(r.map_err(|e| HarnessError::broker(format!("cannot delay the broker: {e}"))));
             }
             Request::FailSome { on, reply } => {
                 use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
