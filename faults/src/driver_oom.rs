@@ -84,9 +84,13 @@ impl Fault for DriverOom {
         true
     }
 
-    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
-        // Driver-scoped failures are loud in every layout.
-        Expectation::LoudRestarted
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
+        // Driver-scoped failures are loud in every layout; they spread only where a failed
+        // task fails the run and other tasks have drivers of their own.
+        match self.query(plan) {
+            Ok(query) => Expectation::of_driver_loss(topology, plan, &query),
+            Err(_) => Expectation::LoudRestarted,
+        }
     }
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {

@@ -42,6 +42,19 @@ impl Expectation {
         if topology.job(plan).sees_failure_of(query) { Expectation::LoudRestarted } else { Expectation::Silent }
     }
 
+    /// What losing the driver of `query` (a crash, an OOM kill) is expected to come out as:
+    /// loud, and every task on that driver restarted. Beyond its reach only where a task's
+    /// failure fails the run at once (no task retries, tasks not isolated) while other tasks
+    /// run on drivers of their own — a program of several tasks under `multi-query`, each its
+    /// own driver: the new run restarts them too, which is collateral.
+    pub fn of_driver_loss(topology: &Topology, plan: &PipelinePlan, query: &str) -> Expectation {
+        let job = topology.job(plan);
+        let reach = Scope::Cluster.reach(&job, query);
+        let spreads =
+            !job.isolated_tasks && topology.max_retries == 0 && job.tasks.iter().any(|t| !reach.contains(&t.name));
+        if spreads { Expectation::Collateral } else { Expectation::LoudRestarted }
+    }
+
     /// The same for a failure that recurs at every start until healed (a wrong path, a poison
     /// record). Where it is seen, its task exhausts its retries; a task that is not alone on its
     /// cluster then fails the run, and the new run restarts every other task too: collateral.

@@ -319,6 +319,28 @@ mod tests {
         assert_eq!(all("schema-mismatch/cluster-per-task"), Expectation::LoudRestarted);
     }
 
+    #[test]
+    fn a_lost_driver_spreads_only_where_a_failed_task_fails_the_run_and_others_have_drivers_of_their_own() {
+        let spec = harness::program::ProgramSpec::load(&crate::shipped_program("spark-features-inference").unwrap());
+        let program = Arc::new(harness::program::ProgramPipeline::from_spec(spec.unwrap()).unwrap());
+        let cells = program_cells(program).unwrap();
+        let e = |id: &str| cells.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("{id}")).expected();
+        // Two tasks, each its own driver: under multi-query inference's lost driver fails the
+        // run, and the new run restarts features too.
+        for fault in ["driver-crash", "driver-oom"] {
+            assert_eq!(e(&format!("{fault}/multi-query-each")), Expectation::Collateral, "{fault}");
+            assert_eq!(e(&format!("{fault}/multi-query-any")), Expectation::Collateral, "{fault}");
+            // Both clients of one Connect server: both in reach. A driver each, retried alone.
+            assert_eq!(e(&format!("{fault}/shared-cluster")), Expectation::LoudRestarted, "{fault}");
+            assert_eq!(e(&format!("{fault}/cluster-per-task")), Expectation::LoudRestarted, "{fault}");
+        }
+        assert_eq!(e("external-location-mismatch/shared-cluster"), Expectation::Collateral);
+        // The engine's features-inference runs both queries in one driver under multi-query.
+        let engine = |id: &str| all_cells().into_iter().find(|c| c.id == id).unwrap().expected();
+        assert_eq!(engine("driver-crash/multi-query-each"), Expectation::LoudRestarted);
+        assert_eq!(engine("driver-oom/shared-cluster"), Expectation::LoudRestarted);
+    }
+
     fn spark_spec() -> harness::program::ProgramSpec {
         harness::program::ProgramSpec::load(&crate::shipped_program("spark-telemetry").unwrap()).unwrap()
     }
