@@ -89,9 +89,15 @@ impl Cell {
     }
 
     /// The same fault in the same layout on the engine pipeline the program is a version of,
-    /// at the engine's scale: what loudfail's model of the job says the cell shows.
+    /// at the engine's scale: what loudfail's model of the job says the cell shows. None when
+    /// the program names no model, or the fault does not fit it (one made for programs alone).
     pub fn model_scenario(&self, seed: u64) -> Option<Scenario> {
         let model = self.model.clone()?;
+        // A fault made for programs alone (bad-record) has no run on the engine.
+        let plan = model.plan("matrix", &PipelineOptions::default()).ok()?;
+        if self.fault.check(&plan).is_err() {
+            return None;
+        }
         Some(
             Scenario::new(model)
                 .topology(self.topology.clone())
@@ -335,6 +341,10 @@ mod tests {
             assert_eq!(e(&format!("{fault}/cluster-per-task")), Expectation::LoudRestarted, "{fault}");
         }
         assert_eq!(e("external-location-mismatch/shared-cluster"), Expectation::Collateral);
+        // Its model runs beside each cell, but for a fault made for programs alone.
+        let cell = |id: &str| cells.iter().find(|c| c.id == id).unwrap();
+        assert!(cell("driver-crash/shared-cluster").model_scenario(1).is_some());
+        assert!(cell("bad-record/cluster-per-task").model_scenario(1).is_none());
         // The engine's features-inference runs both queries in one driver under multi-query.
         let engine = |id: &str| all_cells().into_iter().find(|c| c.id == id).unwrap().expected();
         assert_eq!(engine("driver-crash/multi-query-each"), Expectation::LoudRestarted);
