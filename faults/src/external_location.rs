@@ -133,6 +133,13 @@ impl Fault for ExternalLocationMismatch {
         };
         let mark = ctx.mark();
         ctx.repoint(&self.table, &a)?;
+        let wrote_elsewhere = format!(
+            "{} created a fresh table at {} and committed to it; {} at {} never sees it",
+            self.query,
+            a.display(),
+            self.table,
+            before.display()
+        );
         match self.variant {
             Variant::Fails => {
                 let cause = format!("its table moved to {}", a.display());
@@ -147,14 +154,7 @@ impl Fault for ExternalLocationMismatch {
                     if let Ok(meta) = std::fs::metadata(&first) {
                         let at = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
                         let at = at.map_or_else(harness::time::now_us, |d| d.as_micros() as i64);
-                        let what = format!(
-                            "{} created a fresh table at {} and committed to it; {} at {} never sees it",
-                            self.query,
-                            a.display(),
-                            self.table,
-                            before.display()
-                        );
-                        ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &what);
+                        ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &wrote_elsewhere);
                         return Ok(());
                     }
                     if std::time::Instant::now() >= deadline {
@@ -192,14 +192,7 @@ impl Fault for ExternalLocationMismatch {
                     }
                     since = next;
                 };
-                let what = format!(
-                    "{} created a fresh table at {} and committed to it; {} at {} never sees it",
-                    self.query,
-                    a.display(),
-                    self.table,
-                    before.display()
-                );
-                ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &what);
+                ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &wrote_elsewhere);
                 Ok(())
             }
         }
