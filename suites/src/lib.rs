@@ -9,7 +9,7 @@
 //! | [`audit`] | comparing what a table holds with what the workload produced |
 //! | [`common`] | schemas, JSON records, Delta-to-Delta transforms, a producer |
 //!
-//! [`registry`] lists the pipelines the `loudfail` binary knows; [`faults`] the faults.
+//! [`registry`] lists the pipelines the `loudfail` binary knows; [`faults()`] the faults.
 
 #![forbid(unsafe_code)]
 #![deny(missing_debug_implementations)]
