@@ -10,6 +10,8 @@
 #
 #   LOUDFAIL_SEED   seed of the exploration (default: today's date, 20261122)
 #   LOUDFAIL_TIME   wall-time budget of the exploration (default: 45m)
+#   LOUDFAIL_STABILITY   how many times ci/stability.sh runs matrix --all at the seed (default
+#                        20; 0 skips it): every cell must give one verdict every time
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seed="${LOUDFAIL_SEED:-$(date -u +%Y%m%d)}"
@@ -47,6 +49,13 @@ echo "== explore --property sound --max-faults 3 --seed $seed --time $time_budge
   --budget 100000 --regressions ci/regressions-sound.jsonl --dir "$out/explore-sound"
 sound=$?
 explore=$(( explore > sound ? explore : sound ))
+
+echo "== stability: matrix --all at seed $seed, ${LOUDFAIL_STABILITY:-20} times"
+if [ "${LOUDFAIL_STABILITY:-20}" -gt 0 ]; then
+  ci/stability.sh "${LOUDFAIL_STABILITY:-20}" "$seed"
+  stable=$?
+  explore=$(( explore > stable ? explore : stable ))
+fi
 
 echo "== artifacts: $out (junit.xml under matrix/)"
 if [ "$tests" -ne 0 ] || [ "$matrix" -ne 0 ] || [ "$explore" -ne 0 ]; then
