@@ -58,17 +58,20 @@ impl Broker {
     /// An external cluster at `bootstrap`, which must answer within `timeout`.
     pub fn external(bootstrap: &str, timeout: Duration) -> Result<Broker> {
         let broker = Broker { bootstrap: bootstrap.to_string(), embedded: None };
-        broker.check(timeout).map_err(|e| HarnessError::Broker {
-            problem: format!(
-                "the broker at {bootstrap} did not answer: {}",
-                match e {
-                    HarnessError::Broker { problem, .. } => problem,
-                    other => other.to_string(),
-                }
-            ),
-            help: "start it, or drop --broker to use the embedded one".into(),
+        broker.check(timeout).map_err(|e| {
+            let why = match e {
+                HarnessError::Broker { problem, .. } => problem,
+                other => other.to_string(),
+            };
+            broker.external_error(format!("the broker at {bootstrap} did not answer: {why}"), "start it")
         })?;
         Ok(broker)
+    }
+
+    /// A problem with the user's own broker (`--broker`): its help is about that broker, with
+    /// `fix` first, not about the embedded one.
+    fn external_error(&self, problem: String, fix: &str) -> HarnessError {
+        HarnessError::Broker { problem, help: format!("{fix}, or drop --broker to use the embedded one") }
     }
 
     /// Where clients connect.
@@ -161,7 +164,10 @@ impl Broker {
                 let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
                 let results = admin.create_topics([&topic], &AdminOptions::new()).await?;
                 for r in results {
-                    r.map_err(|(t, e)| HarnessError::broker(format!("cannot create topic {t}: {e}")))?;
+                    r.map_err(|(t, e)| {
+                        let fix = format!("let loudfail create topics on the broker at {}", self.bootstrap);
+                        self.external_error(format!("cannot create topic {t}: {e}"), &fix)
+                    })?;
                 }
                 Ok(())
             }

@@ -291,7 +291,6 @@ pub fn spawn(
         // Started while everything is being killed (Ctrl-C): it goes too.
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
     }
-    tracing::info!(target: "harness::supervisor", run = spec.run, pid, "{:?} {} started", spec.role, spec.name);
     history.record(Event::ProcessStarted { role: spec.role, name: spec.name.to_string(), run: spec.run, pid });
 
     let stdout = child.stdout.take();
@@ -357,7 +356,6 @@ pub fn spawn(
         if let Some(mechanism) = oom {
             h.record(Event::OutOfMemory { name: name.clone(), run, mechanism });
         }
-        tracing::info!(target: "harness::supervisor", run, pid, "{role:?} {name} ended: {}", describe_exit(code, signal));
         h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal, memory_peak });
         let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some() });
     });

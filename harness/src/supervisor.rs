@@ -302,7 +302,6 @@ impl Job {
     }
 
     fn task_state(&self, run: u32, task: &str, attempt: u32, state: TaskState, reason: Option<String>) {
-        tracing::info!(target: "harness::supervisor", run, attempt, "task {task} {state:?}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
         self.cfg.history.record(Event::TaskState { run, task: task.to_string(), attempt, state, reason });
     }
 
@@ -322,7 +321,6 @@ impl Job {
     async fn run_once(&mut self, run: u32) -> RunEnd {
         let h = self.cfg.history.clone();
         let run_start = h.len();
-        tracing::info!(target: "harness::supervisor", "run {run} pending");
         h.record(Event::RunState { run, state: RunState::Pending });
         for t in &self.cfg.job.tasks {
             self.task_state(run, &t.name, 1, TaskState::Pending, None);
@@ -360,7 +358,6 @@ impl Job {
             }
             self.task_state(run, &t.name, 1, TaskState::Running, None);
         }
-        tracing::info!(target: "harness::supervisor", "run {run} running");
         h.record(Event::RunState { run, state: RunState::Running });
         let running_since = Instant::now();
         let mut retries: Vec<(Instant, String, u32)> = Vec::new();
@@ -561,7 +558,6 @@ impl Job {
                 while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                tracing::info!(target: "harness::supervisor", "cluster {name} ready (run {run})");
                 h.record(Event::ClusterReady { cluster: name, run });
             })
         });
@@ -648,7 +644,6 @@ impl Job {
                 None => break,
             }
         }
-        tracing::info!(target: "harness::supervisor", "run {run} {state:?}");
         self.cfg.history.record(Event::RunState { run, state });
         RunEnd::Failed { healthy_for: running_since.elapsed() }
     }
