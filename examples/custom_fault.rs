@@ -8,8 +8,7 @@
 //! Run it: `cargo run --example custom_fault` (builds the `loudfail` binary first with
 //! `cargo build`).
 
-use harness::fault::{Expectation, Fault, FaultCtx};
-use harness::pipeline::PipelinePlan;
+use harness::fault::{Aim, Fault, FaultCtx, FaultInfo, Heal};
 use harness::topology::{AwaitPolicy, Topology};
 use harness::{Result, Scenario, async_trait};
 use std::sync::Arc;
@@ -19,30 +18,20 @@ struct ResolverRaises;
 
 #[async_trait]
 impl Fault for ResolverRaises {
-    fn name(&self) -> &'static str {
-        "resolver-raises"
+    // Silent where the task awaits another query first while the resolver is dead (the default
+    // expectation: a query's failure).
+    fn info(&self) -> FaultInfo {
+        FaultInfo::new("resolver-raises", "the resolver's batch logic raises once")
     }
-    fn about(&self) -> &'static str {
-        "the resolver's batch logic raises once"
+    fn aim(&self) -> Aim {
+        Aim::query("resolver")
     }
-    fn target(&self) -> String {
-        "query resolver".into()
-    }
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        plan.query("resolver").map(|_| ())
-    }
-    fn expectation(&self, t: &Topology, plan: &PipelinePlan) -> Expectation {
-        // Silent where the task awaits another query first while the resolver is dead.
-        Expectation::of_query_failure(t, plan, "resolver")
-    }
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
         let mark = ctx.mark();
         ctx.arm("resolver", "resolver.before-commit", "1*error(bad record in foreachBatch)").await?;
         // The resolver's termination is the effect; ending without an error is a fault error.
-        ctx.await_failure(mark, self.name(), "resolver", None, "the resolver's batch logic raised").await.map(|_| ())
-    }
-    async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
-        Ok(())
+        ctx.await_failure(mark, "resolver", None, "the resolver's batch logic raised").await?;
+        Ok(Heal::nothing())
     }
 }
 

@@ -23,11 +23,9 @@
 //! Each fits every pipeline. (The harness's own producers ride out an outage: a produce request
 //! the broker never answered is retried after a second, see [`harness::kafka::Producer`].)
 
-use harness::fault::{Expectation, Fault, FaultCtx, Scope, UNSEEN};
+use harness::fault::{Aim, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::history::Event;
-use harness::pipeline::PipelinePlan;
-use harness::topology::Topology;
-use harness::{HarnessError, Result, async_trait};
+use harness::{Result, async_trait};
 use std::time::Duration;
 
 /// How the broker is in trouble.
@@ -56,6 +54,26 @@ impl Default for BrokerOutage {
         BrokerOutage { trouble: Trouble::Outage, outage: Duration::from_secs(180) }
     }
 }
+
+// Until the trouble is over the job can only stall: it persists until healed.
+const OUTAGE: FaultInfo =
+    FaultInfo::new("broker-outage", "every broker stops answering for 3 nominal minutes, then comes back")
+        .scope(Scope::All)
+        .fits_programs()
+        .persists_until_healed()
+        .expect(Expect::Always(Expectation::Silent));
+
+const LATENCY: FaultInfo = FaultInfo {
+    name: "broker-latency",
+    about: "every broker answers late (30 nominal seconds, 50-500 ms real) for 3 nominal minutes",
+    ..OUTAGE.absorbable()
+};
+
+const ERRORS: FaultInfo = FaultInfo {
+    name: "broker-errors",
+    about: "one in three fetch and produce requests fail with a retriable error for 3 nominal minutes",
+    ..OUTAGE.absorbable()
+};
 
 impl BrokerOutage {
     /// `broker-latency`: answers 500 ms late.
@@ -89,121 +107,28 @@ impl BrokerOutage {
 
 #[async_trait]
 impl Fault for BrokerOutage {
-    fn name(&self) -> &'static str {
+    fn info(&self) -> FaultInfo {
         match self.trouble {
-            Trouble::Outage => "broker-outage",
-            Trouble::Latency(_) => "broker-latency",
-            Trouble::Errors => "broker-errors",
+            Trouble::Outage => OUTAGE,
+            Trouble::Latency(_) => LATENCY,
+            Trouble::Errors => ERRORS,
         }
     }
 
-    fn about(&self) -> &'static str {
-        match self.trouble {
-            Trouble::Outage => "every broker stops answering for 3 nominal minutes, then comes back",
-            Trouble::Latency(_) => {
-                "every broker answers late (30 nominal seconds, 50-500 ms real) for 3 nominal minutes"
-            }
-            Trouble::Errors => {
-                "one in three fetch and produce requests fail with a retriable error for 3 nominal minutes"
-            }
-        }
+    fn aim(&self) -> Aim {
+        Aim::Service("the Kafka broker")
     }
 
-    fn target(&self) -> String {
-        "the Kafka broker".into()
-    }
-
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        if plan.queries.is_empty() {
-            return Err(HarnessError::bad_input(
-                "the pipeline has no queries",
-                format!("{} needs a query that reads the broker", self.name()),
-            ));
-        }
-        Ok(())
-    }
-
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    fn scope(&self) -> Scope {
-        Scope::All
-    }
-
-    fn persists_until_healed(&self) -> bool {
-        // Until the outage is over: the job can only come back after it.
-        true
-    }
-
-    fn absorbable(&self) -> bool {
-        self.trouble != Trouble::Outage
-    }
-
-    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
-        if self.absorbable() { Expectation::Absorbed } else { Expectation::Silent }
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let (mark, started) = (ctx.mark(), std::time::Instant::now());
-        let injected = harness::time::now_us();
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        let (query, mark, started) = (ctx.query()?, ctx.mark(), std::time::Instant::now());
         self.set(ctx, true).await?;
         let lasting = ctx.real(self.outage);
-        let query = ctx.plan().queries[0].name.clone();
         let unseen = "the broker was in trouble and nothing failed";
-        effect_within(ctx, self.name(), (mark, injected), lasting, &query, unseen).await;
+        crate::outage::effect_within(ctx, mark, lasting, &query, unseen).await;
         ctx.wait_until(started + lasting).await;
+        // Over, whatever happened: it ended on its own.
         let back = self.set(ctx, false).await;
-        ctx.healed(self.name());
-        back
+        ctx.healed();
+        back.map(|()| Heal::nothing())
     }
-
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        // Over already, unless the fault's own wait was cut short: end it regardless.
-        self.set(ctx, false).await
-    }
-}
-
-/// Records the fault's effect: the first query that fails, or program task that exits
-/// non-zero, after `mark` and within `within`; when nothing does, the fault itself, `Unseen` at
-/// `injected` on `query` (judged from the world at the horizon).
-pub async fn effect_within(
-    ctx: &FaultCtx<'_>,
-    fault: &str,
-    (mark, injected): (usize, i64),
-    within: Duration,
-    query: &str,
-    unseen: &str,
-) {
-    match first_failure(ctx, mark, within, query).await {
-        Some((at, query, kind, error)) => ctx.effect(at, fault, &query, &kind, &error),
-        None => ctx.effect(injected, fault, query, UNSEEN, unseen),
-    }
-}
-
-/// The first query that fails, or program task that exits non-zero, after `mark` and within
-/// `within`: `(when, its query, the error's class, the error)`; a program's exit is `target`'s
-/// failure when the program runs it. None when nothing does.
-async fn first_failure(
-    ctx: &FaultCtx<'_>,
-    mark: usize,
-    within: Duration,
-    target: &str,
-) -> Option<(i64, String, String, String)> {
-    let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
-    ctx.history()
-        .wait_for(mark, within, "a query to fail", |r| match &r.event {
-            Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
-                Some((r.at, query.clone(), error_kind.clone().unwrap_or_default(), error.clone()))
-            }
-            Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
-                let queries = &ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries;
-                let query = queries.iter().find(|q| *q == target).or(queries.first())?.clone();
-                Some((r.at, query, "ProcessExited".into(), format!("task {name} ended while the fault held")))
-            }
-            _ => None,
-        })
-        .await
-        .ok()
-        .map(|(found, _)| found)
 }

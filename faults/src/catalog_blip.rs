@@ -10,12 +10,9 @@
 //! (nominal) and at least until it has failed a query; then the catalog is back, and the job
 //! should come back with it (its restart is measured from there). Every task depends on the catalog: its reach is the whole job.
 
-use harness::fault::{Expectation, Fault, FaultCtx, Scope};
+use harness::fault::{Aim, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::history::Event;
-use harness::pipeline::PipelinePlan;
-use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// The fault.
@@ -34,71 +31,39 @@ impl Default for CatalogBlip {
     }
 }
 
-const NAME: &str = "catalog-blip";
+// Every query fails at its next batch, the first one awaited included: loud in every layout,
+// and the job comes back once the catalog does (it persists until then).
+const INFO: FaultInfo = FaultInfo::new(
+    "catalog-blip",
+    "the catalog (metastore) is unreachable for 2 nominal minutes; every query resolving a table fails",
+)
+.scope(Scope::All)
+.persists_until_healed()
+.expect(Expect::Always(Expectation::LoudRestarted));
+
 const KIND: &str = "CatalogUnavailable";
-
-fn places(ctx: &FaultCtx<'_>) -> (PathBuf, PathBuf) {
-    (ctx.run_dir().join("catalog.json"), ctx.run_dir().join("catalog.json.unreachable"))
-}
-
-fn restore(ctx: &FaultCtx<'_>) -> Result<()> {
-    let (file, away) = places(ctx);
-    if away.exists() {
-        std::fs::rename(&away, &file).map_err(|e| HarnessError::io(&away, e))?;
-        ctx.record(Event::Phase { name: "catalog reachable again".into() });
-    }
-    Ok(())
-}
 
 #[async_trait]
 impl Fault for CatalogBlip {
-    fn name(&self) -> &'static str {
-        NAME
+    fn info(&self) -> FaultInfo {
+        INFO
     }
 
-    fn about(&self) -> &'static str {
-        "the catalog (metastore) is unreachable for 2 nominal minutes; every query resolving a table fails"
+    fn aim(&self) -> Aim {
+        Aim::Service("the catalog")
     }
 
-    fn target(&self) -> String {
-        "the catalog".into()
-    }
-
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        if plan.queries.is_empty() {
-            return Err(HarnessError::bad_input("the pipeline has no queries", "catalog-blip needs a query to fail"));
-        }
-        Ok(())
-    }
-
-    fn scope(&self) -> Scope {
-        Scope::All
-    }
-
-    fn persists_until_healed(&self) -> bool {
-        // Until the outage is over: the job can only come back after it.
-        true
-    }
-
-    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
-        // Every query fails at its next batch, the first one awaited included: loud in every
-        // layout, and the job comes back once the catalog does.
-        Expectation::LoudRestarted
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let (file, away) = places(ctx);
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        ctx.query()?;
+        let (file, away) = (ctx.run_dir().join("catalog.json"), ctx.run_dir().join("catalog.json.unreachable"));
         let (mark, started) = (ctx.mark(), std::time::Instant::now());
         std::fs::rename(&file, &away).map_err(|e| HarnessError::io(&file, e))?;
         ctx.record(Event::Phase { name: "catalog unreachable".into() });
-        let outcome = crate::outage::ride_out(ctx, NAME, KIND, mark, started, ctx.real(self.outage)).await;
+        let outcome = crate::outage::ride_out(ctx, KIND, mark, started, ctx.real(self.outage)).await;
         // Back, whatever happened: a harness that failed must not leave the catalog away.
-        let back = restore(ctx);
-        ctx.healed(NAME);
-        outcome.and(back)
-    }
-
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        restore(ctx)
+        let back = std::fs::rename(&away, &file).map_err(|e| HarnessError::io(&away, e));
+        ctx.record(Event::Phase { name: "catalog reachable again".into() });
+        ctx.healed();
+        outcome.and(back).map(|()| Heal::nothing())
     }
 }

@@ -25,9 +25,8 @@
 //! the world shows (the program's exit); a program that lives on with its resolver dead shows
 //! none, and is judged from what its tables show at the horizon.
 
-use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::fault::{Aim, Fault, FaultCtx, FaultInfo, Heal};
 use harness::pipeline::PipelinePlan;
-use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 
 /// The fault.
@@ -51,20 +50,22 @@ impl Default for ConcurrentAppend {
     }
 }
 
-const NAME: &str = "concurrent-append";
+// Only a task that awaits another query first, with nobody watching the queries, misses the
+// resolver's death.
+const INFO: FaultInfo = FaultInfo::new(
+    "concurrent-append",
+    "a concurrent writer commits rows the resolver's MERGE read, between its read and its commit",
+)
+.fits_programs();
 
 #[async_trait]
 impl Fault for ConcurrentAppend {
-    fn name(&self) -> &'static str {
-        NAME
+    fn info(&self) -> FaultInfo {
+        INFO
     }
 
-    fn about(&self) -> &'static str {
-        "a concurrent writer commits rows the resolver's MERGE read, between its read and its commit"
-    }
-
-    fn target(&self) -> String {
-        format!("query {} (table {})", self.query, self.table)
+    fn aim(&self) -> Aim {
+        Aim::query(&self.query)
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
@@ -87,19 +88,11 @@ impl Fault for ConcurrentAppend {
         Ok(())
     }
 
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
-        // Only a task that awaits another query first, with nobody watching the queries, misses
-        // the resolver's death.
-        Expectation::of_query_failure(topology, plan, &self.query)
-    }
-
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
         if ctx.plan().is_program() {
-            return self.race(ctx).await;
+            self.race(ctx).await?;
+            // The other job's rows stay: they are data, and the audit expects them.
+            return Ok(Heal::nothing());
         }
         let writer = ctx.writer(&self.table)?;
         let mark = ctx.mark();
@@ -109,19 +102,18 @@ impl Fault for ConcurrentAppend {
         let after_write = ctx.mark();
         ctx.release(&self.query, &self.failpoint).await?;
         let cause = format!("the writer committed {written:?} inside the resolver's read range {read}");
-        ctx.await_failure(after_write, NAME, &self.query, Some("ConcurrentAppend"), &cause).await.map(|_| ())
-    }
-
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        if ctx.plan().is_program() {
-            return Ok(()); // the other job's rows stay: they are data, and the audit expects them
-        }
+        ctx.await_failure(after_write, &self.query, Some("ConcurrentAppend"), &cause).await?;
         // The failpoint fired once and disarmed itself; make sure a restarted cluster never
         // pauses again even if it inherited it. A run with no cluster up has nothing to heal.
-        match ctx.arm(&self.query, &self.failpoint, "off").await {
-            Ok(()) | Err(HarnessError::Process { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        let (query, failpoint) = (self.query.clone(), self.failpoint.clone());
+        Ok(Heal::by("", move |ctx| {
+            Box::pin(async move {
+                match ctx.arm(&query, &failpoint, "off").await {
+                    Ok(()) | Err(HarnessError::Process { .. }) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+        }))
     }
 }
 
@@ -130,8 +122,7 @@ impl ConcurrentAppend {
     /// shows a failure, for 3 nominal minutes at most.
     async fn race(&self, ctx: &FaultCtx<'_>) -> Result<()> {
         let writer = ctx.writer(&self.table)?;
-        let (mark, injected) = (ctx.mark(), harness::time::now_us());
-        let started = std::time::Instant::now();
+        let (mark, started) = (ctx.mark(), std::time::Instant::now());
         let lasting = ctx.real(std::time::Duration::from_secs(180));
         let every = std::time::Duration::from_secs(5);
         let appending = async {
@@ -145,7 +136,7 @@ impl ConcurrentAppend {
             Ok::<(), HarnessError>(())
         };
         let unseen = "another job appended to the table all along and nothing failed";
-        let effect = crate::broker_outage::effect_within(ctx, NAME, (mark, injected), lasting, &self.query, unseen);
+        let effect = crate::outage::effect_within(ctx, mark, lasting, &self.query, unseen);
         tokio::pin!(effect);
         tokio::select! {
             () = &mut effect => return Ok(()),

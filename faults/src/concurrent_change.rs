@@ -10,58 +10,33 @@
 //! (SIGSTOP) while the other job commits, then let go (SIGCONT). A writer that committed before
 //! it could be stopped is let go and caught at its next batch.
 
-use crate::driver::{describe_target, target_query};
-use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::fault::{Fault, FaultCtx, FaultInfo, Heal};
 use harness::history::Event;
-use harness::pipeline::PipelinePlan;
 use harness::process::Signal;
-use harness::topology::Topology;
-use harness::{HarnessError, Result, async_trait};
+use harness::{Result, async_trait};
 
 /// The fault.
-#[derive(Debug, Clone, Default)]
-pub struct ConcurrentMetadataChange {
-    /// The query whose sink changes (None: the last query of the pipeline's last task).
-    pub query: Option<String>,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConcurrentMetadataChange;
 
-const NAME: &str = "concurrent-metadata-change";
+const INFO: FaultInfo = FaultInfo::new(
+    "concurrent-metadata-change",
+    "another job changes the sink's table properties between a writer's read and its commit: one commit fails",
+)
+.strikes("the sink of")
+.fits_programs();
 
 /// How many batches the fault tries to catch between their read and their commit.
 const ATTEMPTS: usize = 10;
 
 #[async_trait]
 impl Fault for ConcurrentMetadataChange {
-    fn name(&self) -> &'static str {
-        NAME
+    fn info(&self) -> FaultInfo {
+        INFO
     }
 
-    fn about(&self) -> &'static str {
-        "another job changes the sink's table properties between a writer's read and its commit: one commit fails"
-    }
-
-    fn target(&self) -> String {
-        describe_target(&self.query).replace("the cluster of", "the sink of")
-    }
-
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        target_query(NAME, &self.query, plan).map(|_| ())
-    }
-
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
-        match target_query(NAME, &self.query, plan) {
-            Ok(query) => Expectation::of_query_failure(topology, plan, &query),
-            Err(_) => Expectation::LoudRestarted,
-        }
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let query = target_query(NAME, &self.query, ctx.plan())?;
-        let cluster = ctx.cluster_of(NAME, &query)?;
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        let (query, cluster) = (ctx.query()?, ctx.cluster()?);
         let (table, location) = ctx.sink_of(&query)?;
         let url = ctx.catalog()?.url(&table)?;
         for attempt in 1..=ATTEMPTS {
@@ -82,31 +57,19 @@ impl Fault for ConcurrentMetadataChange {
             }
             .await;
             ctx.signal(&cluster, Signal::SIGCONT).await?;
-            match changed {
+            let version = match changed {
                 Ok(None) => continue,
-                Ok(Some(version)) => {
-                    ctx.record(Event::Phase {
-                        name: format!(
-                            "another job set a property of {table} (version {}) while {file} was being written",
-                            version
-                        ),
-                    });
-                    let cause = format!("{table}'s metadata changed under a write in flight");
-                    return ctx.await_failure(mark, NAME, &query, None, &cause).await.map(|_| ());
-                }
-                Err(e) => {
-                    return Err(HarnessError::Fault { fault: NAME.into(), problem: format!("changing {table}: {e}") });
-                }
-            }
+                Ok(Some(version)) => version,
+                Err(e) => return Err(ctx.fail(format!("changing {table}: {e}"))),
+            };
+            let name =
+                format!("another job set a property of {table} (version {version}) while {file} was being written");
+            ctx.record(Event::Phase { name });
+            let cause = format!("{table}'s metadata changed under a write in flight");
+            ctx.await_failure(mark, &query, None, &cause).await?;
+            // It struck once.
+            return Ok(Heal::nothing());
         }
-        Err(HarnessError::Fault {
-            fault: NAME.into(),
-            problem: format!("{ATTEMPTS} writes of {table} committed before they could be caught in flight"),
-        })
-    }
-
-    async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
-        // It struck once.
-        Ok(())
+        Err(ctx.fail(format!("{ATTEMPTS} writes of {table} committed before they could be caught in flight")))
     }
 }

@@ -15,127 +15,103 @@
 //! is not enough: a JVM reuses the heap it has committed, and a Spark Connect server ran 60 s at
 //! its squeezed limit without one.
 
-use harness::fault::{Expectation, Fault, FaultCtx, Scope};
+use harness::fault::{Expect, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::memlimit::{Mechanism, MemoryLimit};
 use harness::pipeline::PipelinePlan;
-use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 
 /// The fault.
-#[derive(Debug, Clone)]
-pub struct DriverOom {
-    /// The query whose state grows (None: the last query of the pipeline's last task).
-    pub query: Option<String>,
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DriverOom;
+
+// Driver-scoped failures are loud in every layout; they spread only where a failed task fails
+// the run and other tasks have drivers of their own.
+const INFO: FaultInfo =
+    FaultInfo::new("driver-oom", "a query's state grows past its cluster's memory limit; the kernel kills the driver")
+        .strikes("the cluster of")
+        .scope(Scope::Cluster)
+        .fits_programs()
+        .expect(Expect::DriverLoss);
+
+/// The limit that fits the mechanism: a cgroup limits the memory charged to the cluster (its
+/// own pages, about 20 MiB at its peak in the reference pipelines; the binary's pages are shared
+/// and charged to whoever read them first), `RLIMIT_AS` limits address space (a cluster maps
+/// about 1.2 GB of it).
+fn limit() -> u64 {
+    match MemoryLimit::new(1).mechanism {
+        Mechanism::Cgroup => 128 << 20,
+        Mechanism::RlimitAs => 2 << 30,
+    }
 }
 
-const NAME: &str = "driver-oom";
-
-impl DriverOom {
-    fn query(&self, plan: &PipelinePlan) -> Result<String> {
-        crate::driver::target_query(NAME, &self.query, plan)
-    }
-
-    /// The limit that fits the mechanism: a cgroup limits the memory charged to the cluster (its
-    /// own pages, about 20 MiB at its peak in the reference pipelines; the binary's pages are
-    /// shared and charged to whoever read them first), `RLIMIT_AS` limits address space (a
-    /// cluster maps about 1.2 GB of it).
-    fn limit() -> u64 {
-        match MemoryLimit::new(1).mechanism {
-            Mechanism::Cgroup => 128 << 20,
-            Mechanism::RlimitAs => 2 << 30,
-        }
-    }
+fn no_cgroup() -> HarnessError {
+    HarnessError::bad_input(
+        "driver-oom on a program needs a memory cgroup of its task's own, and this machine offers none",
+        "run where loudfail may create memory cgroups (cgroup v1 memory controller), or choose another fault",
+    )
 }
 
 #[async_trait]
 impl Fault for DriverOom {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn about(&self) -> &'static str {
-        "a query's state grows past its cluster's memory limit; the kernel kills the driver"
-    }
-
-    fn target(&self) -> String {
-        crate::driver::describe_target(&self.query)
+    fn info(&self) -> FaultInfo {
+        INFO
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        plan.query(&self.query(plan)?)?;
-        if plan.is_program() && harness::memlimit::MemoryLimit::watch().is_none() {
-            return Err(HarnessError::bad_input(
-                format!("{NAME} on a program needs a memory cgroup of its task's own, and this machine offers none"),
-                "run where loudfail may create memory cgroups (cgroup v1 memory controller), or choose another fault",
-            ));
+        self.query(plan)?;
+        if plan.is_program() && MemoryLimit::watch().is_none() {
+            return Err(no_cgroup());
         }
         Ok(())
-    }
-
-    fn scope(&self) -> Scope {
-        Scope::Cluster
     }
 
     fn cluster_memory(&self) -> Option<u64> {
-        Some(Self::limit())
+        Some(limit())
     }
 
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
-        // Driver-scoped failures are loud in every layout; they spread only where a failed
-        // task fails the run and other tasks have drivers of their own.
-        match self.query(plan) {
-            Ok(query) => Expectation::of_driver_loss(topology, plan, &query),
-            Err(_) => Expectation::LoudRestarted,
-        }
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let query = self.query(ctx.plan())?;
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        let query = ctx.query()?;
         if let Some(driver) = ctx.program_driver_of(&query) {
-            return squeeze(ctx, &query, &driver).await;
+            squeeze(ctx, &query, &driver).await?;
+            return Ok(Heal::nothing());
         }
-        let cluster = ctx.cluster_of(NAME, &query)?;
-        let mark = ctx.mark();
-        let grow_mib = (Self::limit() >> 20) * 2;
+        let (cluster, mark) = (ctx.cluster()?, ctx.mark());
+        let grow_mib = (limit() >> 20) * 2;
         ctx.arm(&query, &format!("{query}.batch"), &format!("1*alloc({grow_mib})")).await?;
-        let death = ctx.await_cluster_exit_within(mark, &cluster, KILL_TIMEOUT).await.map_err(|e| match e {
-            HarnessError::Timeout { .. } => HarnessError::Fault {
-                fault: NAME.into(),
-                problem: format!(
-                    "cluster {cluster} was not killed within {} s of {query}'s growth past its limit: the kernel \
-                     kept reclaiming instead (on a busy disk a cgroup v1 reclaim may wait long for writeback)",
-                    KILL_TIMEOUT.as_secs()
-                ),
-            },
-            e => e,
-        })?;
-        let (at, signal) = (death.at, death.signal);
+        let death = await_kill(ctx, mark, &cluster, &format!("{query}'s growth past its limit")).await?;
         let kind = match death.out_of_memory {
             Some(Mechanism::Cgroup) => "OOMKilled",
             Some(Mechanism::RlimitAs) => "AllocationFailed",
-            None => {
-                return Err(HarnessError::Fault {
-                    fault: NAME.into(),
-                    problem: format!("cluster {cluster} ended (signal {signal:?}) but not for lack of memory"),
-                });
-            }
+            None => return Err(not_for_memory(ctx, &cluster, death.signal)),
         };
-        let error = format!(
-            "cluster {cluster} ran out of memory while {query} grew by {grow_mib} MiB (signal {})",
-            signal.unwrap_or(0)
-        );
-        ctx.effect(at, NAME, &query, kind, &error);
-        Ok(())
-    }
-
-    async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
+        let signal = death.signal.unwrap_or(0);
+        let error =
+            format!("cluster {cluster} ran out of memory while {query} grew by {grow_mib} MiB (signal {signal})");
+        ctx.effect(death.at, &query, kind, &error);
         // The failpoint fired once; a new cluster starts with none armed.
-        Ok(())
+        Ok(Heal::nothing())
     }
+}
+
+/// Awaits the kernel's kill of `process` after `mark`, for `what` grew past its limit.
+async fn await_kill(
+    ctx: &FaultCtx<'_>,
+    mark: usize,
+    process: &str,
+    what: &str,
+) -> Result<harness::fault::ClusterDeath> {
+    ctx.await_cluster_exit_within(mark, process, KILL_TIMEOUT).await.map_err(|e| match e {
+        HarnessError::Timeout { .. } => ctx.fail(format!(
+            "{process} was not killed within {} s of {what}: the kernel kept reclaiming instead (on a busy disk a \
+             cgroup v1 reclaim may wait long for writeback)",
+            KILL_TIMEOUT.as_secs()
+        )),
+        e => e,
+    })
+}
+
+fn not_for_memory(ctx: &FaultCtx<'_>, process: &str, signal: Option<i32>) -> HarnessError {
+    ctx.fail(format!("{process} ended (signal {signal:?}) but not for lack of memory"))
 }
 
 /// How long the kernel gets to kill a cluster that outgrew its limit. Usually well under a
@@ -157,20 +133,14 @@ const GROWTH: u64 = 16 << 20;
 /// driver. The kernel kills the largest process in the cgroup (the JVM, the Python driver),
 /// never the balloon.
 async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
-    let fail = |problem: String| HarnessError::Fault { fault: NAME.into(), problem };
-    let pid = ctx.pid(task).await?.ok_or_else(|| fail(format!("driver {task} was not running")))?;
-    let cgroup = harness::memlimit::cgroup_of(pid).ok_or_else(|| {
-        HarnessError::bad_input(
-            format!("{NAME} on a program needs a memory cgroup of its task's own, and this machine offers none"),
-            "run where loudfail may create memory cgroups (cgroup v1 memory controller), or choose another fault",
-        )
-    })?;
+    let pid = ctx.pid(task).await?.ok_or_else(|| ctx.fail(format!("driver {task} was not running")))?;
+    let cgroup = harness::memlimit::cgroup_of(pid).ok_or_else(no_cgroup)?;
     let (charged, anonymous) = harness::memlimit::charge(&cgroup).unwrap_or_default();
     let mark = ctx.mark();
     let limit = harness::memlimit::squeeze(&cgroup, MARGIN)?;
     ctx.record(harness::Event::Phase {
         name: format!(
-            "{NAME}: driver {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous); {} MiB grow in it",
+            "driver-oom: driver {task}'s memory limit lowered to {} MiB (charged {} MiB, {} MiB of it anonymous); {} MiB grow in it",
             limit >> 20,
             charged >> 20,
             anonymous >> 20,
@@ -179,22 +149,12 @@ async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
     });
     // Held until the driver's death is seen; the program's cgroup is emptied when it exits.
     let _growth = ctx.balloon(&cgroup, GROWTH)?;
-    let death = ctx.await_cluster_exit_within(mark, task, KILL_TIMEOUT).await.map_err(|e| match e {
-        HarnessError::Timeout { .. } => fail(format!(
-            "driver {task} was not killed within {} s of {} MiB growing past its limit of {} MiB: the kernel \
-             kept reclaiming instead (on a busy disk a cgroup v1 reclaim may wait long for writeback)",
-            KILL_TIMEOUT.as_secs(),
-            GROWTH >> 20,
-            limit >> 20
-        )),
-        other => other,
-    })?;
-    match death.out_of_memory {
-        Some(_) => {
-            let error = format!("driver {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);
-            ctx.effect(death.at, NAME, query, "OOMKilled", &error);
-            Ok(())
-        }
-        None => Err(fail(format!("driver {task} ended (signal {:?}) but not for lack of memory", death.signal))),
+    let what = format!("{} MiB growing past its limit of {} MiB", GROWTH >> 20, limit >> 20);
+    let death = await_kill(ctx, mark, task, &what).await?;
+    if death.out_of_memory.is_none() {
+        return Err(not_for_memory(ctx, &format!("driver {task}"), death.signal));
     }
+    let error = format!("driver {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);
+    ctx.effect(death.at, query, "OOMKilled", &error);
+    Ok(())
 }

@@ -9,13 +9,11 @@
 //! Both last until healed (the entry is pointed back at B). The quiet one must come out as
 //! what it is: records missing from the table the catalog names.
 
-use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::fault::{Aim, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, UNSEEN};
 use harness::history::Event;
 use harness::pipeline::PipelinePlan;
-use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// How the wrong location shows up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +25,7 @@ pub enum Variant {
 }
 
 /// The fault.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ExternalLocationMismatch {
     /// Which way it shows up.
     pub variant: Variant,
@@ -35,44 +33,43 @@ pub struct ExternalLocationMismatch {
     pub table: String,
     /// The query writing it.
     pub query: String,
-    /// Where the entry pointed before the fault (to heal it).
-    original: Mutex<Option<String>>,
 }
+
+// Retrying while RUNNING, then loud; on a shared cluster, past its retries the task fails the
+// run, and the new run restarts the other task too: the failure spreads.
+const FAILS: FaultInfo = FaultInfo::new(
+    "external-location-mismatch",
+    "the catalog points inference's output table at a location where no table can be; its writes fail",
+)
+.strikes("the catalog entry of")
+.fits_programs()
+.persists_until_healed()
+.expect(Expect::PersistentQueryFailure);
+
+const QUIET: FaultInfo = FaultInfo {
+    name: "external-location-mismatch-quiet",
+    about: "the catalog points inference's output table at an empty location; a fresh table is created there and written to",
+    ..FAILS.expect(Expect::Always(Expectation::Loss))
+};
 
 impl ExternalLocationMismatch {
     /// The fault on `features-inference`'s output table.
     pub fn new(variant: Variant) -> Self {
-        ExternalLocationMismatch {
-            variant,
-            table: "predictions".into(),
-            query: "inference".into(),
-            original: Mutex::new(None),
-        }
+        ExternalLocationMismatch { variant, table: "predictions".into(), query: "inference".into() }
     }
 }
 
 #[async_trait]
 impl Fault for ExternalLocationMismatch {
-    fn name(&self) -> &'static str {
+    fn info(&self) -> FaultInfo {
         match self.variant {
-            Variant::Fails => "external-location-mismatch",
-            Variant::Quiet => "external-location-mismatch-quiet",
+            Variant::Fails => FAILS,
+            Variant::Quiet => QUIET,
         }
     }
 
-    fn about(&self) -> &'static str {
-        match self.variant {
-            Variant::Fails => {
-                "the catalog points inference's output table at a location where no table can be; its writes fail"
-            }
-            Variant::Quiet => {
-                "the catalog points inference's output table at an empty location; a fresh table is created there and written to"
-            }
-        }
-    }
-
-    fn target(&self) -> String {
-        format!("query {} (catalog entry {})", self.query, self.table)
+    fn aim(&self) -> Aim {
+        Aim::query(&self.query)
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
@@ -100,26 +97,8 @@ impl Fault for ExternalLocationMismatch {
         Ok(())
     }
 
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    fn persists_until_healed(&self) -> bool {
-        true
-    }
-
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
-        match self.variant {
-            Variant::Quiet => Expectation::Loss,
-            // Retrying while RUNNING, then loud; on a shared cluster, past its retries the task
-            // fails the run, and the new run restarts the other task too: the failure spreads.
-            Variant::Fails => Expectation::of_persistent_query_failure(topology, plan, &self.query),
-        }
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
         let before = ctx.catalog()?.location(&self.table)?;
-        *self.original.lock().expect("original") = Some(before.display().to_string());
         let elsewhere = ctx.run_dir().join("elsewhere");
         std::fs::create_dir_all(&elsewhere).map_err(|e| HarnessError::io(&elsewhere, e))?;
         let a: PathBuf = match self.variant {
@@ -133,6 +112,7 @@ impl Fault for ExternalLocationMismatch {
         };
         let mark = ctx.mark();
         ctx.repoint(&self.table, &a)?;
+        let heal = Heal::repoint(&self.table, before.clone());
         let wrote_elsewhere = format!(
             "{} created a fresh table at {} and committed to it; {} at {} never sees it",
             self.query,
@@ -140,66 +120,74 @@ impl Fault for ExternalLocationMismatch {
             self.table,
             before.display()
         );
-        match self.variant {
+        let outcome = match self.variant {
             Variant::Fails => {
                 let cause = format!("its table moved to {}", a.display());
-                ctx.await_failure(mark, self.name(), &self.query, None, &cause).await.map(|_| ())
+                ctx.await_failure(mark, &self.query, None, &cause).await.map(drop)
             }
             Variant::Quiet if ctx.plan().is_program() => {
-                // A program tells nothing of its batches: the fresh table's first commit at A,
-                // on disk, is the effect (when it was written: its file's time).
-                let first = a.join("_delta_log").join(format!("{:020}.json", 0));
-                let deadline = std::time::Instant::now() + ctx.reach_timeout();
-                loop {
-                    if let Ok(meta) = std::fs::metadata(&first) {
-                        let at = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-                        let at = at.map_or_else(harness::time::now_us, |d| d.as_micros() as i64);
-                        ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &wrote_elsewhere);
-                        return Ok(());
-                    }
-                    if std::time::Instant::now() >= deadline {
-                        let what = format!(
-                            "no table appeared at {} within {:?}: {} does not follow the catalog entry",
-                            a.display(),
-                            ctx.reach_timeout(),
-                            self.query
-                        );
-                        ctx.effect(harness::time::now_us(), self.name(), &self.query, harness::fault::UNSEEN, &what);
-                        return Ok(());
-                    }
-                    // The world is sampled, as the observer samples it.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-            Variant::Quiet => {
-                // A batch in flight when the entry changed resolved its sink before: its commit
-                // lands at the old place. The first commit after which a table stands at the
-                // new one is the fault's effect.
-                let deadline = std::time::Instant::now() + ctx.reach_timeout();
-                let mut since = mark;
-                let at = loop {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    let what = format!("{} to commit a batch at {}", self.query, a.display());
-                    let (at, next) = ctx
-                        .history()
-                        .wait_for(since, left, &what, |r| match &r.event {
-                            Event::BatchCommitted { query, skipped: false, .. } if *query == self.query => Some(r.at),
-                            _ => None,
-                        })
-                        .await?;
-                    if a.join("_delta_log").is_dir() {
-                        break at;
-                    }
-                    since = next;
-                };
-                ctx.effect(at, self.name(), &self.query, "WroteElsewhere", &wrote_elsewhere);
+                self.first_commit_on_disk(ctx, &a, &wrote_elsewhere).await;
                 Ok(())
             }
+            Variant::Quiet => self.first_commit_reported(ctx, mark, &a, &wrote_elsewhere).await,
+        };
+        heal.or_undo(ctx, outcome).await
+    }
+}
+
+impl ExternalLocationMismatch {
+    /// A program tells nothing of its batches: the fresh table's first commit at `a`, on disk,
+    /// is the effect (when it was written: its file's time).
+    async fn first_commit_on_disk(&self, ctx: &FaultCtx<'_>, a: &std::path::Path, wrote_elsewhere: &str) {
+        let first = a.join("_delta_log").join(format!("{:020}.json", 0));
+        let deadline = std::time::Instant::now() + ctx.reach_timeout();
+        loop {
+            if let Ok(meta) = std::fs::metadata(&first) {
+                let at = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                let at = at.map_or_else(harness::time::now_us, |d| d.as_micros() as i64);
+                return ctx.effect(at, &self.query, "WroteElsewhere", wrote_elsewhere);
+            }
+            if std::time::Instant::now() >= deadline {
+                let what = format!(
+                    "no table appeared at {} within {:?}: {} does not follow the catalog entry",
+                    a.display(),
+                    ctx.reach_timeout(),
+                    self.query
+                );
+                return ctx.effect(harness::time::now_us(), &self.query, UNSEEN, &what);
+            }
+            // The world is sampled, as the observer samples it.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let Some(original) = self.original.lock().expect("original").take() else { return Ok(()) };
-        ctx.repoint(&self.table, std::path::Path::new(&original))
+    /// A batch in flight when the entry changed resolved its sink before: its commit lands at
+    /// the old place. The first commit after which a table stands at `a` is the fault's effect.
+    async fn first_commit_reported(
+        &self,
+        ctx: &FaultCtx<'_>,
+        mark: usize,
+        a: &std::path::Path,
+        wrote_elsewhere: &str,
+    ) -> Result<()> {
+        let deadline = std::time::Instant::now() + ctx.reach_timeout();
+        let mut since = mark;
+        let at = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let what = format!("{} to commit a batch at {}", self.query, a.display());
+            let (at, next) = ctx
+                .history()
+                .wait_for(since, left, &what, |r| match &r.event {
+                    Event::BatchCommitted { query, skipped: false, .. } if *query == self.query => Some(r.at),
+                    _ => None,
+                })
+                .await?;
+            if a.join("_delta_log").is_dir() {
+                break at;
+            }
+            since = next;
+        };
+        ctx.effect(at, &self.query, "WroteElsewhere", wrote_elsewhere);
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! | [`checkpoint_corruption`] | the driver dies mid-write and leaves a query's offsets entry torn |
 //! | [`concurrent_change`] | another job changes the sink's metadata between a writer's read and its commit |
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
-//! | [`driver`] | the driver dies (SIGKILL), or hangs (SIGSTOP) until healed |
+//! | [`driver`] | a signal to the driver: it dies (SIGKILL), or hangs (SIGSTOP) until healed |
 //! | [`driver_oom`] | a query's state outgrows its cluster's memory limit: the kernel kills the driver |
 //! | [`external_location`] | a catalog entry points at the wrong location: the write fails, or lands where no reader looks |
 //! | [`storage_read_only`] | a query's sink storage stops taking writes until healed |
@@ -43,19 +43,19 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(concurrent_append::ConcurrentAppend::default()))
         .with(Arc::new(ExternalLocationMismatch::new(Variant::Fails)))
         .with(Arc::new(ExternalLocationMismatch::new(Variant::Quiet)))
-        .with(Arc::new(driver_oom::DriverOom { query: None }))
-        .with(Arc::new(driver::DriverCrash::default()))
-        .with(Arc::new(driver::DriverHang::default()))
+        .with(Arc::new(driver_oom::DriverOom))
+        .with(Arc::new(driver::DriverSignal::crash()))
+        .with(Arc::new(driver::DriverSignal::hang()))
         .with(Arc::new(catalog_blip::CatalogBlip::default()))
-        .with(Arc::new(checkpoint_corruption::CheckpointCorruption::default()))
+        .with(Arc::new(checkpoint_corruption::CheckpointCorruption))
         .with(Arc::new(upstream::DataFault::poison_record()))
         .with(Arc::new(upstream::DataFault::schema_mismatch()))
-        .with(Arc::new(storage_read_only::StorageReadOnly::default()))
-        .with(Arc::new(commit_crash::CrashAfterCommit::default()))
+        .with(Arc::new(storage_read_only::StorageReadOnly))
+        .with(Arc::new(commit_crash::CrashAfterCommit))
         .with(Arc::new(broker_outage::BrokerOutage::default()))
         .with(Arc::new(broker_outage::BrokerOutage::latency()))
         .with(Arc::new(broker_outage::BrokerOutage::errors()))
-        .with(Arc::new(concurrent_change::ConcurrentMetadataChange::default()))
+        .with(Arc::new(concurrent_change::ConcurrentMetadataChange))
         .with(Arc::new(concurrent_writer::ConcurrentWriter::default()))
         .with(Arc::new(schema_drift::ProgramData { oddity: harness::pipeline::Oddity::Poison }))
         .with(Arc::new(schema_drift::ProgramData { oddity: harness::pipeline::Oddity::NewField }))

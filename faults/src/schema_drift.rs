@@ -15,10 +15,8 @@
 //! records it cannot write loses them (LOSS). For loudfail's engine pipelines the same drift with
 //! a fix to deploy is `schema-mismatch`.
 
-use crate::driver::target_query;
-use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::fault::{Fault, FaultCtx, FaultInfo, Heal};
 use harness::pipeline::{Oddity, PipelinePlan};
-use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 use std::time::Duration;
 
@@ -29,21 +27,23 @@ pub struct ProgramData {
     pub oddity: Oddity,
 }
 
+const BAD_RECORD: FaultInfo =
+    FaultInfo::new("bad-record", "a record that is not JSON arrives; a pipeline must skip or dead-letter it")
+        .fits_programs()
+        .absorbable();
+
+const SCHEMA_DRIFT: FaultInfo = FaultInfo {
+    name: "schema-drift",
+    about: "upstream's records gain a field nobody declared, for good; a pipeline must evolve or ignore it",
+    ..BAD_RECORD
+};
+
 #[async_trait]
 impl Fault for ProgramData {
-    fn name(&self) -> &'static str {
+    fn info(&self) -> FaultInfo {
         match self.oddity {
-            Oddity::Poison => "bad-record",
-            Oddity::NewField => "schema-drift",
-        }
-    }
-
-    fn about(&self) -> &'static str {
-        match self.oddity {
-            Oddity::Poison => "a record that is not JSON arrives; a pipeline must skip or dead-letter it",
-            Oddity::NewField => {
-                "upstream's records gain a field nobody declared, for good; a pipeline must evolve or ignore it"
-            }
+            Oddity::Poison => BAD_RECORD,
+            Oddity::NewField => SCHEMA_DRIFT,
         }
     }
 
@@ -52,7 +52,7 @@ impl Fault for ProgramData {
     }
 
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        target_query(self.name(), &None, plan)?;
+        self.query(plan)?;
         if !plan.is_program() {
             return Err(HarnessError::bad_input(
                 format!(
@@ -66,31 +66,13 @@ impl Fault for ProgramData {
         Ok(())
     }
 
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    fn absorbable(&self) -> bool {
-        true
-    }
-
-    fn expectation(&self, _topology: &Topology, _plan: &PipelinePlan) -> Expectation {
-        Expectation::Absorbed
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let query = target_query(self.name(), &None, ctx.plan())?;
-        let (mark, injected) = (ctx.mark(), harness::time::now_us());
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        let (query, mark) = (ctx.query()?, ctx.mark());
         let sent = ctx.send(self.oddity).await?;
         // The first batch with the record comes within a trigger or two.
         let unseen = format!("the workload sent {} and nothing failed", sent.what);
-        let within = ctx.real(Duration::from_secs(120));
-        crate::broker_outage::effect_within(ctx, self.name(), (mark, injected), within, &query, &unseen).await;
-        Ok(())
-    }
-
-    async fn heal(&self, _ctx: &FaultCtx<'_>) -> Result<()> {
+        crate::outage::effect_within(ctx, mark, ctx.real(Duration::from_secs(120)), &query, &unseen).await;
         // Upstream does not take it back.
-        Ok(())
+        Ok(Heal::nothing())
     }
 }

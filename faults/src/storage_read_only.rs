@@ -10,80 +10,49 @@
 //! A query-scoped failure that recurs until healed: silent where the task awaits another query
 //! first, collateral on a shared cluster once retries are exhausted, loud elsewhere.
 
-use crate::driver::target_query;
-use harness::fault::{Expectation, Fault, FaultCtx};
+use harness::fault::{Expect, Fault, FaultCtx, FaultInfo, Heal};
 use harness::history::Event;
-use harness::pipeline::PipelinePlan;
-use harness::topology::Topology;
 use harness::{Result, async_trait};
-use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// The fault.
-#[derive(Debug, Default)]
-pub struct StorageReadOnly {
-    /// The query whose sink turns read-only (None: the last query of the pipeline's last task).
-    pub query: Option<String>,
-    frozen: Mutex<Vec<PathBuf>>,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StorageReadOnly;
 
-const NAME: &str = "storage-read-only";
+const INFO: FaultInfo = FaultInfo::new(
+    "storage-read-only",
+    "a query's sink storage stops taking writes (immutable, binding root too) until healed",
+)
+.strikes("the sink storage of")
+.fits_programs()
+.persists_until_healed()
+.expect(Expect::PersistentQueryFailure);
 
 #[async_trait]
 impl Fault for StorageReadOnly {
-    fn name(&self) -> &'static str {
-        NAME
+    fn info(&self) -> FaultInfo {
+        INFO
     }
 
-    fn about(&self) -> &'static str {
-        "a query's sink storage stops taking writes (immutable, binding root too) until healed"
-    }
-
-    fn target(&self) -> String {
-        match &self.query {
-            Some(q) => format!("the sink storage of query {q}"),
-            None => "the sink storage of the pipeline's last query".into(),
-        }
-    }
-
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        target_query(NAME, &self.query, plan).map(|_| ())
-    }
-
-    fn persists_until_healed(&self) -> bool {
-        true
-    }
-
-    fn fits_programs(&self) -> bool {
-        true
-    }
-
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
-        match target_query(NAME, &self.query, plan) {
-            Ok(query) => Expectation::of_persistent_query_failure(topology, plan, &query),
-            Err(_) => Expectation::LoudRestarted,
-        }
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let query = target_query(NAME, &self.query, ctx.plan())?;
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        let query = ctx.query()?;
         let (table, location) = ctx.sink_of(&query)?;
         let mark = ctx.mark();
-        for dir in [location.join("_delta_log"), location.clone()] {
-            let how = harness::storage::freeze(&dir)?;
-            self.frozen.lock().expect("frozen").push(dir.clone());
-            ctx.record(Event::Phase { name: format!("read-only: {} ({})", dir.display(), how.name()) });
+        let mut frozen = Vec::new();
+        let mut outcome = Ok(());
+        for dir in [location.join("_delta_log"), location] {
+            match harness::storage::freeze(&dir) {
+                Ok(how) => ctx.record(Event::Phase { name: format!("read-only: {} ({})", dir.display(), how.name()) }),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            frozen.push(dir);
         }
-        let cause = format!("{table} was made read-only");
-        ctx.await_failure(mark, NAME, &query, None, &cause).await.map(|_| ())
-    }
-
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let dirs: Vec<PathBuf> = self.frozen.lock().expect("frozen").drain(..).collect();
-        for dir in dirs {
-            harness::storage::thaw(&dir)?;
-            ctx.record(Event::Phase { name: format!("writable again: {}", dir.display()) });
+        let heal = Heal::thaw(frozen);
+        if outcome.is_ok() {
+            outcome = ctx.await_failure(mark, &query, None, &format!("{table} was made read-only")).await.map(drop);
         }
-        Ok(())
+        heal.or_undo(ctx, outcome).await
     }
 }

@@ -15,10 +15,8 @@
 //! awaits another query first; loud elsewhere, and on a shared cluster collateral once the task's
 //! retries are exhausted and the run fails.
 
-use harness::fault::{Expectation, Fault, FaultCtx};
-use harness::history::Event;
+use harness::fault::{Expect, Fault, FaultCtx, FaultInfo, Heal};
 use harness::pipeline::{Oddity, PipelinePlan};
-use harness::topology::Topology;
 use harness::{HarnessError, Result, async_trait};
 
 /// The fault: the workload sends `oddity`; the fix is deployed as the heal.
@@ -27,6 +25,20 @@ pub struct DataFault {
     /// What the workload sends.
     pub oddity: Oddity,
 }
+
+// Until the fix is deployed, every start meets the record again.
+const POISON: FaultInfo = FaultInfo::new(
+    "poison-record",
+    "a record the query's transform fails on (a null it assumes away); it fails at every start until a fix is deployed",
+)
+.persists_until_healed()
+.expect(Expect::PersistentQueryFailure);
+
+const SCHEMA_MISMATCH: FaultInfo = FaultInfo {
+    name: "schema-mismatch",
+    about: "records gain a field the sink table lacks; delta-rs rejects every write until schema evolution is deployed",
+    ..POISON
+};
 
 impl DataFault {
     /// `poison-record`.
@@ -37,6 +49,16 @@ impl DataFault {
     /// `schema-mismatch`.
     pub fn schema_mismatch() -> Self {
         DataFault { oddity: Oddity::NewField }
+    }
+}
+
+#[async_trait]
+impl Fault for DataFault {
+    fn info(&self) -> FaultInfo {
+        match self.oddity {
+            Oddity::Poison => POISON,
+            Oddity::NewField => SCHEMA_MISMATCH,
+        }
     }
 
     fn query(&self, plan: &PipelinePlan) -> Result<String> {
@@ -50,27 +72,6 @@ impl DataFault {
             )
         })
     }
-}
-
-#[async_trait]
-impl Fault for DataFault {
-    fn name(&self) -> &'static str {
-        match self.oddity {
-            Oddity::Poison => "poison-record",
-            Oddity::NewField => "schema-mismatch",
-        }
-    }
-
-    fn about(&self) -> &'static str {
-        match self.oddity {
-            Oddity::Poison => {
-                "a record the query's transform fails on (a null it assumes away); it fails at every start until a fix is deployed"
-            }
-            Oddity::NewField => {
-                "records gain a field the sink table lacks; delta-rs rejects every write until schema evolution is deployed"
-            }
-        }
-    }
 
     fn target(&self) -> String {
         match self.oddity {
@@ -79,33 +80,14 @@ impl Fault for DataFault {
         }
     }
 
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        self.query(plan).map(|_| ())
-    }
-
-    fn persists_until_healed(&self) -> bool {
-        // Until the fix is deployed, every start meets the record again.
-        true
-    }
-
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
-        match self.query(plan) {
-            Ok(query) => Expectation::of_persistent_query_failure(topology, plan, &query),
-            Err(_) => Expectation::LoudRestarted,
-        }
-    }
-
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        let query = self.query(ctx.plan())?;
-        let mark = ctx.mark();
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        let (query, mark) = (ctx.query()?, ctx.mark());
         let sent = ctx.send(self.oddity).await?;
         let cause = format!("the workload sent {}", sent.what);
-        ctx.await_failure(mark, self.name(), &query, None, &cause).await.map(|_| ())
-    }
-
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()> {
-        ctx.deploy_fix(self.oddity)?;
-        ctx.record(Event::Phase { name: format!("{}: queries run the fix from their next start", self.name()) });
-        Ok(())
+        ctx.await_failure(mark, &query, None, &cause).await?;
+        let oddity = self.oddity;
+        Ok(Heal::by("queries run the fix from their next start", move |ctx| {
+            Box::pin(async move { ctx.deploy_fix(oddity) })
+        }))
     }
 }

@@ -107,59 +107,380 @@ impl Scope {
     }
 }
 
-/// A fault.
-#[async_trait]
-pub trait Fault: Send + Sync + Debug {
+/// What a fault is — everything but how it strikes — declared once, as a constant:
+///
+/// ```
+/// use harness::fault::{Expect, FaultInfo, Scope};
+/// const INFO: FaultInfo = FaultInfo::new("driver-crash", "the driver dies at once (SIGKILL)")
+///     .strikes("the cluster of")
+///     .scope(Scope::Cluster)
+///     .fits_programs()
+///     .expect(Expect::DriverLoss);
+/// assert_eq!(INFO.name, "driver-crash");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultInfo {
     /// Its name (`concurrent-append`).
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
     /// One line for `--help`.
-    fn about(&self) -> &'static str;
-    /// What it targets, for the report (`query resolver`).
-    fn target(&self) -> String;
-    /// Checks that the pipeline has what the fault needs (a query, a writer, ...).
-    fn check(&self, plan: &PipelinePlan) -> Result<()>;
-    /// True when it works on any program — on processes, the broker, storage, the data or the
-    /// tables — not only on pipelines running on loudfail's engine (a failpoint inside a query,
-    /// a query's own report, a catalog it reads at every batch).
-    fn fits_programs(&self) -> bool {
-        false
-    }
+    pub about: &'static str,
+    /// What of its target it strikes, for the report (`the cluster of`, `the sink of`): the
+    /// target reads `the cluster of query resolver`.
+    pub strikes: &'static str,
     /// How far it reaches by its nature.
-    fn scope(&self) -> Scope {
-        Scope::Query
-    }
+    pub scope: Scope,
+    /// True when it works on any program — on processes, the broker, storage, the data or the
+    /// tables — not only on pipelines running on loudfail's engine (a failpoint inside a
+    /// query, a query's own report, a catalog it reads at every batch).
+    pub fits_programs: bool,
     /// True for a degradation a healthy pipeline is meant to ride out (broker latency,
     /// retriable request errors): when nothing fails because of it, it is no fault that went
     /// unnoticed but one absorbed, and the run is judged as if it had none — CLEAN, unless the
     /// world shows a stall, a loss or duplicates. When something does fail, it is judged like
     /// any other fault.
-    fn absorbable(&self) -> bool {
-        false
-    }
-    /// The memory limit clusters need for this fault to act (a driver that can run out).
-    fn cluster_memory(&self) -> Option<u64> {
-        None
-    }
+    pub absorbable: bool,
     /// True when its effect lasts until it is healed (a wrong catalog entry), so the job can
     /// only recover after the heal; false when it strikes once (a conflicting commit). A fault
     /// that ends on its own before the horizon (an outage) records its end with
     /// [`FaultCtx::healed`].
-    fn persists_until_healed(&self) -> bool {
-        false
+    pub persists_until_healed: bool,
+    /// What each topology is expected to make of it.
+    pub expect: Expect,
+}
+
+impl FaultInfo {
+    /// A fault that strikes one query (`query resolver`): scope [`Scope::Query`], for
+    /// loudfail's engine only, striking once, expected as a query's failure.
+    pub const fn new(name: &'static str, about: &'static str) -> Self {
+        FaultInfo {
+            name,
+            about,
+            strikes: "",
+            scope: Scope::Query,
+            fits_programs: false,
+            absorbable: false,
+            persists_until_healed: false,
+            expect: Expect::QueryFailure,
+        }
     }
+
+    /// What of its target it strikes (`the cluster of`).
+    pub const fn strikes(mut self, what: &'static str) -> Self {
+        self.strikes = what;
+        self
+    }
+
+    /// How far it reaches.
+    pub const fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// It works on any program.
+    pub const fn fits_programs(mut self) -> Self {
+        self.fits_programs = true;
+        self
+    }
+
+    /// A healthy pipeline rides it out: expected CLEAN.
+    pub const fn absorbable(mut self) -> Self {
+        self.absorbable = true;
+        self.expect = Expect::Always(Expectation::Absorbed);
+        self
+    }
+
+    /// Its effect lasts until it is healed.
+    pub const fn persists_until_healed(mut self) -> Self {
+        self.persists_until_healed = true;
+        self
+    }
+
+    /// What each topology is expected to make of it.
+    pub const fn expect(mut self, expect: Expect) -> Self {
+        self.expect = expect;
+        self
+    }
+}
+
+/// The rule a fault's expectation follows, applied to the query it aims at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The same in every layout.
+    Always(Expectation),
+    /// [`Expectation::of_query_failure`]: a query fails once, its driver alive.
+    QueryFailure,
+    /// [`Expectation::of_persistent_query_failure`]: a query fails at every start until healed.
+    PersistentQueryFailure,
+    /// [`Expectation::of_driver_loss`]: the query's driver is lost.
+    DriverLoss,
+}
+
+impl Expect {
+    /// What `topology` is expected to make of it on `plan` when it strikes `query` (None: the
+    /// fault aims at no query it could find — the fault's check refuses such a plan).
+    pub fn of(self, topology: &Topology, plan: &PipelinePlan, query: Option<&str>) -> Expectation {
+        match (self, query) {
+            (Expect::Always(e), _) => e,
+            (_, None) => Expectation::LoudRestarted,
+            (Expect::QueryFailure, Some(q)) => Expectation::of_query_failure(topology, plan, q),
+            (Expect::PersistentQueryFailure, Some(q)) => Expectation::of_persistent_query_failure(topology, plan, q),
+            (Expect::DriverLoss, Some(q)) => Expectation::of_driver_loss(topology, plan, q),
+        }
+    }
+}
+
+/// The query a fault aims at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Aim {
+    /// The last query of the pipeline's last task (the resolver, inference).
+    #[default]
+    LastQuery,
+    /// A query (or a program's flow) by name.
+    Query(String),
+    /// A service every query depends on (`the Kafka broker`, `the catalog`): the effect is the
+    /// first query to fail; the pipeline needs one.
+    Service(&'static str),
+}
+
+impl Aim {
+    /// The query, by name.
+    pub fn query(name: impl Into<String>) -> Aim {
+        Aim::Query(name.into())
+    }
+
+    /// The query it aims at in `plan` (a service: the pipeline's first); a bad-input error
+    /// naming `fault` when there is none.
+    pub fn resolve(&self, fault: &str, plan: &PipelinePlan) -> Result<String> {
+        let none = || {
+            HarnessError::bad_input(
+                "the pipeline has no queries",
+                format!("{fault} needs a query to strike; give the pipeline one"),
+            )
+        };
+        match self {
+            Aim::Query(q) => plan.query(q).map(|q| q.name.clone()),
+            Aim::LastQuery => plan.tasks.last().and_then(|t| t.queries.last()).cloned().ok_or_else(none),
+            Aim::Service(_) => plan.queries.first().map(|q| q.name.clone()).ok_or_else(none),
+        }
+    }
+
+    /// How a report names it.
+    pub fn describe(&self) -> String {
+        match self {
+            Aim::LastQuery => "the pipeline's last query".into(),
+            Aim::Query(q) => format!("query {q}"),
+            Aim::Service(s) => (*s).into(),
+        }
+    }
+}
+
+/// A fault. What it is, is its [`FaultInfo`]; what it does, [`Fault::inject`], which hands
+/// back its [`Heal`]. Faults hold no state of their own between the two: one value serves
+/// any number of runs at once.
+#[async_trait]
+pub trait Fault: Send + Sync + Debug {
+    /// What it is.
+    fn info(&self) -> FaultInfo;
+
+    /// The query it aims at (by default the pipeline's last).
+    fn aim(&self) -> Aim {
+        Aim::LastQuery
+    }
+
+    /// The query it strikes in `plan`, by default what [`Fault::aim`] resolves to.
+    fn query(&self, plan: &PipelinePlan) -> Result<String> {
+        self.aim().resolve(self.info().name, plan)
+    }
+
+    /// What it targets, for the report (`the cluster of query resolver`).
+    fn target(&self) -> String {
+        let (strikes, aim) = (self.info().strikes, self.aim().describe());
+        if strikes.is_empty() || matches!(self.aim(), Aim::Service(_)) { aim } else { format!("{strikes} {aim}") }
+    }
+
+    /// Checks that the pipeline has what the fault needs (a query, a writer, ...); by default
+    /// that its query is there.
+    fn check(&self, plan: &PipelinePlan) -> Result<()> {
+        self.query(plan).map(drop)
+    }
+
+    /// The memory limit clusters need for this fault to act (a driver that can run out).
+    fn cluster_memory(&self) -> Option<u64> {
+        None
+    }
+
     /// What `topology` is expected to make of it on `plan` (where its target sits in the await
-    /// order matters: see [`Expectation::of_query_failure`]).
-    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation;
+    /// order matters: see [`Expectation::of_query_failure`]); by default its info's rule.
+    fn expectation(&self, topology: &Topology, plan: &PipelinePlan) -> Expectation {
+        self.info().expect.of(topology, plan, self.query(plan).ok().as_deref())
+    }
+
     /// Makes it happen. Returns once the fault has taken effect (recording
-    /// [`Event::FaultEffect`]), or fails with a harness error when it could not.
-    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<()>;
-    /// Undoes it.
-    async fn heal(&self, ctx: &FaultCtx<'_>) -> Result<()>;
+    /// [`Event::FaultEffect`]) with what undoes it, or fails with a harness error when it could
+    /// not — having undone what it had done.
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal>;
+
+    /// Its name (`info().name`).
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    /// One line for `--help` (`info().about`).
+    fn about(&self) -> &'static str {
+        self.info().about
+    }
+    /// How far it reaches (`info().scope`).
+    fn scope(&self) -> Scope {
+        self.info().scope
+    }
+    /// `info().fits_programs`.
+    fn fits_programs(&self) -> bool {
+        self.info().fits_programs
+    }
+    /// `info().absorbable`.
+    fn absorbable(&self) -> bool {
+        self.info().absorbable
+    }
+    /// `info().persists_until_healed`.
+    fn persists_until_healed(&self) -> bool {
+        self.info().persists_until_healed
+    }
+}
+
+/// Any fault that finds its query through [`FaultCtx::query`], aimed at another query than its
+/// own ([`Fault::aim`]): `Aimed::new(Arc::new(StorageReadOnly), Aim::query("ml"))`.
+#[derive(Debug, Clone)]
+pub struct Aimed {
+    fault: Arc<dyn Fault>,
+    aim: Aim,
+}
+
+impl Aimed {
+    /// `fault`, aimed at `aim`.
+    pub fn new(fault: Arc<dyn Fault>, aim: Aim) -> Self {
+        Aimed { fault, aim }
+    }
+}
+
+#[async_trait]
+impl Fault for Aimed {
+    fn info(&self) -> FaultInfo {
+        self.fault.info()
+    }
+
+    fn aim(&self) -> Aim {
+        self.aim.clone()
+    }
+
+    fn check(&self, plan: &PipelinePlan) -> Result<()> {
+        self.query(plan)?;
+        self.fault.check(plan)
+    }
+
+    fn cluster_memory(&self) -> Option<u64> {
+        self.fault.cluster_memory()
+    }
+
+    async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {
+        self.fault.inject(ctx).await
+    }
+}
+
+/// What undoes a fault, handed back by [`Fault::inject`]; run at the heal (after the horizon).
+/// A fault that struck once, or ended on its own, hands back [`Heal::nothing`].
+pub struct Heal {
+    what: String,
+    undo: Option<UndoFn>,
+}
+
+type UndoFn =
+    Box<dyn for<'c> FnOnce(&'c FaultCtx<'c>) -> futures::future::BoxFuture<'c, Result<()>> + Send + Sync + 'static>;
+
+impl Debug for Heal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heal").field("what", &self.what).field("undo", &self.undo.is_some()).finish()
+    }
+}
+
+impl Heal {
+    /// Nothing to undo.
+    pub fn nothing() -> Heal {
+        Heal { what: String::new(), undo: None }
+    }
+
+    /// `undo`, described as `what` (`deployed the fix`), recorded as a phase when it is done.
+    ///
+    /// ```ignore
+    /// Ok(Heal::by("the failpoint disarmed", move |ctx| Box::pin(async move { ctx.arm(&q, &fp, "off").await })))
+    /// ```
+    pub fn by<F>(what: impl Into<String>, undo: F) -> Heal
+    where
+        F: for<'c> FnOnce(&'c FaultCtx<'c>) -> futures::future::BoxFuture<'c, Result<()>> + Send + Sync + 'static,
+    {
+        Heal { what: what.into(), undo: Some(Box::new(undo)) }
+    }
+
+    /// Sends `signal` to `process` (SIGCONT to one a fault stopped); a process that is gone
+    /// (the job replaced it) has nothing left to undo.
+    pub fn signal(process: impl Into<String>, signal: crate::process::Signal) -> Heal {
+        let process = process.into();
+        Heal::by(format!("{signal:?} to {process}"), move |ctx| {
+            Box::pin(async move { ctx.signal(&process, signal).await.map(drop) })
+        })
+    }
+
+    /// Points `table` back at `location` in the catalog.
+    pub fn repoint(table: impl Into<String>, location: std::path::PathBuf) -> Heal {
+        let table = table.into();
+        Heal::by(String::new(), move |ctx| Box::pin(async move { ctx.repoint(&table, &location) }))
+    }
+
+    /// Makes `dirs` writable again ([`crate::storage::thaw`]).
+    pub fn thaw(dirs: Vec<std::path::PathBuf>) -> Heal {
+        Heal::by(String::new(), move |ctx| {
+            Box::pin(async move {
+                for dir in dirs {
+                    crate::storage::thaw(&dir)?;
+                    ctx.record(Event::Phase { name: format!("writable again: {}", dir.display()) });
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// This heal when `outcome` is a success; else the fault undone at once (what it had done so
+    /// far) and `outcome`'s error.
+    pub async fn or_undo<T>(self, ctx: &FaultCtx<'_>, outcome: Result<T>) -> Result<Heal> {
+        match outcome {
+            Ok(_) => Ok(self),
+            Err(e) => {
+                if let Err(undo) = self.run(ctx).await {
+                    ctx.record(Event::Phase { name: format!("{}: could not undo it: {undo}", ctx.fault.name()) });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// True when there is nothing to undo.
+    pub fn is_nothing(&self) -> bool {
+        self.undo.is_none()
+    }
+
+    /// Undoes the fault (recording what was done, when that is said).
+    pub async fn run(self, ctx: &FaultCtx<'_>) -> Result<()> {
+        let Some(undo) = self.undo else { return Ok(()) };
+        undo(ctx).await?;
+        if !self.what.is_empty() {
+            ctx.record(Event::Phase { name: format!("{}: {}", ctx.fault.name(), self.what) });
+        }
+        Ok(())
+    }
 }
 
 /// What a fault can reach while it runs.
 #[derive(Debug)]
 pub struct FaultCtx<'a> {
+    pub(crate) fault: &'a dyn Fault,
     pub(crate) run_dir: &'a crate::rundir::RunDir,
     pub(crate) history: &'a History,
     pub(crate) supervisor: &'a Supervisor,
@@ -172,6 +493,26 @@ pub struct FaultCtx<'a> {
 }
 
 impl FaultCtx<'_> {
+    /// The fault it serves.
+    pub fn fault(&self) -> &dyn Fault {
+        self.fault
+    }
+
+    /// The query the fault strikes ([`Fault::query`]).
+    pub fn query(&self) -> Result<String> {
+        self.fault.query(self.plan)
+    }
+
+    /// The cluster that executes the query the fault strikes.
+    pub fn cluster(&self) -> Result<String> {
+        self.cluster_of(&self.query()?)
+    }
+
+    /// A fault error of the fault it serves: what went wrong.
+    pub fn fail(&self, problem: impl Into<String>) -> HarnessError {
+        HarnessError::Fault { fault: self.fault.name().into(), problem: problem.into() }
+    }
+
     /// The history.
     pub fn history(&self) -> &History {
         self.history
@@ -261,12 +602,20 @@ impl FaultCtx<'_> {
         self.job.clusters_of(query)
     }
 
-    /// The cluster that executes `query`; a fault error naming `fault` when none does.
-    pub fn cluster_of(&self, fault: &str, query: &str) -> Result<String> {
-        self.clusters_running(query).into_iter().next().ok_or_else(|| HarnessError::Fault {
-            fault: fault.into(),
-            problem: format!("no cluster runs query {query}"),
-        })
+    /// The cluster that executes `query`; a fault error when none does.
+    pub fn cluster_of(&self, query: &str) -> Result<String> {
+        self.clusters_running(query)
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.fail(format!("no cluster runs query {query}")))
+    }
+
+    /// Sends `signal` to `process` ([`FaultCtx::signal`]); one that is not running is a fault
+    /// error.
+    pub async fn strike(&self, process: &str, signal: crate::process::Signal) -> Result<Sent> {
+        self.signal(process, signal)
+            .await?
+            .ok_or_else(|| self.fail(format!("{process} was not running when the fault struck")))
     }
 
     /// Sends a signal to a process of the current run (a cluster or a task, by name), recorded
@@ -340,10 +689,10 @@ impl FaultCtx<'_> {
         self.scale.real(nominal)
     }
 
-    /// Records that `fault` has ended on its own (an outage that is over): the job's recovery
+    /// Records that the fault has ended on its own (an outage that is over): the job's recovery
     /// is measured from here. The heal after the horizon then has nothing left to undo.
-    pub fn healed(&self, fault: &str) {
-        self.record(Event::FaultHealed { fault: fault.into() });
+    pub fn healed(&self) {
+        self.record(Event::FaultHealed { fault: self.fault.name().into() });
     }
 
     /// Waits until a nominal interval (on the run's time scale) has passed since `start`.
@@ -433,7 +782,6 @@ impl FaultCtx<'_> {
     pub async fn await_failure(
         &self,
         since: usize,
-        fault: &str,
         query: &str,
         kind: Option<&str>,
         cause: &str,
@@ -462,41 +810,44 @@ impl FaultCtx<'_> {
         let ended = match ended {
             Ok((t, _)) => t,
             Err(HarnessError::Timeout { .. }) => {
-                let at = self.history.snapshot()[..since]
-                    .iter()
-                    .rev()
-                    .find(|r| matches!(&r.event, Event::FaultInjected { fault: f, .. } if f == fault))
-                    .map_or_else(crate::time::now_us, |r| r.at);
+                let at = self.injected_at(since);
                 let error = format!("{cause}; no failure of query {query} showed (no report, no process ended)");
-                self.effect(at, fault, query, UNSEEN, &error);
+                self.effect(at, query, UNSEEN, &error);
                 return Ok(Termination { at, error: Some(error), error_kind: Some(UNSEEN.into()) });
             }
             Err(e) => return Err(e),
         };
         match (&ended.error, &ended.error_kind) {
             (Some(error), Some(k)) if k == "ProcessExited" || kind.is_none_or(|want| want == k) => {
-                self.effect(ended.at, fault, query, k, error);
+                self.effect(ended.at, query, k, error);
                 Ok(ended)
             }
-            (error, k) => Err(HarnessError::Fault {
-                fault: fault.into(),
-                problem: format!(
-                    "{cause}, but query {query} ended with {}: {}{}",
-                    k.as_deref().unwrap_or("no error class"),
-                    error.as_deref().unwrap_or("no error"),
-                    kind.map(|w| format!(" instead of {w}")).unwrap_or_default()
-                ),
-            }),
+            (error, k) => Err(self.fail(format!(
+                "{cause}, but query {query} ended with {}: {}{}",
+                k.as_deref().unwrap_or("no error class"),
+                error.as_deref().unwrap_or("no error"),
+                kind.map(|w| format!(" instead of {w}")).unwrap_or_default()
+            ))),
         }
+    }
+
+    /// When the fault was injected (its [`Event::FaultInjected`], the last before `before`).
+    pub fn injected_at(&self, before: usize) -> i64 {
+        let records = self.history.snapshot();
+        records[..before.min(records.len())]
+            .iter()
+            .rev()
+            .find(|r| matches!(&r.event, Event::FaultInjected { fault: f, .. } if f == self.fault.name()))
+            .map_or_else(crate::time::now_us, |r| r.at)
     }
 
     /// Records that a fault took effect at `at` (when the error happened, not when the harness
     /// noticed: detection latency is measured from here).
-    pub fn effect(&self, at: i64, fault: &str, query: &str, error_kind: &str, error: &str) {
+    pub fn effect(&self, at: i64, query: &str, error_kind: &str, error: &str) {
         self.history.append(crate::history::Record {
             at,
             event: Event::FaultEffect {
-                fault: fault.into(),
+                fault: self.fault.name().into(),
                 query: query.into(),
                 error_kind: error_kind.into(),
                 error: error.into(),

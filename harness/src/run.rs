@@ -556,7 +556,8 @@ impl Scenario {
 
         // Faults.
         let supervisor = live.supervisor.as_ref().expect("started above");
-        let ctx = FaultCtx {
+        let ctx_of = |i: usize| FaultCtx {
+            fault: self.faults[i].as_ref(),
             run_dir: dir,
             history,
             supervisor,
@@ -569,6 +570,7 @@ impl Scenario {
         };
         let effect_mark = history.len();
         let mut after_previous = effect_mark;
+        let mut heals = Vec::with_capacity(self.faults.len());
         for (i, f) in self.faults.iter().enumerate() {
             if !self.gap(i).is_zero() {
                 history.record(Event::Phase {
@@ -595,14 +597,15 @@ impl Scenario {
             }
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
-            f.inject(&ctx).await?;
+            heals.push((i, f.inject(&ctx_of(i)).await?));
             after_previous = history.len();
         }
         history.record(Event::Phase { name: "observe".into() });
         tokio::time::sleep(real(self.timings.horizon)).await;
         settle_retries(history, job, effect_mark, restart_bound.max(Duration::from_secs(10))).await;
-        for f in &self.faults {
-            f.heal(&ctx).await?;
+        for (i, heal) in heals {
+            let f = &self.faults[i];
+            heal.run(&ctx_of(i)).await?;
             // A fault that ended on its own (an outage) recorded its heal when it ended.
             let healed_already = history.snapshot()[effect_mark..]
                 .iter()
