@@ -137,6 +137,25 @@ async fn a_matrix_cell_as_expected_passes_and_is_reported_in_junit() {
     );
     assert!(junit.contains(&format!(r#"<testcase name="{cell}""#)), "{junit}");
     assert_nothing_left(&dir);
+
+    // Two cells at a time, the first of two shares of the row (cells 1, 3 and 5): reported in
+    // matrix order, each as expected, the incident's cell SILENT as above.
+    let dir = scratch("cli-matrix-jobs");
+    let args = ["matrix", "--only", "concurrent-append", "--jobs", "2", "--shard", "1/2", "--seed", "3"];
+    let o = loudfail(&[&args[..], &["--dir", dir.to_str().unwrap()][..]].concat());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("concurrent-append/")).collect();
+    let ids: Vec<&str> = rows.iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["concurrent-append/multi-query-each", "concurrent-append/shared-cluster", "concurrent-append/monitored"],
+        "{t}"
+    );
+    assert!(rows[0].contains("SILENT") && rows.iter().all(|r| r.contains("as expected")), "{t}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"<testsuite name="loudfail matrix (shard 1/2)" tests="3""#), "{junit}");
+    assert_nothing_left(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! property is shrunk to the simplest that breaks it the same way, and kept.
 
 use crate::support::{SERIAL, bin, scratch};
-use suites::explore::{Exploration, Property};
+use suites::explore::{Exploration, Property, Stage};
 
 fn exploration(name: &str, property: Property, seed: u64, budget: u32) -> Exploration {
     let dir = scratch(name);
@@ -17,6 +17,8 @@ fn exploration(name: &str, property: Property, seed: u64, budget: u32) -> Explor
         regressions: Some(dir.join("kept.jsonl")),
         dir,
         bin: Some(bin()),
+        jobs: 1,
+        shard: suites::shard::Shard::WHOLE,
     }
 }
 
@@ -37,10 +39,19 @@ async fn generated_scenarios_come_out_as_the_model_expects() {
     assert!(found.minimal.is_none(), "{described:#?}");
     assert!(found.runs.iter().all(|o| o.case.faults.len() == 1), "one fault per scenario for the model");
     // A test case per run, none failing.
-    let junit = suites::explore::write_junit(&dir, Property::Model, &found.runs).unwrap();
+    let junit = suites::explore::write_junit(&dir, Property::Model, suites::shard::Shard::WHOLE, &found.runs).unwrap();
     let xml = std::fs::read_to_string(junit).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
+
+    // Two at a time: the same cases, in the same order, with the same verdicts.
+    let mut e = exploration("explore-model-jobs", Property::Model, 1, 3);
+    e.jobs = 2;
+    let again = run(e).await;
+    let kinds = |f: &suites::explore::Findings| -> Vec<(String, String)> {
+        f.runs.iter().map(|o| (o.case.describe(), o.verdict.split('(').next().unwrap().to_string())).collect()
+    };
+    assert_eq!(kinds(&again), kinds(&found));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +76,7 @@ async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     let last = found.runs.iter().rev().find(|o| o.case == minimal).unwrap();
     assert_eq!(kind(&last.verdict), kind(&first.verdict), "{described:#?}");
     // Shrinking keeps to its limit (4 runs), in loudfail's words when it is cut short.
-    let shrinking = found.runs.iter().filter(|o| o.stage == "shrinking" || o.stage == "other").count();
+    let shrinking = found.runs.iter().filter(|o| matches!(o.stage, Stage::Shrinking | Stage::Other)).count();
     assert!(shrinking <= 4, "{described:#?}");
     assert!(!found.shrink_cut || shrinking == 4, "{described:#?}");
     let text = std::fs::read_to_string(&kept).unwrap();
@@ -75,7 +86,7 @@ async fn a_failing_scenario_is_shrunk_kept_and_replayed_first() {
     let mut again = each(exploration("explore-gate-again", Property::Gate, 4, 1));
     again.regressions = Some(kept);
     let found = run(again).await;
-    assert_eq!(found.runs[0].stage, "regression");
+    assert_eq!(found.runs[0].stage, Stage::Regression);
     assert_eq!(found.runs[0].case, minimal);
     assert_eq!(found.regressions_failing, vec![minimal]);
 }

@@ -85,9 +85,7 @@ impl Fault for DataFault {
         let sent = ctx.send(self.oddity).await?;
         let cause = format!("the workload sent {}", sent.what);
         ctx.await_failure(mark, &query, None, &cause).await?;
-        let oddity = self.oddity;
-        Ok(Heal::by("queries run the fix from their next start", move |ctx| {
-            Box::pin(async move { ctx.deploy_fix(oddity) })
-        }))
+        let (oddity, what) = (self.oddity, format!("{}: queries run the fix from their next start", self.name()));
+        Ok(Heal::by(what, move |ctx| Box::pin(async move { ctx.deploy_fix(oddity) })))
     }
 }

@@ -8,6 +8,7 @@ use crate::pipeline::{ConcurrentWriter, PipelinePlan, Workload};
 use crate::proto::Control;
 use crate::supervisor::{NOT_RUNNING, Supervisor};
 use crate::time::{TimeScale, Timings};
+pub use crate::topology::Scope;
 use crate::topology::{JobSpec, Topology};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -76,34 +77,6 @@ impl std::fmt::Display for Expectation {
             Expectation::Collateral => "COLLATERAL",
             Expectation::Absorbed => "CLEAN",
         })
-    }
-}
-
-/// How far a fault reaches by its nature (DESIGN.md: query-scoped failures are the quiet ones,
-/// driver-scoped ones are loud).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// It breaks one query; anything beyond that query's task is collateral.
-    Query,
-    /// It breaks a cluster; every task on that cluster is in its reach.
-    Cluster,
-    /// It breaks a service every task depends on (the catalog, the broker): every task is in
-    /// its reach.
-    All,
-}
-
-impl Scope {
-    /// The tasks a fault of this scope on `query` may reach in `job`, sorted.
-    pub fn reach(self, job: &JobSpec, query: &str) -> Vec<String> {
-        let Some(task) = job.task_of(query) else { return Vec::new() };
-        let mut tasks: Vec<String> = match self {
-            Scope::Query => vec![task.name.clone()],
-            Scope::Cluster => job.tasks_on(&task.cluster).into_iter().map(|t| t.name.clone()).collect(),
-            Scope::All => job.tasks.iter().map(|t| t.name.clone()).collect(),
-        };
-        tasks.sort();
-        tasks
     }
 }
 
@@ -423,7 +396,7 @@ impl Heal {
     /// (the job replaced it) has nothing left to undo.
     pub fn signal(process: impl Into<String>, signal: crate::process::Signal) -> Heal {
         let process = process.into();
-        Heal::by(format!("{signal:?} to {process}"), move |ctx| {
+        Heal::by(format!("{signal} to {process}"), move |ctx| {
             Box::pin(async move { ctx.signal(&process, signal).await.map(drop) })
         })
     }
@@ -466,12 +439,12 @@ impl Heal {
         self.undo.is_none()
     }
 
-    /// Undoes the fault (recording what was done, when that is said).
+    /// Undoes the fault (recording what was done as a phase, when that is said).
     pub async fn run(self, ctx: &FaultCtx<'_>) -> Result<()> {
         let Some(undo) = self.undo else { return Ok(()) };
         undo(ctx).await?;
         if !self.what.is_empty() {
-            ctx.record(Event::Phase { name: format!("{}: {}", ctx.fault.name(), self.what) });
+            ctx.record(Event::Phase { name: self.what });
         }
         Ok(())
     }

@@ -19,6 +19,45 @@ use tokio::sync::Notify;
 /// Positions in a source: `topic/partition` → next offset, or a table name → last batch.
 pub type Positions = BTreeMap<String, i64>;
 
+/// True when `end` is past `consumed` anywhere. A missing Kafka position is 0; a missing Delta
+/// position is -1 (before batch 0).
+pub fn lagging(end: &Positions, consumed: Option<&Positions>) -> bool {
+    end.iter().any(|(k, v)| {
+        let start = if k.contains('/') { 0 } else { -1 };
+        *v > consumed.and_then(|c| c.get(k)).copied().unwrap_or(start)
+    })
+}
+
+/// What was run, as the first line of every history says it: all the oracles know of the
+/// scenario. Typed, so that a history whose record drifted from this shape is refused when read
+/// (an ERROR naming the line), never judged with a default standing in for what it lacks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// Its options, as given.
+    pub options: serde_json::Value,
+    /// The topology (`multi-query`, its await policy, retries).
+    pub topology: crate::topology::Topology,
+    /// The faults, in the order they strike.
+    pub faults: Vec<FaultRecord>,
+    /// The job's layout: its clusters and tasks, and what each task runs.
+    pub job: crate::topology::JobSpec,
+}
+
+/// What the oracles need to know of a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// Its name.
+    pub name: String,
+    /// How far it reaches.
+    pub scope: crate::topology::Scope,
+    /// It lasts until healed ([`crate::fault::FaultInfo::persists_until_healed`]).
+    pub persistent: bool,
+    /// A degradation a healthy pipeline rides out ([`crate::fault::FaultInfo::absorbable`]).
+    pub absorbable: bool,
+}
+
 /// One line of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -112,8 +151,8 @@ pub enum Event {
         run_id: String,
         /// The seed its schedule derives from.
         seed: u64,
-        /// The scenario, as the report shows it.
-        scenario: serde_json::Value,
+        /// What was run.
+        scenario: Box<ScenarioRecord>,
         /// Real seconds per nominal second.
         scale: f64,
         /// Every interval, nominal.
@@ -556,14 +595,16 @@ impl History {
             let notified = self.inner.appended.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
+            // The new records are taken out under the lock and looked at outside it: `pick` may
+            // take its time, or read the history itself, without holding up every writer.
+            let fresh: Vec<Record> = {
                 let records = self.inner.records.lock().expect("history lock");
-                while next < records.len() {
-                    let found = pick(&records[next]);
-                    next += 1;
-                    if let Some(t) = found {
-                        return Ok((t, next));
-                    }
+                records.get(next..).map(<[Record]>::to_vec).unwrap_or_default()
+            };
+            for record in &fresh {
+                next += 1;
+                if let Some(t) = pick(record) {
+                    return Ok((t, next));
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {

@@ -67,7 +67,10 @@ impl MemoryLimit {
     /// Creates the cgroup for one process (None under `RLIMIT_AS`).
     pub fn cgroup(&self, name: &str) -> Result<Option<PathBuf>> {
         let Some(parent) = &self.parent else { return Ok(None) };
-        let dir = parent.join(format!("loudfail-{}-{name}", std::process::id()));
+        // Unique within this process too: runs in parallel (`--jobs`) name their clusters alike.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = parent.join(format!("loudfail-{}-{seq}-{name}", std::process::id()));
         if dir.exists() {
             remove(&dir);
         }

@@ -3,7 +3,7 @@
 //! `txn`, each source's end positions, and each checkpoint's last commit.
 
 use crate::checkpoint::Checkpoint;
-use crate::history::{Event, History, Positions};
+use crate::history::{Event, History, Positions, lagging};
 use crate::kafka::client_config;
 use crate::pipeline::{PipelineEnv, PipelinePlan, QuerySpec, SourceSpec};
 use crate::stream::{open_table, partition_key, txn_version};
@@ -36,15 +36,6 @@ impl QueryWorld {
     pub fn lagging(&self) -> bool {
         lagging(&self.source_end, self.committed.as_ref().map(|(_, e)| e))
     }
-}
-
-/// True when `end` is past `consumed` anywhere. A missing Kafka position is 0; a missing Delta
-/// position is -1 (before batch 0).
-pub fn lagging(end: &Positions, consumed: Option<&Positions>) -> bool {
-    end.iter().any(|(k, v)| {
-        let start = if k.contains('/') { 0 } else { -1 };
-        *v > consumed.and_then(|c| c.get(k)).copied().unwrap_or(start)
-    })
 }
 
 /// The world at the last sample.

@@ -29,7 +29,7 @@
 use crate::catalog::Catalog;
 use crate::error::{HarnessError, Result};
 use crate::fault::{Fault, FaultCtx};
-use crate::history::{Event, History};
+use crate::history::{Event, FaultRecord, History, ScenarioRecord};
 use crate::kafka::Broker;
 use crate::observer::Observer;
 use crate::oracle::analyze;
@@ -93,7 +93,11 @@ fn free_port() -> Result<u16> {
         .unwrap_or(32768);
     let (from, to) = (10_000u16, low.max(10_100));
     let span = to - from;
-    let start = (std::process::id() as u16).wrapping_mul(7919) % span;
+    // Each call of this process starts past the last one's port: runs in parallel (`--jobs`)
+    // must not be handed the same port before either cluster binds it.
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = ((std::process::id() as u16).wrapping_mul(7919) % span + calls.wrapping_mul(17)) % span;
     for i in 0..span {
         let port = from + (start + i) % span;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
@@ -329,17 +333,21 @@ impl Scenario {
         history.record(Event::RunStarted {
             run_id: run_id.clone(),
             seed: self.seed,
-            scenario: serde_json::json!({
-                "pipeline": self.pipeline.name(),
-                "options": self.options,
-                "topology": self.topology,
-                "faults": self.faults.iter().map(|f| serde_json::json!({
-                    "name": f.name(),
-                    "scope": f.scope(),
-                    "persistent": f.persists_until_healed(),
-                    "absorbable": f.absorbable(),
-                })).collect::<Vec<_>>(),
-                "job": job,
+            scenario: Box::new(ScenarioRecord {
+                pipeline: self.pipeline.name().into(),
+                options: serde_json::to_value(&self.options).unwrap_or_default(),
+                topology: self.topology.clone(),
+                faults: self
+                    .faults
+                    .iter()
+                    .map(|f| FaultRecord {
+                        name: f.name().into(),
+                        scope: f.scope(),
+                        persistent: f.persists_until_healed(),
+                        absorbable: f.absorbable(),
+                    })
+                    .collect(),
+                job: job.clone(),
             }),
             scale: self.scale.factor,
             timings: self.timings.clone(),
@@ -643,8 +651,7 @@ impl Scenario {
             });
             let all = plan.queries.len();
             if loud && committed.len() < all {
-                // The predicate folds over the records it is handed; it must not touch the
-                // history itself (wait_for holds it).
+                // The predicate folds over the records it is handed, each once.
                 let _ = history
                     .wait_for(since, restart_bound, "the job to recover after the heal", |r| {
                         if let Some(query) = r.event.progress_of() {

@@ -284,6 +284,34 @@ impl JobSpec {
     }
 }
 
+/// How far a fault reaches by its nature (DESIGN.md: query-scoped failures are the quiet ones,
+/// driver-scoped ones are loud).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// It breaks one query; anything beyond that query's task is collateral.
+    Query,
+    /// It breaks a cluster; every task on that cluster is in its reach.
+    Cluster,
+    /// It breaks a service every task depends on (the catalog, the broker): every task is in
+    /// its reach.
+    All,
+}
+
+impl Scope {
+    /// The tasks a fault of this scope on `query` may reach in `job`, sorted.
+    pub fn reach(self, job: &JobSpec, query: &str) -> Vec<String> {
+        let Some(task) = job.task_of(query) else { return Vec::new() };
+        let mut tasks: Vec<String> = match self {
+            Scope::Query => vec![task.name.clone()],
+            Scope::Cluster => job.tasks_on(&task.cluster).into_iter().map(|t| t.name.clone()).collect(),
+            Scope::All => job.tasks.iter().map(|t| t.name.clone()).collect(),
+        };
+        tasks.sort();
+        tasks
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

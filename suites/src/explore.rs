@@ -225,6 +225,10 @@ pub struct Exploration {
     pub regressions: Option<PathBuf>,
     /// The binary that runs `__cluster` and `__task` (default: this executable).
     pub bin: Option<PathBuf>,
+    /// How many cases run at once (each its own processes and broker); 1 or more.
+    pub jobs: usize,
+    /// The share of the regressions and generated cases this exploration runs.
+    pub shard: crate::shard::Shard,
 }
 
 /// One run of an exploration.
@@ -240,9 +244,40 @@ pub struct Outcome {
     pub broke: Option<String>,
     /// Its report (None when the scenario could not run at all).
     pub report: Option<Box<Report>>,
-    /// `regression`, `generated`, `shrinking`, or `other` (a run while shrinking that broke the
-    /// property another way: not pursued, so the shrinking stays on the first failure).
-    pub stage: &'static str,
+    /// Why it ran.
+    pub stage: Stage,
+}
+
+/// Why a case ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// A kept regression, replayed first.
+    Regression,
+    /// Generated from the seed.
+    Generated,
+    /// A simpler case tried while shrinking a failure.
+    Shrinking,
+    /// A run while shrinking that broke the property another way: not pursued, so shrinking
+    /// stays on the first failure.
+    Other,
+}
+
+impl Stage {
+    /// Its name (`shrinking`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Regression => "regression",
+            Stage::Generated => "generated",
+            Stage::Shrinking => "shrinking",
+            Stage::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
 /// The kind of a verdict (`LOSS` of `LOSS(12)`): shrinking keeps to one kind.
@@ -266,77 +301,144 @@ pub struct Findings {
     pub shrink_cut: bool,
 }
 
+/// What one run of a case gave.
+struct Executed {
+    verdict: String,
+    broke: Option<String>,
+    report: Option<Box<Report>>,
+    error: Option<HarnessError>,
+}
+
+/// Where an exploration stands, shared by its runs.
+struct Progress {
+    runs: Vec<Outcome>,
+    error: Option<HarnessError>,
+    /// The kind of verdict shrinking pursues (that of the first failure).
+    pursued: Option<String>,
+}
+
 impl Exploration {
-    /// Runs it, calling `progress` after every run. Blocks: call it off the async runtime (it
-    /// drives each scenario on `runtime`).
+    /// Runs it, calling `progress` after every run (in order). Blocks: call it off the async
+    /// runtime (it drives each scenario on `runtime`). Kept regressions and generated cases run
+    /// [`Exploration::jobs`] at a time; shrinking runs one at a time, each step depending on the
+    /// last. Whatever the jobs, the runs, their order and their verdicts are those of one at a
+    /// time: cases are generated in one sequence from the seed, a failure stops the cases after
+    /// it (any already under way are dropped, their directories removed), and shrinking
+    /// replays the same generation up to it.
     pub fn run(&self, runtime: &tokio::runtime::Handle, progress: &(dyn Fn(&Outcome) + Sync)) -> Result<Findings> {
-        let runs: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
-        let harness_error: Mutex<Option<HarnessError>> = Mutex::new(None);
-        let stage: Mutex<&'static str> = Mutex::new("regression");
-        let pursued: Mutex<Option<String>> = Mutex::new(None);
         let started = std::time::Instant::now();
-        let generated: Mutex<u32> = Mutex::new(0);
-        let shrunk: Mutex<u32> = Mutex::new(0);
-        let shrink_cut = std::sync::atomic::AtomicBool::new(false);
-        let run_one = |case: &Case| -> Option<String> {
-            let n = runs.lock().expect("runs").len();
-            let dir = self.dir.join(format!("case-{n}"));
-            let mut s = match self.space.scenario(case) {
-                Ok(s) => s.dir(&dir),
-                Err(e) => {
-                    harness_error.lock().expect("error").get_or_insert(e);
-                    return None;
-                }
-            };
-            if let Some(b) = &self.bin {
-                s = s.bin(b);
+        let state = Mutex::new(Progress { runs: Vec::new(), error: None, pursued: None });
+        // Records a run in order; returns whether it broke the property (for what it pursues).
+        let record = |case: &Case, ran: Executed, mut stage: Stage| -> Option<String> {
+            let mut st = state.lock().expect("state");
+            if let Some(e) = ran.error {
+                st.error.get_or_insert(e);
             }
-            let (verdict, broke, report) = match runtime.block_on(s.run()) {
-                Ok(report) => {
-                    let broke = self.property.broken_by(&report);
-                    (report.verdict().to_string(), broke, Some(Box::new(report)))
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    harness_error.lock().expect("error").get_or_insert(e);
-                    (format!("ERROR({text})"), Some(text), None)
-                }
-            };
-            let mut stage = *stage.lock().expect("stage");
-            let mut broke = broke;
-            if stage == "shrinking"
-                && broke.is_some()
-                && pursued.lock().expect("pursued").as_deref() != Some(kind(&verdict))
-            {
-                stage = "other";
+            let mut broke = ran.broke;
+            if stage == Stage::Shrinking && broke.is_some() && st.pursued.as_deref() != Some(kind(&ran.verdict)) {
+                stage = Stage::Other;
             }
-            let outcome =
-                Outcome { n, case: case.clone(), verdict: verdict.clone(), broke: broke.clone(), report, stage };
+            if stage == Stage::Generated && broke.is_some() {
+                st.pursued = Some(kind(&ran.verdict).to_string());
+            }
+            let n = st.runs.len();
+            let outcome = Outcome {
+                n,
+                case: case.clone(),
+                verdict: ran.verdict,
+                broke: broke.clone(),
+                report: ran.report,
+                stage,
+            };
             progress(&outcome);
-            runs.lock().expect("runs").push(outcome);
-            if stage == "other" {
+            st.runs.push(outcome);
+            if stage == Stage::Other {
                 broke = None;
             }
             broke
         };
 
-        // Kept regressions first: each must still be checked, whatever the budget.
+        // Kept regressions first (this shard's): each must still be checked, whatever the budget.
+        let regressions = self.shard.of(self.load_regressions()?);
         let mut regressions_failing = Vec::new();
-        for case in self.load_regressions()? {
-            if run_one(&case).is_some() {
-                regressions_failing.push(case);
+        let ran = self.run_all(runtime, &regressions, 0, false, |_| true);
+        for (case, executed) in regressions.iter().zip(ran) {
+            let executed = executed.expect("every regression runs");
+            if record(case, executed, Stage::Regression).is_some() {
+                regressions_failing.push(case.clone());
             }
         }
-        if let Some(e) = harness_error.lock().expect("error").take() {
+        if let Some(e) = state.lock().expect("state").error.take() {
             return Err(e);
         }
 
-        *stage.lock().expect("stage") = "generated";
+        // Generated cases, this shard's share, until the first that breaks the property.
+        let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
+        let all = self.generate(max_faults)?;
+        let mine: Vec<(usize, Case)> = all.iter().cloned().enumerate().filter(|(i, _)| self.shard.takes(*i)).collect();
+        let cases: Vec<Case> = mine.iter().map(|(_, c)| c.clone()).collect();
+        let base = regressions.len();
+        let in_time = |_: usize| self.time.is_none_or(|t| started.elapsed() < t);
+        let ran = self.run_all(runtime, &cases, base, true, in_time);
+        let (mut generated, mut failed) = (all.len() as u32, None);
+        let mut stopped = false;
+        for (m, ((index, case), executed)) in mine.iter().zip(ran).enumerate() {
+            let Some(executed) = executed else {
+                // Not run: out of time.
+                generated = generated.min(*index as u32);
+                stopped = true;
+                continue;
+            };
+            if stopped {
+                // Run beside the one that stopped the exploration: not one of its runs.
+                let _ = std::fs::remove_dir_all(self.dir.join(format!("case-{}", base + m)));
+                continue;
+            }
+            let error = executed.error.is_some();
+            if let Some(why) = record(case, executed, Stage::Generated) {
+                failed = Some((*index, why));
+            }
+            if failed.is_some() || error {
+                generated = *index as u32 + 1;
+                stopped = true;
+            }
+        }
+        if let Some(e) = state.lock().expect("state").error.take() {
+            return Err(e);
+        }
+
+        // Shrinking: proptest replays the same generation (passing every case up to the failure
+        // unrun, then failing it as it failed) and simplifies it, one real run at a time.
+        let (mut minimal, mut shrink_cut) = (None, false);
+        if let Some((index, why)) = failed {
+            let (minimal_case, cut) = self.shrink(max_faults, index, &why, &|case| {
+                let executed = self.execute(runtime, case, state.lock().expect("state").runs.len());
+                record(case, executed, Stage::Shrinking)
+            })?;
+            if let Some(e) = state.lock().expect("state").error.take() {
+                return Err(e);
+            }
+            shrink_cut = cut;
+            self.keep_regression(&minimal_case.0)?;
+            minimal = Some(minimal_case);
+        }
+        Ok(Findings {
+            runs: state.into_inner().expect("state").runs,
+            minimal,
+            regressions_failing,
+            generated,
+            shrink_cut,
+        })
+    }
+
+    /// The proptest runner every generation and shrinking starts from: the same seed, the same
+    /// configuration, so the same sequence of cases.
+    fn runner(&self) -> TestRunner {
         let config = Config {
             cases: self.budget,
-            // The shrink limit is ours (below): proptest's own prints its raw advice when hit.
-            // Past ours every case passes unrun, which walks proptest back to the last failing
-            // one in steps that cost nothing; this bound only keeps that walk finite.
+            // The shrink limit is ours (see `shrink`): proptest's own prints its raw advice when
+            // hit. Past ours every case passes unrun, which walks proptest back to the last
+            // failing one in steps that cost nothing; this bound only keeps that walk finite.
             max_shrink_iters: self.shrink_runs.saturating_mul(8).max(10_000),
             failure_persistence: None,
             // A case is a real run of seconds: never fork, never time out, never retry.
@@ -344,67 +446,132 @@ impl Exploration {
         };
         let mut seed = [0u8; 32];
         seed[..8].copy_from_slice(&self.seed.to_le_bytes());
-        let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
-        let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
-        let result = runner.run(&self.space.cases(max_faults), |case| {
-            let shrinking = *stage.lock().expect("stage") == "shrinking";
-            if shrinking {
-                let mut shrunk = shrunk.lock().expect("shrunk");
-                if *shrunk >= self.shrink_runs {
-                    shrink_cut.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(());
-                }
-                *shrunk += 1;
-            } else {
-                if self.time.is_some_and(|t| started.elapsed() >= t) {
-                    // Out of time: the rest pass unrun.
-                    return Ok(());
-                }
-                *generated.lock().expect("generated") += 1;
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
+    }
+
+    /// Every case of the budget, in the order proptest generates them from the seed.
+    fn generate(&self, max_faults: usize) -> Result<Vec<Case>> {
+        let cases = Mutex::new(Vec::new());
+        self.runner()
+            .run(&self.space.cases(max_faults), |case| {
+                cases.lock().expect("cases").push(case);
+                Ok(())
+            })
+            .map_err(|e| {
+                HarnessError::bad_input(
+                    format!("the exploration could not generate cases: {e}"),
+                    "report this: the strategy rejects too many cases",
+                )
+            })?;
+        Ok(cases.into_inner().expect("cases"))
+    }
+
+    /// Shrinks the case generated at `index`, which broke the property (`why`): proptest
+    /// replays the generation to it, then simplifies it, `try_case` running each candidate (and
+    /// saying whether it broke the property). Returns the simplest failing case and why, and
+    /// whether shrinking stopped at its limit.
+    fn shrink(
+        &self,
+        max_faults: usize,
+        index: usize,
+        why: &str,
+        try_case: &(dyn Fn(&Case) -> Option<String> + Sync),
+    ) -> Result<((Case, String), bool)> {
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let shrunk = std::sync::atomic::AtomicU32::new(0);
+        let cut = std::sync::atomic::AtomicBool::new(false);
+        let result = self.runner().run(&self.space.cases(max_faults), |case| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n < index {
+                return Ok(()); // it passed (or was another shard's)
             }
-            let broke = run_one(&case);
-            if harness_error.lock().expect("error").is_some() {
-                // A harness problem ends the exploration: it is not a finding about the pipeline.
-                return Err(TestCaseError::fail("harness error"));
+            if n == index {
+                return Err(TestCaseError::fail(why.to_string()));
             }
-            match broke {
-                Some(why) => {
-                    // Every run after the first failure is proptest shrinking it, towards the
-                    // simplest scenario that fails the same way.
-                    let mut stage = stage.lock().expect("stage");
-                    if *stage != "shrinking" {
-                        *stage = "shrinking";
-                        let verdict = runs.lock().expect("runs").last().map(|o| o.verdict.clone()).unwrap_or_default();
-                        *pursued.lock().expect("pursued") = Some(kind(&verdict).to_string());
-                    }
-                    Err(TestCaseError::fail(why))
-                }
+            if shrunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.shrink_runs {
+                cut.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Ok(());
+            }
+            match try_case(&case) {
+                Some(why) => Err(TestCaseError::fail(why)),
                 None => Ok(()),
             }
         });
-        if let Some(e) = harness_error.lock().expect("error").take() {
-            return Err(e);
+        match result {
+            Err(TestError::Fail(why, case)) => Ok(((case, why.message().to_string()), cut.into_inner())),
+            Ok(()) => Err(HarnessError::bad_input(
+                "shrinking could not replay the generation to the failing case",
+                "report this: the exploration's generation is not deterministic",
+            )),
+            Err(TestError::Abort(why)) => Err(HarnessError::bad_input(
+                format!("the exploration could not generate cases: {why}"),
+                "report this: the strategy rejects too many cases",
+            )),
         }
-        let minimal = match result {
-            Ok(()) => None,
-            Err(TestError::Fail(why, case)) => Some((case, why.message().to_string())),
-            Err(TestError::Abort(why)) => {
-                return Err(HarnessError::bad_input(
-                    format!("the exploration could not generate cases: {why}"),
-                    "report this: the strategy rejects too many cases",
-                ));
+    }
+
+    /// Runs `cases` [`Exploration::jobs`] at a time, the i-th in `case-<first + i>`, in order;
+    /// one that `start(i)` refuses when its turn comes, or (when `stops`) that comes after a
+    /// case that broke the property or met a harness error, is not run (None).
+    fn run_all(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        cases: &[Case],
+        first: usize,
+        stops: bool,
+        start: impl Fn(usize) -> bool,
+    ) -> Vec<Option<Executed>> {
+        use futures::StreamExt;
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (stop, start) = (&stop, &start);
+        runtime.block_on(
+            futures::stream::iter(cases.iter().enumerate())
+                .map(|(i, case)| async move {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) || !start(i) {
+                        return None;
+                    }
+                    let ran = self.execute_async(case, first + i).await;
+                    if stops && (ran.broke.is_some() || ran.error.is_some()) {
+                        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Some(ran)
+                })
+                .buffered(self.jobs.max(1))
+                .collect(),
+        )
+    }
+
+    /// Runs one case in `case-<n>`, blocking.
+    fn execute(&self, runtime: &tokio::runtime::Handle, case: &Case, n: usize) -> Executed {
+        runtime.block_on(self.execute_async(case, n))
+    }
+
+    async fn execute_async(&self, case: &Case, n: usize) -> Executed {
+        let mut s = match self.space.scenario(case) {
+            Ok(s) => s.dir(self.dir.join(format!("case-{n}"))),
+            Err(e) => {
+                return Executed {
+                    verdict: format!("ERROR({e})"),
+                    broke: Some(e.to_string()),
+                    report: None,
+                    error: Some(e),
+                };
             }
         };
-        if let Some((case, _)) = &minimal {
-            self.keep_regression(case)?;
+        if let Some(b) = &self.bin {
+            s = s.bin(b);
         }
-        Ok(Findings {
-            runs: runs.into_inner().expect("runs"),
-            minimal,
-            regressions_failing,
-            generated: generated.into_inner().expect("generated"),
-            shrink_cut: shrink_cut.into_inner(),
-        })
+        match s.run().await {
+            Ok(report) => Executed {
+                verdict: report.verdict().to_string(),
+                broke: self.property.broken_by(&report),
+                report: Some(Box::new(report)),
+                error: None,
+            },
+            Err(e) => {
+                Executed { verdict: format!("ERROR({e})"), broke: Some(e.to_string()), report: None, error: Some(e) }
+            }
+        }
     }
 
     /// The kept regressions (none without a file); bad input when a line is not a case.
@@ -443,7 +610,7 @@ impl Exploration {
 
 /// Writes `junit.xml` in the exploration's directory: a test case per run, failing when it
 /// broke the property (an ERROR verdict errs), its replay line among its properties.
-pub fn write_junit(dir: &Path, property: Property, runs: &[Outcome]) -> Result<PathBuf> {
+pub fn write_junit(dir: &Path, property: Property, shard: crate::shard::Shard, runs: &[Outcome]) -> Result<PathBuf> {
     use harness::junit::{Outcome as Junit, case, write};
     let cases = runs
         .iter()
@@ -458,7 +625,8 @@ pub fn write_junit(dir: &Path, property: Property, runs: &[Outcome]) -> Result<P
         })
         .collect();
     let path = dir.join("junit.xml");
-    write(&path, &format!("loudfail explore ({})", property.name()), cases)?;
+    let share = if shard.is_whole() { String::new() } else { format!(", shard {shard}") };
+    write(&path, &format!("loudfail explore ({}{share})", property.name()), cases)?;
     Ok(path)
 }
 

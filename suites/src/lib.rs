@@ -19,6 +19,7 @@ pub mod common;
 pub mod explore;
 pub mod features;
 pub mod matrix;
+pub mod shard;
 pub mod telemetry;
 
 use harness::pipeline::Registry;

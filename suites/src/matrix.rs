@@ -310,6 +310,49 @@ mod tests {
         assert!(err.contains("no matrix cell matches") && err.contains("concurrent-append/multi-query-each"), "{err}");
     }
 
+    /// Every cell of `loudfail matrix --all`, as a table: what each fault is expected to come
+    /// out as in each layout (multi-query each, any, shared-cluster, cluster-per-task,
+    /// monitored). A change to a fault's expectation rule, a topology or a reference pipeline
+    /// that moves any cell fails here, naming the cell.
+    #[test]
+    fn every_expectation_of_the_whole_matrix_is_the_table() {
+        const S: &str = "SILENT";
+        const R: &str = "LOUD+RESTARTED";
+        const C: &str = "COLLATERAL";
+        const TABLE: [(&str, [&str; 5]); 16] = [
+            ("concurrent-append", [S, R, R, R, R]),
+            ("external-location-mismatch", [S, R, C, R, R]),
+            ("driver-oom", [R, R, R, R, R]),
+            ("external-location-mismatch-quiet", ["LOSS"; 5]),
+            ("driver-crash", [R, R, R, R, R]),
+            ("driver-hang", [S, S, S, S, S]),
+            ("catalog-blip", [R, R, R, R, R]),
+            ("checkpoint-corruption", [S, R, R, R, R]),
+            ("poison-record", [R, R, C, R, R]),
+            ("schema-mismatch", [R, R, C, R, R]),
+            ("storage-read-only", [S, R, C, R, R]),
+            ("crash-after-commit", [R, R, R, R, R]),
+            ("concurrent-metadata-change", [S, R, R, R, R]),
+            ("broker-latency", ["CLEAN"; 5]),
+            ("broker-errors", ["CLEAN"; 5]),
+            ("broker-outage", [S, S, S, S, S]),
+        ];
+        let cells = all_cells();
+        assert_eq!(cells.len(), TABLE.len() * 5);
+        let layouts: Vec<&str> = layouts().into_iter().map(|(name, _)| name).collect();
+        let mut wrong = Vec::new();
+        for (fault, row) in TABLE {
+            for (layout, want) in layouts.iter().zip(row) {
+                let id = format!("{fault}/{layout}");
+                let cell = cells.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no cell {id}"));
+                if cell.expected().to_string() != want {
+                    wrong.push(format!("{id}: expected {}, the table says {want}", cell.expected()));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     #[test]
     fn the_expectations_are_designs() {
         let e = |id: &str| cells().into_iter().find(|c| c.id == id).unwrap().expected();

@@ -1,21 +1,33 @@
 //! Oracles: pure functions of the history, run after the run (Jepsen's checkers). They compose
 //! into one verdict; a harness problem is an `ERROR`, never a pass.
 //!
-//! | oracle | question |
-//! |---|---|
-//! | loud | is every fault followed, within the detection bound, by a state a user sees (task or run FAILED, task RETRYING)? |
-//! | restarted | after that, does every affected query progress again within the restart bound? |
-//! | silent window | what is the longest interval in which a query made no progress while its source had lag and every state said RUNNING? |
-//! | no loss, no duplicates | is every produced record in its sink exactly once? |
-//! | alerts resolved | is every alert that received a RESOLVE closed? |
+//! | oracle | module | question |
+//! |---|---|---|
+//! | loud | `loud` | is every fault followed, within the detection bound, by a state a user sees (task or run FAILED, task RETRYING)? |
+//! | restarted | `loud` | after that, does every affected query progress again within the restart bound? |
+//! | silent window | `silence` | what is the longest interval in which a query made no progress while its source had lag and every state said RUNNING? |
+//! | no loss, no duplicates | the audits ([`crate::audit`], recorded in the history) | is every produced record in its sink exactly once? |
+//! | alerts resolved | the audits | is every alert that received a RESOLVE closed? |
+//!
+//! Each is a pure function of the history's records: nothing here reads the world, a clock or
+//! the runtime. [`analyze`] runs them all and [`Findings::verdict`] (in `verdict`) decides by a
+//! precedence. What was run comes from the history's typed first record
+//! ([`crate::history::ScenarioRecord`]).
 
-use crate::fault::Scope;
-use crate::history::{Event, Positions, Record, RunState, TableAudit, TaskState};
-use crate::observer::lagging;
-use crate::topology::JobSpec;
+mod loud;
+mod silence;
+mod verdict;
+
+pub use loud::FaultFinding;
+pub use silence::{Silence, silent_window, stalls};
+pub use verdict::{Findings, Verdict};
+
+use crate::history::{Event, FaultRecord, Record, TableAudit};
+use crate::topology::{JobSpec, Scope};
+use loud::fault_findings;
 use serde::{Deserialize, Serialize};
+use silence::{retrying_while_running, warmed_up};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::time::Duration;
 
 /// The position key of a program flow's records: its source's end is how many records were
@@ -64,123 +76,6 @@ impl Bounds {
 /// a half of its measured cold start (a restart cannot be faster than a start).
 pub fn program_restart_bound(bound: Duration, cold_start: Option<Duration>) -> Duration {
     bound.max(cold_start.unwrap_or_default().mul_f64(1.5))
-}
-
-/// What the oracles found about one fault.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FaultFinding {
-    /// The fault.
-    pub fault: String,
-    /// The query it broke.
-    pub query: String,
-    /// The error it caused.
-    pub error_kind: String,
-    /// When it took effect.
-    pub effect_at: i64,
-    /// The first loud state after it: when, and what.
-    pub loud_at: Option<i64>,
-    /// What that state was (`task main FAILED`).
-    pub loud_state: Option<String>,
-    /// Effect → loud state, in µs.
-    pub detection_us: Option<i64>,
-    /// Loud state → every affected query progressing again, in µs.
-    pub restart_us: Option<i64>,
-    /// The queries the fault stopped (its target, and every query whose cluster died).
-    pub affected: Vec<String>,
-    /// Tasks whose queries it disrupted.
-    pub blast_radius: Vec<String>,
-    /// Of those, the tasks beyond its reach (its query's task, or its cluster's tasks).
-    pub collateral: Vec<String>,
-    /// Loud within the detection bound.
-    pub loud: bool,
-    /// Restarted within the restart bound.
-    pub restarted: bool,
-    /// A degradation meant to be ridden out, and nothing failed because of it: the run is
-    /// judged as if it had not happened (see [`crate::Fault::absorbable`]).
-    #[serde(default)]
-    pub absorbed: bool,
-}
-
-/// The longest silent interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Silence {
-    /// The query that stalled.
-    pub query: String,
-    /// From.
-    pub from: i64,
-    /// To.
-    pub to: i64,
-}
-
-impl Silence {
-    /// Its length.
-    pub fn duration(&self) -> Duration {
-        Duration::from_micros((self.to - self.from).max(0) as u64)
-    }
-}
-
-/// A cell's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "verdict", content = "detail")]
-pub enum Verdict {
-    /// Every fault failed loudly and the job restarted; nothing lost or duplicated.
-    #[serde(rename = "LOUD+RESTARTED")]
-    LoudRestarted,
-    /// A fault went unnoticed; the longest silent window, in µs.
-    #[serde(rename = "SILENT")]
-    Silent(i64),
-    /// Loud, but the affected queries did not progress again in time.
-    #[serde(rename = "LOUD-NOT-RESTARTED")]
-    LoudNotRestarted,
-    /// Records missing from their sinks.
-    #[serde(rename = "LOSS")]
-    Loss(u64),
-    /// Records in their sinks more than once.
-    #[serde(rename = "DUPLICATES")]
-    Duplicates(u64),
-    /// The fault disrupted tasks beyond its reach.
-    #[serde(rename = "COLLATERAL")]
-    Collateral(Vec<String>),
-    /// No fault, no silence, nothing lost or duplicated.
-    #[serde(rename = "CLEAN")]
-    Clean,
-    /// A harness or infrastructure problem: no verdict on the pipeline.
-    #[serde(rename = "ERROR")]
-    Error(String),
-}
-
-impl Verdict {
-    /// True for the verdicts a user's gate accepts.
-    pub fn passed(&self) -> bool {
-        matches!(self, Verdict::LoudRestarted | Verdict::Clean)
-    }
-
-    /// The verdict's name without figures.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Verdict::LoudRestarted => "LOUD+RESTARTED",
-            Verdict::Silent(_) => "SILENT",
-            Verdict::LoudNotRestarted => "LOUD-NOT-RESTARTED",
-            Verdict::Loss(_) => "LOSS",
-            Verdict::Duplicates(_) => "DUPLICATES",
-            Verdict::Collateral(_) => "COLLATERAL",
-            Verdict::Clean => "CLEAN",
-            Verdict::Error(_) => "ERROR",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Verdict::Silent(us) => write!(f, "SILENT({})", crate::time::human(Duration::from_micros(*us as u64))),
-            Verdict::Loss(n) => write!(f, "LOSS({n})"),
-            Verdict::Duplicates(n) => write!(f, "DUPLICATES({n})"),
-            Verdict::Collateral(tasks) => write!(f, "COLLATERAL({})", tasks.join(", ")),
-            Verdict::Error(e) => write!(f, "ERROR({e})"),
-            other => f.write_str(other.name()),
-        }
-    }
 }
 
 /// Everything the oracles found.
@@ -286,69 +181,6 @@ pub fn analyze(records: &[Record]) -> Analysis {
     }
 }
 
-/// What a verdict is decided from: each oracle's finding, reduced to what the precedence needs.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Findings {
-    /// The first harness error.
-    pub error: Option<String>,
-    /// Records missing from their sinks, or resolved alerts still open.
-    pub lost: u64,
-    /// Records in their sinks more than once.
-    pub duplicated: u64,
-    /// Whether any fault took effect.
-    pub faults: bool,
-    /// Whether a fault was not followed, within the detection bound, by a loud state.
-    pub quiet: bool,
-    /// The longest silent window, in µs.
-    pub silent_us: i64,
-    /// Whether a loud fault's queries did not progress again within the restart bound.
-    pub not_restarted: bool,
-    /// Tasks a fault disrupted beyond its reach.
-    pub collateral: Option<Vec<String>>,
-}
-
-impl Findings {
-    /// The verdict, by precedence: a harness error is no verdict at all; then what the world
-    /// lost or holds twice, whatever else happened (a write that landed where no reader looks
-    /// is LOSS, a replay that landed twice is DUPLICATES, loud or not); then a fault nobody saw
-    /// that stalled a query (SILENT); then a loud fault the job did not recover from; then a
-    /// fault nobody saw that did no visible harm (still SILENT, with its short window: every
-    /// fault must fail loudly); then collateral; then a run without faults that stalled.
-    pub fn verdict(&self, bounds: &Bounds) -> Verdict {
-        if let Some(e) = &self.error {
-            Verdict::Error(e.clone())
-        } else if self.lost > 0 {
-            Verdict::Loss(self.lost)
-        } else if self.duplicated > 0 {
-            Verdict::Duplicates(self.duplicated)
-        } else if self.quiet && self.silent_us > bounds.detection_us {
-            Verdict::Silent(self.silent_us)
-        } else if self.not_restarted {
-            Verdict::LoudNotRestarted
-        } else if self.quiet {
-            Verdict::Silent(self.silent_us)
-        } else if let Some(c) = &self.collateral {
-            Verdict::Collateral(c.clone())
-        } else if !self.faults && self.silent_us > bounds.silence_us {
-            Verdict::Silent(self.silent_us)
-        } else if !self.faults {
-            Verdict::Clean
-        } else {
-            Verdict::LoudRestarted
-        }
-    }
-}
-
-fn loud_state(event: &Event) -> Option<String> {
-    match event {
-        Event::TaskState { task, state: s @ (TaskState::Failed | TaskState::Retrying), .. } => {
-            Some(format!("task {task} {}", s.name()))
-        }
-        Event::RunState { run, state: RunState::Failed } => Some(format!("run {run} FAILED")),
-        _ => None,
-    }
-}
-
 /// The job and the faults' scopes, as the run recorded them.
 #[derive(Debug, Default)]
 struct JobView {
@@ -381,406 +213,42 @@ fn job_of(records: &[Record]) -> JobView {
     }) else {
         return JobView::default();
     };
-    let mut view =
-        JobView { job: scenario.get("job").and_then(|j| serde_json::from_value(j.clone()).ok()), ..JobView::default() };
-    for f in scenario.get("faults").and_then(|f| f.as_array()).into_iter().flatten() {
-        let Some(name) = f.get("name").and_then(|n| n.as_str()) else { continue };
-        if let Some(scope) = f.get("scope").and_then(|s| serde_json::from_value(s.clone()).ok()) {
-            view.scopes.insert(name.to_string(), scope);
-        }
-        if f.get("persistent").and_then(|p| p.as_bool()).unwrap_or(false) {
-            view.persistent.insert(name.to_string());
-        }
-        if f.get("absorbable").and_then(|p| p.as_bool()).unwrap_or(false) {
-            view.absorbable.insert(name.to_string());
-        }
-    }
-    view
-}
-
-/// The longest time a task spent RETRYING while its run said RUNNING.
-fn retrying_while_running(records: &[Record]) -> i64 {
-    let mut run_running = false;
-    let mut since: BTreeMap<String, i64> = BTreeMap::new();
-    let mut longest = 0;
-    for r in records {
-        match &r.event {
-            Event::RunState { state, .. } => {
-                run_running = *state == RunState::Running;
-                if !run_running {
-                    for (_, from) in std::mem::take(&mut since) {
-                        longest = longest.max(r.at - from);
-                    }
-                }
-            }
-            Event::TaskState { task, state, .. } => {
-                if let Some(from) = since.remove(task) {
-                    longest = longest.max(r.at - from);
-                }
-                if *state == TaskState::Retrying && run_running {
-                    since.insert(task.clone(), r.at);
-                }
-            }
-            _ => {}
-        }
-    }
-    longest
-}
-
-fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<FaultFinding> {
-    let mut out: Vec<FaultFinding> = Vec::new();
-    let stalled = stalls(records, false);
-    let schedule = records.iter().filter(|r| matches!(r.event, Event::FaultEffect { .. })).count() > 1;
-    for (i, r) in records.iter().enumerate() {
-        let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
-        let t0 = r.at;
-        let loud = records[i..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
-        // In a schedule, what happens after the next fault is injected is that fault's doing.
-        let until =
-            records[i..].iter().find(|r| matches!(r.event, Event::FaultInjected { .. })).map_or(i64::MAX, |r| r.at);
-        // A query that made no progress for longer than a restart may take has stopped; a shorter
-        // lull is a busy machine, not a disruption. One an earlier fault broke and that has not
-        // progressed since is that fault's, not this one's.
-        let broken: BTreeSet<String> = out
-            .iter()
-            .flat_map(|f| f.affected.iter().filter(move |q| !progressed(records, q, f.effect_at, t0)))
-            .filter(|q| *q != query)
-            .cloned()
-            .collect();
-        let affected: Vec<String> = affected_queries(records, t0, until, query, &stalled, bounds.restart_us, job)
-            .into_iter()
-            .filter(|q| !broken.contains(q))
-            .collect();
-        let (mut restart_us, mut restarted) = (None, false);
-        if let Some((loud_at, _)) = &loud {
-            // A fault that lasts until healed can only be recovered from after the heal.
-            let healed_at = records.iter().find_map(|r| match &r.event {
-                Event::FaultHealed { fault: f } if f == fault && r.at > t0 => Some(r.at),
-                _ => None,
-            });
-            let from = match healed_at {
-                Some(h) if job.persistent.contains(fault) => h.max(*loud_at),
-                _ => *loud_at,
-            };
-            let loud_at = &from;
-            let mut latest = Some(0i64);
-            for q in &affected {
-                let before = best_mark(records.iter().filter(|r| r.at <= *loud_at), q);
-                let again = records
-                    .iter()
-                    .find(|r| r.at > *loud_at && sink_mark(&r.event, q).is_some_and(|t| before.is_none_or(|b| t > b)));
-                // In a schedule, a query started again with nothing to read (its upstream still
-                // broken by another fault) is back too: it has no commit to make. Alone, a fault
-                // is recovered from by a commit, the stricter measure.
-                let idle = records.iter().find(|r| {
-                    schedule
-                        && r.at > *loud_at
-                        && matches!(&r.event, Event::QueryStarted { query: rq, .. } if rq == q)
-                        && !stalled.iter().any(|s| s.query == *q && s.from <= r.at && r.at < s.to)
-                });
-                let back = match (again, idle) {
-                    (Some(a), Some(i)) => Some(a.at.min(i.at)),
-                    (a, i) => a.or(i).map(|r| r.at),
-                };
-                latest = match (latest, back) {
-                    (Some(l), Some(a)) => Some(l.max(a - loud_at)),
-                    _ => None,
-                };
-            }
-            restart_us = latest;
-            restarted = latest.is_some_and(|us| us <= bounds.restart_us);
-        }
-        let detection_us = loud.as_ref().map(|(at, _)| at - t0);
-        let blast: BTreeSet<String> = affected.iter().filter_map(|q| job.task_of(q)).collect();
-        let reach = job.reach(fault, query);
-        out.push(FaultFinding {
-            collateral: blast.difference(&reach).cloned().collect(),
-            blast_radius: blast.into_iter().collect(),
-            fault: fault.clone(),
-            query: query.clone(),
-            error_kind: error_kind.clone(),
-            effect_at: t0,
-            loud_at: loud.as_ref().map(|(at, _)| *at),
-            loud_state: loud.map(|(_, s)| s),
-            detection_us,
-            restart_us,
-            affected,
-            loud: detection_us.is_some_and(|us| us <= bounds.detection_us),
-            restarted,
-            absorbed: job.absorbable.contains(fault) && error_kind == crate::fault::UNSEEN,
-        });
-    }
-    out
-}
-
-/// How far `query`'s sink has come, as the world shows it: its txn version (an engine query's
-/// last batch), or how many of a flow's records have landed (a program's flow).
-fn sink_mark(event: &Event, query: &str) -> Option<i64> {
-    match event {
-        Event::SinkObserved { query: q, txn: Some(t), .. } if q == query => Some(*t),
-        Event::FlowLanded { flow, landed, .. } if flow == query && *landed > 0 => Some(*landed as i64),
-        _ => None,
-    }
-}
-
-/// Whether `query`'s sink showed progress in `(from, to]` beyond what it had shown by `from`.
-fn progressed(records: &[Record], query: &str, from: i64, to: i64) -> bool {
-    let before = best_mark(records.iter().filter(|r| r.at <= from), query);
-    records
-        .iter()
-        .filter(|r| r.at > from && r.at <= to)
-        .any(|r| sink_mark(&r.event, query).is_some_and(|t| before.is_none_or(|b| t > b)))
-}
-
-/// How far `query`'s sink had come by the end of `records`: what the world showed, and what an
-/// engine query reported committed (its batch id is its txn version) — a commit made before a
-/// moment but observed only after it is not progress after it.
-fn best_mark<'a>(records: impl Iterator<Item = &'a Record>, query: &str) -> Option<i64> {
-    records
-        .filter_map(|r| match &r.event {
-            Event::BatchCommitted { query: q, batch, skipped: false, .. } if q == query => Some(*batch),
-            e => sink_mark(e, query),
-        })
-        .max()
-}
-
-/// The fault's target, and every query the system stopped after the fault: those that
-/// terminated (with their task, or on their own), those on a cluster that died, and those that
-/// stopped progressing without a sound (on a hung driver) for longer than `stall_us` while their
-/// source had lag. Only what happened before `until` (the next fault of a schedule) and before
-/// the harness stepped in (an operator restart, or the drain at the end) counts.
-fn affected_queries(
-    records: &[Record],
-    t0: i64,
-    until: i64,
-    target: &str,
-    stalls: &[Silence],
-    stall_us: i64,
-    job: &JobView,
-) -> Vec<String> {
-    let mut out = BTreeSet::from([target.to_string()]);
-    let mut on_cluster: BTreeMap<(String, u32), BTreeSet<String>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.at <= t0) {
-        if let Event::QueryStarted { cluster, query, run } = &r.event {
-            on_cluster.entry((cluster.clone(), *run)).or_default().insert(query.clone());
-        }
-    }
-    let harness_steps_in =
-        |e: &Event| matches!(e, Event::OperatorRestart { .. }) || matches!(e, Event::Phase { name } if name == "drain");
-    let stepped_in = records
-        .iter()
-        .filter(|r| r.at >= t0)
-        .find(|r| harness_steps_in(&r.event))
-        .map(|r| r.at)
-        .unwrap_or(i64::MAX)
-        .min(until);
-    for s in stalls {
-        if s.to.min(stepped_in) - s.from.max(t0) > stall_us {
-            out.insert(s.query.clone());
-        }
-    }
-    for r in records.iter().filter(|r| r.at >= t0).take_while(|r| r.at < stepped_in) {
-        match &r.event {
-            Event::QueryTerminated { query, .. } => {
-                out.insert(query.clone());
-            }
-            Event::ProcessExited { role: crate::history::Role::Cluster, name, run, .. } => {
-                if let Some(qs) = on_cluster.get(&(name.clone(), *run)) {
-                    out.extend(qs.iter().cloned());
-                }
-            }
-            // A program is its own driver: its flows end with its process.
-            Event::ProcessExited { role: crate::history::Role::Task, name, .. } => {
-                if let Some(t) = job.program_task(name) {
-                    out.extend(t.queries.iter().cloned());
-                }
-            }
-            _ => {}
-        }
-    }
-    out.into_iter().collect()
-}
-
-#[derive(Default)]
-struct QueryTrack {
-    end: Positions,
-    consumed: Option<Positions>,
-    best: Option<i64>,
-    open: Option<i64>,
-    /// When the query reported each batch committed. The world (the sink's txn) says whether a
-    /// commit happened; the report says when, since the observer only samples.
-    reported: BTreeMap<i64, i64>,
-}
-
-/// When the warm-up ended: the first phase after the `warmup` phase.
-fn warmed_up(records: &[Record]) -> Option<i64> {
-    let warmup = records.iter().position(|r| matches!(&r.event, Event::Phase { name } if name == "warmup"))?;
-    records[warmup + 1..].iter().find(|r| matches!(r.event, Event::Phase { .. })).map(|r| r.at)
-}
-
-/// The longest interval in which some query made no progress while its source had lag and
-/// every state said RUNNING, among those still open at `after` (all, when None); and the states
-/// shown during it.
-pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>, Vec<String>) {
-    // Silence ends where the harness steps in (the on-call engineer's restart, the drain): a
-    // program's cold start after that restart is the restart's, not the fault's.
-    let stepped_in = records
-        .iter()
-        .filter(|r| after.is_none_or(|a| r.at >= a))
-        .find(|r| {
-            matches!(&r.event, Event::OperatorRestart { .. })
-                || matches!(&r.event, Event::Phase { name } if name == "drain")
-        })
-        .map_or(i64::MAX, |r| r.at);
-    let clipped = stalls(records, true)
-        .into_iter()
-        .filter(|s| s.from < stepped_in)
-        .map(|s| Silence { to: s.to.min(stepped_in), ..s });
-    let best = clipped.filter(|s| after.is_none_or(|a| s.to > a)).fold(None::<Silence>, |best, s| match best {
-        Some(b) if b.to - b.from >= s.to - s.from => Some(b),
-        _ => Some(s),
-    });
-    let states = match &best {
-        None => Vec::new(),
-        Some(s) => states_during(records, s.from, s.to),
+    let named = |keep: fn(&FaultRecord) -> bool| -> BTreeSet<String> {
+        scenario.faults.iter().filter(|f| keep(f)).map(|f| f.name.clone()).collect()
     };
-    (best, states)
-}
-
-/// Every interval in which a query made no progress while its source had lag — only those in
-/// which every state also said RUNNING when `while_running` — in the order they closed. An
-/// interval still open at the end of the history closes there.
-pub fn stalls(records: &[Record], while_running: bool) -> Vec<Silence> {
-    let mut tracks: BTreeMap<String, QueryTrack> = BTreeMap::new();
-    let mut run_state: Option<(u32, RunState)> = None;
-    let mut tasks: BTreeMap<String, TaskState> = BTreeMap::new();
-    let mut out: Vec<Silence> = Vec::new();
-    let close = |q: &str, from: i64, to: i64, out: &mut Vec<Silence>| {
-        out.push(Silence { query: q.to_string(), from, to });
-    };
-    for r in records {
-        // A query whose sink showed progress, and when that progress happened.
-        let mut progressed: Option<(&str, i64)> = None;
-        match &r.event {
-            Event::RunState { run, state } => {
-                if run_state.is_none_or(|(n, _)| *run > n) {
-                    tasks.clear();
-                }
-                run_state = Some((*run, *state));
-            }
-            Event::TaskState { run, task, state, .. } if run_state.is_some_and(|(n, _)| n == *run) => {
-                tasks.insert(task.clone(), *state);
-            }
-            // Source ends only grow. A query that failed inside a batch had read its source as
-            // far as that batch's end: the source had lag at the failure itself, whenever the
-            // observer's next sample came.
-            Event::SourceObserved { query, end } | Event::QueryTerminated { query, pending: Some(end), .. } => {
-                let tr = tracks.entry(query.clone()).or_default();
-                for (k, v) in end {
-                    let e = tr.end.entry(k.clone()).or_insert(*v);
-                    *e = (*e).max(*v);
-                }
-            }
-            Event::CheckpointObserved { query, end, .. } => {
-                tracks.entry(query.clone()).or_default().consumed = Some(end.clone())
-            }
-            Event::BatchCommitted { query, batch, skipped: false, .. } => {
-                tracks.entry(query.clone()).or_default().reported.entry(*batch).or_insert(r.at);
-            }
-            Event::FlowLanded { flow, landed, .. } => {
-                let tr = tracks.entry(flow.clone()).or_default();
-                let landed = *landed as i64;
-                tr.consumed = Some(Positions::from([(FLOW_RECORDS.to_string(), landed)]));
-                if landed > 0 && tr.best.is_none_or(|b| landed > b) {
-                    tr.best = Some(landed);
-                    progressed = Some((flow.as_str(), r.at));
-                }
-            }
-            Event::SinkObserved { query, txn: Some(t), .. } => {
-                let tr = tracks.entry(query.clone()).or_default();
-                if tr.best.is_none_or(|b| *t > b) {
-                    tr.best = Some(*t);
-                    let when = tr.reported.get(t).copied().filter(|c| *c < r.at).unwrap_or(r.at);
-                    progressed = Some((query.as_str(), when));
-                }
-            }
-            _ => {}
-        }
-        let all_running = run_state.is_some_and(|(_, s)| s == RunState::Running)
-            && !tasks.is_empty()
-            && tasks.values().all(|s| *s == TaskState::Running);
-        for (q, tr) in tracks.iter_mut() {
-            let stalled = (all_running || !while_running) && lagging(&tr.end, tr.consumed.as_ref());
-            if let Some((_, when)) = progressed.filter(|(p, _)| *p == q.as_str()) {
-                match tr.open {
-                    // Progress made before this stall began (seen late) does not end it.
-                    Some(from) if from >= when => {
-                        if !stalled {
-                            close(q, from, r.at, &mut out);
-                            tr.open = None;
-                        }
-                    }
-                    Some(from) => {
-                        close(q, from, when, &mut out);
-                        tr.open = stalled.then_some(when);
-                    }
-                    None => tr.open = stalled.then_some(r.at),
-                }
-            } else if stalled && tr.open.is_none() {
-                tr.open = Some(r.at);
-            } else if !stalled && let Some(from) = tr.open.take() {
-                close(q, from, r.at, &mut out);
-            }
-        }
+    JobView {
+        job: Some(scenario.job.clone()),
+        scopes: scenario.faults.iter().map(|f| (f.name.clone(), f.scope)).collect(),
+        persistent: named(|f| f.persistent),
+        absorbable: named(|f| f.absorbable),
     }
-    let end = records.last().map(|r| r.at).unwrap_or(0);
-    for (q, tr) in tracks.iter_mut() {
-        if let Some(from) = tr.open.take() {
-            close(q, from, end, &mut out);
-        }
-    }
-    out
-}
-
-/// The run and task states in effect at any time in `[from, to)`: those in effect at `from`,
-/// and every change before `to`.
-fn states_during(records: &[Record], from: i64, to: i64) -> Vec<String> {
-    let mut run: Option<(u32, &str)> = None;
-    let mut tasks: BTreeMap<String, &str> = BTreeMap::new();
-    let mut seen = BTreeSet::new();
-    for r in records.iter().take_while(|r| r.at < to) {
-        match &r.event {
-            Event::RunState { run: n, state } => {
-                if run.as_ref().is_none_or(|(m, _)| n > m) {
-                    tasks.clear();
-                }
-                run = Some((*n, state.name()));
-            }
-            Event::TaskState { task, state, .. } => {
-                tasks.insert(task.clone(), state.name());
-            }
-            _ => continue,
-        }
-        if r.at >= from {
-            if let Some((n, s)) = &run {
-                seen.insert(format!("run {n} {s}"));
-            }
-            seen.extend(tasks.iter().map(|(t, s)| format!("task {t} {s}")));
-        }
-    }
-    if seen.is_empty() {
-        if let Some((n, s)) = &run {
-            seen.insert(format!("run {n} {s}"));
-        }
-        seen.extend(tasks.iter().map(|(t, s)| format!("task {t} {s}")));
-    }
-    seen.into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{Positions, RunState, TaskState};
     use crate::time::{TimeScale, Timings};
+    use loud::progressed;
+
+    /// A scenario record of `faults` (name, scope, persistent, absorbable) on `job`.
+    fn scenario(faults: Vec<(&str, Scope, bool, bool)>, job: serde_json::Value) -> crate::history::ScenarioRecord {
+        crate::history::ScenarioRecord {
+            pipeline: "test".into(),
+            options: serde_json::Value::Null,
+            topology: crate::topology::Topology::multi_query(crate::topology::AwaitPolicy::Any),
+            faults: faults
+                .into_iter()
+                .map(|(name, scope, persistent, absorbable)| FaultRecord {
+                    name: name.into(),
+                    scope,
+                    persistent,
+                    absorbable,
+                })
+                .collect(),
+            job: serde_json::from_value(job).expect("a job"),
+        }
+    }
 
     /// A hand-made history, in milliseconds at the test scale (detection bound 250 ms, restart
     /// bound 1 s).
@@ -794,7 +262,7 @@ mod tests {
                 Event::RunStarted {
                     run_id: "t".into(),
                     seed: 1,
-                    scenario: serde_json::Value::Null,
+                    scenario: Box::new(scenario(Vec::new(), serde_json::json!({"clusters": [], "tasks": []}))),
                     scale: TimeScale::TEST.factor,
                     timings: Timings::default(),
                 },
@@ -899,7 +367,8 @@ mod tests {
         let run = |absorbable: bool, stall: bool| {
             let mut h = H::new();
             if let Event::RunStarted { scenario, .. } = &mut h.0[0].event {
-                *scenario = serde_json::json!({"faults": [{"name": "broker-latency", "absorbable": absorbable}]});
+                let job = serde_json::json!({"clusters": [], "tasks": []});
+                **scenario = super::tests::scenario(vec![("broker-latency", Scope::Query, false, absorbable)], job);
             }
             h.source(10, 5).commit(20, 0, 5).at(
                 40,
@@ -1104,7 +573,7 @@ mod tests {
             ]
         });
         if let Event::RunStarted { scenario, .. } = &mut h.0[0].event {
-            *scenario = serde_json::json!({"job": job, "faults": [{"name": "concurrent-append", "scope": "query"}]});
+            **scenario = super::tests::scenario(vec![("concurrent-append", Scope::Query, false, false)], job);
         }
         h.source(10, 5).commit(20, 0, 5).source(30, 10).effect(40);
         h.at(42, Event::QueryTerminated { query: "bronze".into(), error: None, error_kind: None, pending: None });
