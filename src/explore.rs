@@ -43,6 +43,9 @@ pub(crate) struct ExploreArgs {
 
 pub(crate) async fn explore(args: ExploreArgs) -> i32 {
     use suites::explore::{Exploration, Property, Space, default_regressions};
+    if let Err(e) = args.spread.check() {
+        return fail(&e);
+    }
     let property = match Property::parse(&args.property) {
         Ok(p) => p,
         Err(e) => return fail(&e),

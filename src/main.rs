@@ -97,6 +97,23 @@ impl Spread {
     fn shard(&self) -> suites::shard::Shard {
         self.shard.unwrap_or(suites::shard::Shard::WHOLE)
     }
+
+    /// More runs at once than cores would change verdicts, not only slow them: measured on 2
+    /// cores, 3 explored runs at once stretched a restart past its bound (LOUD-NOT-RESTARTED
+    /// where one at a time, and two, gave LOUD+RESTARTED).
+    fn check(&self) -> Result<(), HarnessError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.jobs as usize > cores {
+            return Err(HarnessError::bad_input(
+                format!(
+                    "--jobs {} is more than this machine's {cores} cores: runs would compete for CPU and stretch past the time bounds they are judged by, changing verdicts",
+                    self.jobs
+                ),
+                format!("pass --jobs {cores} or fewer; to go wider, split the work across machines with --shard K/N"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A parent directory for several runs: new or empty.

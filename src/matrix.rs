@@ -36,6 +36,9 @@ pub(crate) struct MatrixArgs {
 }
 
 pub(crate) async fn matrix(args: MatrixArgs) -> i32 {
+    if let Err(e) = args.spread.check() {
+        return fail(&e);
+    }
     let shipped = match args.pipeline.as_deref() {
         None => None,
         Some(name) => match suites::shipped_program(name) {

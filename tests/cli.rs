@@ -35,6 +35,22 @@ fn unknown_names_are_rejected_with_the_known_ones() {
 }
 
 #[test]
+fn more_jobs_than_cores_and_a_bad_shard_are_refused_before_anything_runs() {
+    let dir = scratch("cli-jobs");
+    for (args, problem, fix) in [
+        (&["matrix", "--jobs", "64"][..], "is more than this machine's", "--shard K/N"),
+        (&["explore", "--jobs", "64"][..], "is more than this machine's", "--shard K/N"),
+        (&["matrix", "--shard", "3/2"][..], "is not K/N", "--shard like 2/4"),
+    ] {
+        let o = Command::new(bin()).args(args).args(["--dir", dir.to_str().unwrap()]).output().unwrap();
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(problem) && t.contains(fix), "{args:?}: {t}");
+        assert!(!dir.exists(), "{args:?}: nothing is created");
+    }
+}
+
+#[test]
 fn rust_log_tells_the_run_and_a_bad_one_is_refused() {
     let dir = scratch("rust-log-bad");
     let o = Command::new(bin()).args(["run", "--dir", dir.to_str().unwrap()]).env("RUST_LOG", "harness=loud").output();

@@ -6,7 +6,7 @@ use crate::checkpoint::Checkpoint;
 use crate::history::{Event, History, Positions, lagging};
 use crate::kafka::client_config;
 use crate::pipeline::{PipelineEnv, PipelinePlan, QuerySpec, SourceSpec};
-use crate::stream::{open_table, partition_key, txn_version};
+use crate::stream::{LogTail, open_table, partition_key, txn_version};
 use deltalake::DeltaTable;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::collections::BTreeMap;
@@ -107,8 +107,16 @@ struct Sampler {
     queries: Vec<QuerySpec>,
     history: History,
     consumer: Option<Arc<BaseConsumer>>,
-    tables: BTreeMap<String, DeltaTable>,
+    tables: BTreeMap<String, Sink>,
     world: World,
+}
+
+/// A sink table as the observer reads it: its log, each commit file once (its version, and the
+/// `txn` of every writer), where every commit since version 0 is there to read; else through
+/// delta-rs (a table whose early commits were cleaned up behind a checkpoint).
+enum Sink {
+    Tail(LogTail),
+    Table(Box<DeltaTable>),
 }
 
 async fn observe(
@@ -141,16 +149,31 @@ async fn observe(
 }
 
 impl Sampler {
-    async fn table(&mut self, name: &str) -> Option<&DeltaTable> {
+    /// The sink's version now and the `txn` of `app_id` in it; None while the table cannot
+    /// be read (not created yet).
+    async fn sink(&mut self, name: &str, app_id: &str) -> Option<(i64, Option<i64>)> {
         if !self.tables.contains_key(name) {
-            // A table that cannot be opened yet is simply not observed yet.
-            let t = open_table(&self.env.catalog, name).await.ok()?;
-            self.tables.insert(name.to_string(), t);
-        } else {
-            let t = self.tables.get_mut(name)?;
-            t.update_incremental(None).await.ok()?;
+            let location = self.env.catalog.location(name).ok()?;
+            let mut tail = LogTail::new(&location);
+            let sink = match tail.advance() {
+                Ok(()) if tail.version() >= 0 => Sink::Tail(tail),
+                // Not created yet: observed once it is.
+                Ok(()) => return None,
+                Err(_) => Sink::Table(Box::new(open_table(&self.env.catalog, name).await.ok()?)),
+            };
+            self.tables.insert(name.to_string(), sink);
         }
-        self.tables.get(name)
+        match self.tables.get_mut(name)? {
+            Sink::Tail(tail) => {
+                tail.advance().ok()?;
+                Some((tail.version(), tail.txn(app_id)))
+            }
+            Sink::Table(t) => {
+                t.update_incremental(None).await.ok()?;
+                let version = t.version().map(|v| v as i64).unwrap_or(-1);
+                Some((version, txn_version(t, app_id).await.ok().flatten()))
+            }
+        }
     }
 
     async fn kafka_end(&self, topic: &str) -> Option<Positions> {
@@ -182,9 +205,7 @@ impl Sampler {
         }
         let mut txns: BTreeMap<String, Option<i64>> = BTreeMap::new();
         for q in self.queries.clone() {
-            let Some(t) = self.table(&q.sink).await else { continue };
-            let version = t.version().map(|v| v as i64).unwrap_or(-1);
-            let txn = txn_version(t, q.app_id()).await.ok().flatten();
+            let Some((version, txn)) = self.sink(&q.sink, q.app_id()).await else { continue };
             txns.insert(q.name.clone(), txn);
             let w = self.world.queries.entry(q.name.clone()).or_default();
             if w.sink_version != Some(version) || w.txn != txn {

@@ -27,6 +27,7 @@ use crate::proto::report;
 use deltalake::DeltaTable;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,9 +37,71 @@ pub async fn open_table(catalog: &Catalog, table: &str) -> Result<DeltaTable, Qu
     Ok(deltalake::open_table(url).await?)
 }
 
-/// The `txn` version of `app_id` in a loaded table.
+/// The `txn` version of `app_id` in a table: the newest its log holds. A table on local disk
+/// has its log read incrementally, each commit file once in this process ([`LogTail`]); a log
+/// replay at every batch (the kernel's) costs more with every commit. Elsewhere, delta-rs's.
 pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, deltalake::DeltaTableError> {
+    static TAILS: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, LogTail>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    if let Ok(path) = table.table_url().to_file_path() {
+        let mut tails = TAILS.lock().expect("log tails");
+        let tail = tails.entry(path.clone()).or_insert_with(|| LogTail::new(&path));
+        if tail.advance().is_ok() && tail.version() >= 0 {
+            return Ok(tail.txn(app_id));
+        }
+    }
     table.snapshot()?.transaction_version(table.log_store().as_ref(), app_id).await
+}
+
+/// A Delta log read incrementally: the commits written since the last read, and no other.
+#[derive(Debug)]
+pub struct LogTail {
+    log: std::path::PathBuf,
+    version: i64,
+    txns: BTreeMap<String, i64>,
+}
+
+impl LogTail {
+    /// The log of the table at `location`, nothing read yet.
+    pub fn new(location: &std::path::Path) -> LogTail {
+        LogTail { log: location.join("_delta_log"), version: -1, txns: BTreeMap::new() }
+    }
+
+    /// Reads the commits written since the last read (a commit file appears whole: Delta
+    /// commits by an atomic create). An error when the log cannot be read this way.
+    pub fn advance(&mut self) -> std::io::Result<()> {
+        loop {
+            let next = self.log.join(format!("{:020}.json", self.version + 1));
+            let text = match std::fs::read_to_string(&next) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if self.version < 0 && self.log.join("_last_checkpoint").exists() {
+                        return Err(std::io::Error::other("its first commits were cleaned up behind a checkpoint"));
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            for line in text.lines() {
+                let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                let Some(txn) = action.get("txn") else { continue };
+                if let (Some(app), Some(v)) = (txn.get("appId").and_then(|a| a.as_str()), txn.get("version")) {
+                    self.txns.insert(app.to_string(), v.as_i64().unwrap_or(-1));
+                }
+            }
+            self.version += 1;
+        }
+    }
+
+    /// The newest version read (-1: no commit yet).
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The newest `txn` version of `app_id` read.
+    pub fn txn(&self, app_id: &str) -> Option<i64> {
+        self.txns.get(app_id).copied()
+    }
 }
 
 /// Where a Kafka partition's position is kept.
