@@ -12,10 +12,13 @@
 #   LOUDFAIL_TIME   wall-time budget of the exploration (default: 45m)
 #   LOUDFAIL_STABILITY   how many times ci/stability.sh runs matrix --all at the seed (default
 #                        20; 0 skips it): every cell must give one verdict every time
+#   LOUDFAIL_JOBS   runs at once in the matrix, the explorations and the stability runs
+#                   (default 1; at most half the machine's cores)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seed="${LOUDFAIL_SEED:-$(date -u +%Y%m%d)}"
 time_budget="${LOUDFAIL_TIME:-45m}"
+jobs="${LOUDFAIL_JOBS:-1}"
 out="target/nightly/$seed-$$"
 mkdir -p "$out"
 cargo build --quiet || exit 2
@@ -25,7 +28,7 @@ cargo test --workspace -- --ignored
 tests=$?
 
 echo "== matrix --all (seed $seed)"
-./target/debug/loudfail matrix --all --seed "$seed" --dir "$out/matrix"
+./target/debug/loudfail matrix --all --seed "$seed" --jobs "$jobs" --dir "$out/matrix"
 matrix=$?
 
 # Each Spark pipeline's incident row beside driver-oom and driver-crash (DESIGN.md's matrix),
@@ -40,12 +43,12 @@ for row in spark-telemetry:concurrent-append spark-features-inference:external-l
 done
 
 echo "== explore --property model --seed $seed --time $time_budget"
-./target/debug/loudfail explore --property model --seed "$seed" --time "$time_budget" --budget 100000 \
+./target/debug/loudfail explore --property model --seed "$seed" --time "$time_budget" --budget 100000 --jobs "$jobs" \
   --regressions ci/regressions.jsonl --dir "$out/explore"
 explore=$?
 
 echo "== explore --property sound --max-faults 3 --seed $seed --time $time_budget"
-./target/debug/loudfail explore --property sound --max-faults 3 --seed "$seed" --time "$time_budget" \
+./target/debug/loudfail explore --property sound --max-faults 3 --seed "$seed" --time "$time_budget" --jobs "$jobs" \
   --budget 100000 --regressions ci/regressions-sound.jsonl --dir "$out/explore-sound"
 sound=$?
 explore=$(( explore > sound ? explore : sound ))
