@@ -67,10 +67,7 @@ impl MemoryLimit {
     /// Creates the cgroup for one process (None under `RLIMIT_AS`).
     pub fn cgroup(&self, name: &str) -> Result<Option<PathBuf>> {
         let Some(parent) = &self.parent else { return Ok(None) };
-        // Unique within this process too: runs in parallel (`--jobs`) name their clusters alike.
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = parent.join(format!("loudfail-{}-{seq}-{name}", std::process::id()));
+        let dir = parent.join(own_name(name));
         if dir.exists() {
             remove(&dir);
         }
@@ -168,6 +165,15 @@ fn cgroup_parent() -> Option<PathBuf> {
     usable_parent(memory_cgroup("self")?)
 }
 
+/// A cgroup name no other of this process has, `loudfail-<pid>-<n>-<what>`: runs in parallel
+/// (`--jobs`) name their clusters alike, and probe for a usable parent at the same moment. The
+/// pid first, so that [`sweep`] finds what a process killed with SIGKILL left.
+fn own_name(what: &str) -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("loudfail-{}-{n}-{what}", std::process::id())
+}
+
 /// `dir`, if a child with a memory limit can be created in it.
 fn usable_parent(dir: PathBuf) -> Option<PathBuf> {
     if Version::of(&dir) == Version::V2 {
@@ -180,7 +186,7 @@ fn usable_parent(dir: PathBuf) -> Option<PathBuf> {
             let _ = std::fs::write(&control, "+memory");
         }
     }
-    let probe = dir.join(format!("loudfail-probe-{}", std::process::id()));
+    let probe = dir.join(own_name("probe"));
     std::fs::create_dir(&probe).ok()?;
     let usable = probe.join(Version::of(&dir).limit_file()).exists();
     let _ = std::fs::remove_dir(&probe);
