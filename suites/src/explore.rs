@@ -309,6 +309,13 @@ struct Executed {
     error: Option<HarnessError>,
 }
 
+impl Executed {
+    /// A case that could not run: the harness error breaks any property.
+    fn error(e: HarnessError) -> Executed {
+        Executed { verdict: format!("ERROR({e})"), broke: Some(e.to_string()), report: None, error: Some(e) }
+    }
+}
+
 /// Where an exploration stands, shared by its runs.
 struct Progress {
     runs: Vec<Outcome>,
@@ -373,35 +380,47 @@ impl Exploration {
         }
 
         // Generated cases, this shard's share, until the first that breaks the property.
+        // The sequence is generated in chunks that double, each the next part of it: a time
+        // budget usually ends the exploration long before a large count budget would, and the
+        // cases it never reaches are never generated.
         let max_faults = if self.property == Property::Model { 1 } else { self.max_faults };
-        let all = self.generate(max_faults)?;
-        let mine: Vec<(usize, Case)> = all.iter().cloned().enumerate().filter(|(i, _)| self.shard.takes(*i)).collect();
-        let cases: Vec<Case> = mine.iter().map(|(_, c)| c.clone()).collect();
-        let base = regressions.len();
         let in_time = |_: usize| self.time.is_none_or(|t| started.elapsed() < t);
-        let ran = self.run_all(runtime, &cases, base, true, in_time);
-        let (mut generated, mut failed) = (all.len() as u32, None);
-        let mut stopped = false;
-        for (m, ((index, case), executed)) in mine.iter().zip(ran).enumerate() {
-            let Some(executed) = executed else {
-                // Not run: out of time.
-                generated = generated.min(*index as u32);
-                stopped = true;
-                continue;
-            };
-            if stopped {
-                // Run beside the one that stopped the exploration: not one of its runs.
-                let _ = std::fs::remove_dir_all(self.dir.join(format!("case-{}", base + m)));
-                continue;
+        let (mut generated, mut failed, mut stopped) = (self.budget, None, false);
+        let (mut from, mut chunk, mut next_dir) = (0usize, 64usize, regressions.len());
+        while from < self.budget as usize && !stopped {
+            let upto = (from + chunk).min(self.budget as usize);
+            let (indices, cases): (Vec<usize>, Vec<Case>) = self
+                .generate(max_faults, upto as u32)?
+                .into_iter()
+                .enumerate()
+                .skip(from)
+                .filter(|(i, _)| self.shard.takes(*i))
+                .unzip();
+            let ran = self.run_all(runtime, &cases, next_dir, true, in_time);
+            for ((index, case), executed) in indices.into_iter().zip(&cases).zip(ran) {
+                let dir = next_dir;
+                next_dir += 1;
+                let Some(executed) = executed else {
+                    // Not run: out of time, or after the case that stopped the exploration.
+                    generated = generated.min(index as u32);
+                    stopped = true;
+                    continue;
+                };
+                if stopped {
+                    // Run beside the one that stopped the exploration: not one of its runs.
+                    let _ = std::fs::remove_dir_all(self.dir.join(format!("case-{dir}")));
+                    continue;
+                }
+                let error = executed.error.is_some();
+                if let Some(why) = record(case, executed, Stage::Generated) {
+                    failed = Some((index, why));
+                }
+                if failed.is_some() || error {
+                    generated = index as u32 + 1;
+                    stopped = true;
+                }
             }
-            let error = executed.error.is_some();
-            if let Some(why) = record(case, executed, Stage::Generated) {
-                failed = Some((*index, why));
-            }
-            if failed.is_some() || error {
-                generated = *index as u32 + 1;
-                stopped = true;
-            }
+            (from, chunk) = (upto, chunk * 2);
         }
         if let Some(e) = state.lock().expect("state").error.take() {
             return Err(e);
@@ -433,9 +452,9 @@ impl Exploration {
 
     /// The proptest runner every generation and shrinking starts from: the same seed, the same
     /// configuration, so the same sequence of cases.
-    fn runner(&self) -> TestRunner {
+    fn runner(&self, cases: u32) -> TestRunner {
         let config = Config {
-            cases: self.budget,
+            cases,
             // The shrink limit is ours (see `shrink`): proptest's own prints its raw advice when
             // hit. Past ours every case passes unrun, which walks proptest back to the last
             // failing one in steps that cost nothing; this bound only keeps that walk finite.
@@ -449,10 +468,11 @@ impl Exploration {
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
     }
 
-    /// Every case of the budget, in the order proptest generates them from the seed.
-    fn generate(&self, max_faults: usize) -> Result<Vec<Case>> {
+    /// The first `count` cases, in the order proptest generates them from the seed (the same
+    /// sequence whatever the count: the first of a longer one).
+    fn generate(&self, max_faults: usize, count: u32) -> Result<Vec<Case>> {
         let cases = Mutex::new(Vec::new());
-        self.runner()
+        self.runner(count)
             .run(&self.space.cases(max_faults), |case| {
                 cases.lock().expect("cases").push(case);
                 Ok(())
@@ -480,7 +500,7 @@ impl Exploration {
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let shrunk = std::sync::atomic::AtomicU32::new(0);
         let cut = std::sync::atomic::AtomicBool::new(false);
-        let result = self.runner().run(&self.space.cases(max_faults), |case| {
+        let result = self.runner(self.budget).run(&self.space.cases(max_faults), |case| {
             let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if n < index {
                 return Ok(()); // it passed (or was another shard's)
@@ -549,14 +569,7 @@ impl Exploration {
     async fn execute_async(&self, case: &Case, n: usize) -> Executed {
         let mut s = match self.space.scenario(case) {
             Ok(s) => s.dir(self.dir.join(format!("case-{n}"))),
-            Err(e) => {
-                return Executed {
-                    verdict: format!("ERROR({e})"),
-                    broke: Some(e.to_string()),
-                    report: None,
-                    error: Some(e),
-                };
-            }
+            Err(e) => return Executed::error(e),
         };
         if let Some(b) = &self.bin {
             s = s.bin(b);
@@ -568,9 +581,7 @@ impl Exploration {
                 report: Some(Box::new(report)),
                 error: None,
             },
-            Err(e) => {
-                Executed { verdict: format!("ERROR({e})"), broke: Some(e.to_string()), report: None, error: Some(e) }
-            }
+            Err(e) => Executed::error(e),
         }
     }
 
