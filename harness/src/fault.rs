@@ -267,8 +267,12 @@ pub trait Fault: Send + Sync + Debug {
 
     /// What it targets, for the report (`the cluster of query resolver`).
     fn target(&self) -> String {
-        let (strikes, aim) = (self.info().strikes, self.aim().describe());
-        if strikes.is_empty() || matches!(self.aim(), Aim::Service(_)) { aim } else { format!("{strikes} {aim}") }
+        let (strikes, aim) = (self.info().strikes, self.aim());
+        match aim {
+            Aim::Service(_) => aim.describe(),
+            _ if strikes.is_empty() => aim.describe(),
+            _ => format!("{strikes} {}", aim.describe()),
+        }
     }
 
     /// Checks that the pipeline has what the fault needs (a query, a writer, ...); by default
@@ -432,11 +436,6 @@ impl Heal {
                 Err(e)
             }
         }
-    }
-
-    /// True when there is nothing to undo.
-    pub fn is_nothing(&self) -> bool {
-        self.undo.is_none()
     }
 
     /// Undoes the fault (recording what was done as a phase, when that is said).

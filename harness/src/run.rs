@@ -605,14 +605,13 @@ impl Scenario {
             }
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
-            heals.push((i, f.inject(&ctx_of(i)).await?));
+            heals.push(f.inject(&ctx_of(i)).await?);
             after_previous = history.len();
         }
         history.record(Event::Phase { name: "observe".into() });
         tokio::time::sleep(real(self.timings.horizon)).await;
         settle_retries(history, job, effect_mark, restart_bound.max(Duration::from_secs(10))).await;
-        for (i, heal) in heals {
-            let f = &self.faults[i];
+        for (i, (f, heal)) in self.faults.iter().zip(heals).enumerate() {
             heal.run(&ctx_of(i)).await?;
             // A fault that ended on its own (an outage) recorded its heal when it ended.
             let healed_already = history.snapshot()[effect_mark..]
