@@ -125,9 +125,16 @@ impl ConcurrentAppend {
         let (mark, started) = (ctx.mark(), std::time::Instant::now());
         let lasting = ctx.real(std::time::Duration::from_secs(180));
         let every = std::time::Duration::from_secs(5);
+        // Once the effect is seen the appender stops, but only between commits: a commit
+        // cancelled in flight may land without the writer knowing, and its rows would count
+        // against the pipeline as unexpected.
+        let stop = tokio::sync::Notify::new();
         let appending = async {
             for i in 0.. {
-                ctx.wait_nominal(started, every * i).await;
+                tokio::select! {
+                    () = ctx.wait_nominal(started, every * i) => {}
+                    () = stop.notified() => break,
+                }
                 if started.elapsed() >= lasting {
                     break;
                 }
@@ -137,12 +144,17 @@ impl ConcurrentAppend {
         };
         let unseen = "another job appended to the table all along and nothing failed";
         let effect = crate::outage::effect_within(ctx, mark, lasting, &self.query, unseen);
-        tokio::pin!(effect);
+        tokio::pin!(effect, appending);
         tokio::select! {
-            () = &mut effect => return Ok(()),
-            appended = appending => appended?,
+            () = &mut effect => {}
+            appended = &mut appending => {
+                appended?;
+                effect.await;
+                return Ok(());
+            }
         }
-        effect.await;
+        stop.notify_one();
+        appending.await?;
         Ok(())
     }
 }
