@@ -10,9 +10,9 @@
 
 use harness::deltalake::arrow::array::{ArrayRef, Int64Array, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
-use harness::pipeline::{MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan};
+use harness::pipeline::{FieldType, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan};
 use harness::pipeline::{QueryError, QueryLogic, QuerySpec, Registry};
-use harness::{Result, async_trait, workload::FieldType};
+use harness::{Result, async_trait};
 use std::sync::Arc;
 use suites::common::{append_with_batch_id, parse_all, schema};
 

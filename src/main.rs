@@ -1,6 +1,10 @@
 //! The `loudfail` command: runs chaos scenarios against streaming pipelines, and (started with
-//! `__cluster` or `__task`, see `harness::worker::serve_if_worker`) is itself the cluster and
+//! `__cluster` or `__task`, see `harness::entry`) is itself the cluster and
 //! task processes those scenarios start.
+
+// The doc comments of the argument structs are `--help` text, written for a terminal: `<pid>`
+// and `[cluster]` there are words, not HTML or links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use clap::{Args, Parser, Subcommand};
 use harness::junit::Outcome;

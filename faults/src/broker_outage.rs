@@ -21,7 +21,7 @@
 //! from the world. Every task depends on the broker: its reach is the whole job.
 //!
 //! Each fits every pipeline. (The harness's own producers ride out an outage: a produce request
-//! the broker never answered is retried after a second, see [`harness::kafka::Producer`].)
+//! the broker never answered is retried after a second, see [`harness::pipeline::Producer`].)
 
 use harness::fault::{Aim, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::history::Event;

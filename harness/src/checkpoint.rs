@@ -63,11 +63,6 @@ impl Checkpoint {
         Checkpoint { dir: dir.to_path_buf() }
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The highest batch id in `offsets/` or `commits/`.
     fn latest(&self, sub: &str) -> Result<Option<i64>> {
         latest_entry(&self.dir.join(sub))

@@ -63,54 +63,6 @@ fn parse(spec: &str) -> Result<Option<Targets>> {
     })
 }
 
-/// Says what a history record tells: the job's runs, tasks and processes at `info` (target
-/// `harness::supervisor`), the run's steps and its faults at `info` (target `harness::run`), a
-/// harness error at `warn`, and every record as its JSON `line` at `debug` (samples at `trace`;
-/// target `harness::history`). Every record passes here, so no record site logs on its own.
-pub fn recorded(event: &crate::history::Event, line: &str) {
-    use crate::history::Event;
-    const RUN: &str = "harness::run";
-    const SUPERVISOR: &str = "harness::supervisor";
-    match event {
-        Event::RunState { run, state } => tracing::info!(target: SUPERVISOR, "run {run} {}", state.name()),
-        Event::TaskState { run, task, attempt, state, reason } => tracing::info!(
-            target: SUPERVISOR,
-            run,
-            attempt,
-            "task {task} {}{}",
-            state.name(),
-            reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-        ),
-        Event::ProcessStarted { role, name, run, pid } => {
-            tracing::info!(target: SUPERVISOR, run, pid, "{role:?} {name} started")
-        }
-        Event::ProcessExited { role, name, run, pid, code, signal, .. } => tracing::info!(
-            target: SUPERVISOR,
-            run,
-            pid,
-            "{role:?} {name} ended: {}",
-            crate::process::describe_exit(*code, *signal)
-        ),
-        Event::ClusterReady { cluster, run } => {
-            tracing::info!(target: SUPERVISOR, "cluster {cluster} ready (run {run})")
-        }
-        Event::OperatorRestart { reason } => tracing::info!(target: SUPERVISOR, "operator restart: {reason}"),
-        Event::Phase { name } => tracing::info!(target: RUN, "{name}"),
-        Event::FaultInjected { fault, target } => tracing::info!(target: RUN, "fault {fault} injected: {target}"),
-        Event::FaultEffect { fault, query, error_kind, error } => {
-            tracing::info!(target: RUN, "fault {fault} took effect in {query}: {error_kind}: {error}")
-        }
-        Event::FaultHealed { fault } => tracing::info!(target: RUN, "fault {fault} healed"),
-        Event::HarnessError { message } => tracing::warn!(target: RUN, "harness error: {message}"),
-        _ => {}
-    }
-    if event.is_sample() {
-        tracing::trace!(target: "harness::history", "{line}");
-    } else {
-        tracing::debug!(target: "harness::history", "{line}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,7 +40,7 @@ impl Expectation {
     /// restarted where the layout sees it ([`JobSpec::sees_failure_of`]), silent where a task
     /// awaits another query in order while this one is dead.
     pub fn of_query_failure(topology: &Topology, plan: &PipelinePlan, query: &str) -> Expectation {
-        if topology.job(plan).sees_failure_of(query) { Expectation::LoudRestarted } else { Expectation::Silent }
+        if plan.job(topology).sees_failure_of(query) { Expectation::LoudRestarted } else { Expectation::Silent }
     }
 
     /// What losing the driver of `query` (a crash, an OOM kill) is expected to come out as:
@@ -49,7 +49,7 @@ impl Expectation {
     /// run on drivers of their own — a program of several tasks under `multi-query`, each its
     /// own driver: the new run restarts them too, which is collateral.
     pub fn of_driver_loss(topology: &Topology, plan: &PipelinePlan, query: &str) -> Expectation {
-        let job = topology.job(plan);
+        let job = plan.job(topology);
         let reach = Scope::Cluster.reach(&job, query);
         let spreads =
             !job.isolated_tasks && topology.max_retries == 0 && job.tasks.iter().any(|t| !reach.contains(&t.name));
@@ -60,7 +60,7 @@ impl Expectation {
     /// record). Where it is seen, its task exhausts its retries; a task that is not alone on its
     /// cluster then fails the run, and the new run restarts every other task too: collateral.
     pub fn of_persistent_query_failure(topology: &Topology, plan: &PipelinePlan, query: &str) -> Expectation {
-        let job = topology.job(plan);
+        let job = plan.job(topology);
         match Self::of_query_failure(topology, plan, query) {
             Expectation::LoudRestarted if !job.isolated_tasks && job.tasks.len() > 1 => Expectation::Collateral,
             e => e,

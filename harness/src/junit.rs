@@ -55,6 +55,12 @@ pub fn case(report: &Report, name: &str, outcome: Outcome) -> TestCase {
     c
 }
 
+/// Writes the run's `junit.xml`, the run as one test case.
+pub fn write_run(report: &Report) -> Result<()> {
+    let case = case(report, &report.case_name(), Outcome::of_run(report));
+    write(&report.dir.join("junit.xml"), "loudfail run", vec![case])
+}
+
 /// Writes a JUnit XML file holding one suite of `cases`.
 pub fn write(path: &Path, suite: &str, cases: Vec<TestCase>) -> Result<()> {
     let mut s = TestSuite::new(suite);

@@ -2,77 +2,88 @@
 //! Delta Lake. For each (pipeline, topology, fault) it answers one question: does the fault fail
 //! **loudly**, does the job **restart**, and does every record land **exactly once**?
 //!
-//! The module list below is a map of the code.
+//! The modules below are the public API: what a pipeline, a fault or a test of one's own is
+//! written against. A pipeline's building blocks (a producer for its workload, the loops it
+//! runs, its tables, its audit) are re-exported from [`pipeline`].
 //!
 //! | module | what it is |
 //! |---|---|
 //! | [`run`] | one chaos run, start to verdict: the [`Scenario`] builder and its lifecycle |
 //! | [`program`] | any program as a pipeline: a spec file, a generic workload, flows judged by what lands |
-//! | [`landed`] | the ids a sink table holds, read incrementally from its data files |
-//! | [`audit`] | ids missing, duplicated and unexpected |
 //! | [`pipeline`] | what a pipeline is to the harness: plan, query logic, workload ([`Pipeline`]) |
 //! | [`fault`] | what a fault is: inject, heal, expectation ([`Fault`]) |
 //! | [`topology`] | how queries are laid out on tasks and clusters; await policies |
-//! | [`supervisor`] | the jobs service: runs, tasks, retries, backoff, and the states a UI shows |
 //! | [`process`] | child processes: process groups, parent-death signal, reaping |
-//! | [`workload`] | the loops a workload runs, stopped together |
-//! | [`worker`] | the cluster and task processes (the binary re-executed) |
-//! | [`stream`] | the micro-batch engine every query runs on: checkpoint, source, exactly-once sink |
-//! | [`checkpoint`] | `offsets/` and `commits/`, as Spark lays them out |
-//! | [`diagnostics`] | `tracing` at the levels `RUST_LOG` asks for |
-//! | [`failpoint`] | named failpoints that travel across processes |
-//! | [`proto`] | what crosses process boundaries |
-//! | [`kafka`] | the run's broker: librdkafka's mock cluster, or an external one |
 //! | [`catalog`] | table name → storage location |
 //! | [`memlimit`] | memory limits for clusters: a memory cgroup, or `RLIMIT_AS` |
 //! | [`named`] | things found by name: the pipeline registry, the fault catalogue |
-//! | [`rundir`] | the run directory and its layout |
 //! | [`storage`] | directories made read-only for a while, and put back on every way out |
 //! | [`history`] | the one append-only history everything is recorded in |
-//! | [`observer`] | what the world shows: sink versions and txns, source ends, checkpoints |
 //! | [`oracle`] | pure functions of the history, and the verdict |
 //! | [`report`] | the verdict table, `report.json`, the replay line |
 //! | [`junit`] | JUnit XML for CI: a run, or a matrix of cells |
 //! | [`timeline`] | `timeline.html`: lanes per run, task, cluster and query; faults shaded |
 //! | [`time`] | one time scale for every Databricks-scale interval |
 //! | [`error`] | harness errors (never verdicts) |
+//! | [`entry`] | a binary's `main`: the worker roles it serves, reaping on every way out |
+//!
+//! Inside, and private: how the engine does it.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | `landed` | the ids a sink table holds, read incrementally from its data files |
+//! | `audit` | ids missing, duplicated and unexpected |
+//! | `supervisor` | the jobs service: runs, tasks, retries, backoff, and the states a UI shows |
+//! | `workload` | the loops a workload runs, stopped together |
+//! | `worker` | the cluster and task processes (the binary re-executed) |
+//! | `stream` | the micro-batch engine every query runs on: checkpoint, source, exactly-once sink |
+//! | `checkpoint` | `offsets/` and `commits/`, as Spark lays them out |
+//! | `diagnostics` | `tracing` at the levels `RUST_LOG` asks for |
+//! | `failpoint` | named failpoints that travel across processes |
+//! | `proto` | what crosses process boundaries |
+//! | `kafka` | the run's broker: librdkafka's mock cluster, or an external one |
+//! | `rundir` | the run directory and its layout |
+//! | `reaper` | a watchdog process that outlives the harness and undoes what it left |
+//! | `frozen` | a directory made unwritable, and how it is put back |
+//! | `observer` | what the world shows: sink versions and txns, source ends, checkpoints |
 
 #![deny(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
 
-pub mod audit;
+mod audit;
 pub mod catalog;
-pub mod checkpoint;
-pub mod diagnostics;
+mod checkpoint;
+mod diagnostics;
 pub mod entry;
 pub mod error;
-pub mod failpoint;
+mod failpoint;
 pub mod fault;
+mod frozen;
 pub mod history;
 pub mod junit;
-pub mod kafka;
-pub mod landed;
+mod kafka;
+mod landed;
 pub mod memlimit;
 pub mod named;
-pub mod observer;
+mod observer;
 pub mod oracle;
 pub mod pipeline;
 pub mod process;
 pub mod program;
-pub mod proto;
-pub mod reaper;
+mod proto;
+mod reaper;
 pub mod report;
 pub mod run;
-pub mod rundir;
+mod rundir;
 pub mod storage;
-pub mod stream;
-pub mod supervisor;
+mod stream;
+mod supervisor;
 pub mod time;
 pub mod timeline;
 pub mod topology;
-pub mod worker;
-pub mod workload;
+mod worker;
+mod workload;
 
 pub use error::{HarnessError, Result};
 pub use fault::{Expectation, Fault, FaultCatalog, FaultCtx};

@@ -23,41 +23,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Options every pipeline understands; each reads the ones that concern it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PipelineOptions {
-    /// Number of domain queries (telemetry: 2 by default, up to 6).
-    pub domains: usize,
-    /// Partitions per topic.
-    pub partitions: i32,
-    /// Records per second the workload produces on its main stream.
-    pub rate: u32,
-}
+pub use crate::proto::PipelineOptions;
 
-impl PipelineOptions {
-    /// Checks what every pipeline relies on (each pipeline checks the options it alone reads).
-    pub fn check(&self) -> Result<()> {
-        if !(1..=16).contains(&self.partitions) {
-            return Err(HarnessError::bad_input(
-                format!("{} partitions per topic", self.partitions),
-                "set PipelineOptions::partitions between 1 and 16",
-            ));
-        }
-        if self.rate == 0 {
-            return Err(HarnessError::bad_input(
-                "a workload rate of 0 records per second",
-                "set PipelineOptions::rate above 0",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Default for PipelineOptions {
-    fn default() -> Self {
-        PipelineOptions { domains: 2, partitions: 2, rate: 400 }
-    }
-}
+// The building blocks of a pipeline of one's own: a producer for its workload, the loops it
+// runs, its tables, its audit.
+pub use crate::audit::compare;
+pub use crate::kafka::Producer;
+pub use crate::stream::open_table;
+pub use crate::workload::{FieldType, Loops, TICK, Tick, per_tick, spawn_loop};
 
 /// A topic the pipeline reads.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,7 +40,7 @@ pub struct TopicSpec {
     /// Partitions.
     pub partitions: i32,
     /// The fields of the generic workload's records beyond `id` and `ts` (see
-    /// [`crate::workload::IdWorkload`]); a pipeline with a workload of its own ignores them.
+    /// the generic workload); a pipeline with a workload of its own ignores them.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, crate::workload::FieldType>,
 }
@@ -123,18 +96,7 @@ impl QuerySpec {
     }
 }
 
-/// A task of the pipeline's natural job: which queries one process starts, in await order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskPlan {
-    /// The task's name.
-    pub name: String,
-    /// Its queries, in the order the task awaits them.
-    pub queries: Vec<String>,
-    /// Tasks it depends on: it starts once their queries have all started (streaming tasks
-    /// never complete, so "after" means "after they are up").
-    #[serde(default)]
-    pub depends_on: Vec<String>,
-}
+pub use crate::topology::TaskPlan;
 
 /// Everything the harness sets up for a pipeline.
 #[derive(Debug, Clone, Default)]
@@ -234,6 +196,15 @@ impl PipelinePlan {
     /// the engine's cooperation (a failpoint inside a query) do not fit it.
     pub fn is_program(&self) -> bool {
         self.program.is_some()
+    }
+
+    /// The job `topology` makes of this plan's tasks.
+    pub fn job(&self, topology: &crate::topology::Topology) -> crate::topology::JobSpec {
+        let drivers = match &self.program {
+            Some(program) => crate::topology::Drivers::Programs { cluster: program.spec.cluster.is_some() },
+            None => crate::topology::Drivers::Engine,
+        };
+        topology.job(&self.tasks, drivers)
     }
 
     /// A table by name.
@@ -517,7 +488,7 @@ pub trait Pipeline: Send + Sync + Debug {
     /// The logic of one query (called in the cluster process).
     fn query(&self, spec: &QuerySpec, env: &PipelineEnv) -> Result<Box<dyn QueryLogic>>;
     /// The workload (called in the harness process). By default the generic one
-    /// ([`crate::workload::IdWorkload`]): records with a unique `id` and the topics' declared
+    /// (the generic workload): records with a unique `id` and the topics' declared
     /// fields at the run's rate, each sink audited by its `id` column.
     fn workload(
         &self,

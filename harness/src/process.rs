@@ -155,17 +155,7 @@ impl Exit {
     }
 }
 
-/// How a process ended, in words: `exit code 1`, `killed by SIGKILL`.
-pub fn describe_exit(code: Option<i32>, signal: Option<i32>) -> String {
-    match (code, signal) {
-        (Some(c), _) => format!("exit code {c}"),
-        (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
-            Ok(sig) => format!("killed by {sig}"),
-            Err(_) => format!("killed by signal {s}"),
-        },
-        (None, None) => "ended".into(),
-    }
-}
+pub use crate::history::describe_exit;
 
 /// A started child.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! Any program as a pipeline: a spec file (TOML) describes a black-box program — its topics,
 //! its sink tables, its flows (a source topic → a sink table: the unit of progress) and its
 //! tasks (the commands that run it) — and the harness runs it as it is, feeds it, and judges it
-//! from what the world shows: records landing in its tables ([`crate::landed`]), process
+//! from what the world shows: records landing in its tables (read from their data files), process
 //! liveness and exit codes. Nothing a program says about itself decides a verdict.
 //!
 //! ```toml
@@ -264,16 +264,7 @@ fn task_events(env: &PipelineEnv, task: &str) -> PathBuf {
     env.config.run_dir.join("events").join(format!("{task}.jsonl"))
 }
 
-/// A task's command with every placeholder filled in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProgramCommand {
-    /// The program and its arguments.
-    pub argv: Vec<String>,
-    /// Extra environment.
-    pub env: BTreeMap<String, String>,
-    /// Working directory.
-    pub workdir: PathBuf,
-}
+pub use crate::topology::ProgramCommand;
 
 fn spec_error(path: &Path, problem: impl std::fmt::Display) -> HarnessError {
     HarnessError::bad_input(

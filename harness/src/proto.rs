@@ -11,7 +11,6 @@
 
 use crate::error::{HarnessError, Result};
 use crate::history::{Event, Record};
-use crate::pipeline::PipelineOptions;
 use crate::time::{TimeScale, Timings, now_us};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -124,4 +123,40 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 /// Decodes one JSON line.
 pub fn decode<T: for<'de> Deserialize<'de>>(line: &str, what: &str) -> Result<T> {
     serde_json::from_str(line).map_err(|e| HarnessError::json(what, e))
+}
+
+/// Options every pipeline understands; each reads the ones that concern it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineOptions {
+    /// Number of domain queries (telemetry: 2 by default, up to 6).
+    pub domains: usize,
+    /// Partitions per topic.
+    pub partitions: i32,
+    /// Records per second the workload produces on its main stream.
+    pub rate: u32,
+}
+
+impl PipelineOptions {
+    /// Checks what every pipeline relies on (each pipeline checks the options it alone reads).
+    pub fn check(&self) -> Result<()> {
+        if !(1..=16).contains(&self.partitions) {
+            return Err(HarnessError::bad_input(
+                format!("{} partitions per topic", self.partitions),
+                "set PipelineOptions::partitions between 1 and 16",
+            ));
+        }
+        if self.rate == 0 {
+            return Err(HarnessError::bad_input(
+                "a workload rate of 0 records per second",
+                "set PipelineOptions::rate above 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions { domains: 2, partitions: 2, rate: 400 }
+    }
 }

@@ -27,7 +27,7 @@ enum Msg {
     /// That group is gone: the harness reaped it.
     Reaped(i32),
     /// A directory made read-only, and how.
-    Frozen(PathBuf, crate::storage::Mechanism),
+    Frozen(PathBuf, crate::frozen::Mechanism),
     /// That directory is writable again.
     Thawed(PathBuf),
 }
@@ -88,7 +88,7 @@ pub fn reaped_group(pid: u32) {
 }
 
 /// A directory made read-only, to put back should the harness die.
-pub fn watch_frozen(dir: &Path, mechanism: crate::storage::Mechanism) {
+pub fn watch_frozen(dir: &Path, mechanism: crate::frozen::Mechanism) {
     say(Msg::Frozen(dir.to_path_buf(), mechanism));
 }
 
@@ -117,7 +117,7 @@ pub fn serve_if_reaper() -> Option<i32> {
 #[derive(Debug, Default, PartialEq)]
 struct Left {
     groups: Vec<i32>,
-    frozen: Vec<(PathBuf, crate::storage::Mechanism)>,
+    frozen: Vec<(PathBuf, crate::frozen::Mechanism)>,
 }
 
 /// Reads the harness's messages until the pipe closes.
@@ -142,7 +142,7 @@ fn clean_up(left: &Left, harness: u32) {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
     }
     for (dir, mechanism) in &left.frozen {
-        let _ = crate::storage::undo(dir, *mechanism);
+        let _ = crate::frozen::undo(dir, *mechanism);
     }
     crate::memlimit::remove_of(harness);
 }
@@ -156,9 +156,9 @@ mod tests {
         let lines = [
             Msg::Group(10),
             Msg::Group(11),
-            Msg::Frozen("/run/a".into(), crate::storage::Mechanism::Immutable),
+            Msg::Frozen("/run/a".into(), crate::frozen::Mechanism::Immutable),
             Msg::Reaped(10),
-            Msg::Frozen("/run/b".into(), crate::storage::Mechanism::Permissions { mode: 0o755 }),
+            Msg::Frozen("/run/b".into(), crate::frozen::Mechanism::Permissions { mode: 0o755 }),
             Msg::Thawed("/run/a".into()),
         ]
         .iter()
@@ -167,6 +167,6 @@ mod tests {
         .join("\n");
         let left = listen(std::io::Cursor::new(format!("{lines}\nnot a message\n")));
         assert_eq!(left.groups, [11]);
-        assert_eq!(left.frozen, [("/run/b".into(), crate::storage::Mechanism::Permissions { mode: 0o755 })]);
+        assert_eq!(left.frozen, [("/run/b".into(), crate::frozen::Mechanism::Permissions { mode: 0o755 })]);
     }
 }

@@ -166,11 +166,9 @@ impl Report {
         }
     }
 
-    /// Writes `report.json`, and `junit.xml` with the run as one test case.
+    /// Writes `report.json` ([`crate::junit::write_run`] writes its `junit.xml`).
     pub fn save(&self) -> Result<()> {
-        write_json_atomic(&self.dir.join("report.json"), self)?;
-        let case = crate::junit::case(self, &self.case_name(), crate::junit::Outcome::of_run(self));
-        crate::junit::write(&self.dir.join("junit.xml"), "loudfail run", vec![case])
+        write_json_atomic(&self.dir.join("report.json"), self)
     }
 
     /// What a test report calls this run: topology and faults.

@@ -311,7 +311,7 @@ impl Scenario {
             None => Broker::embedded()?,
             Some(addr) => Broker::external(addr, Duration::from_secs(5))?,
         };
-        let mut job: JobSpec = self.topology.job(&plan);
+        let mut job: JobSpec = plan.job(&self.topology);
         // What an earlier loudfail killed with SIGKILL could not clean up.
         crate::memlimit::sweep();
         let dir = RunDir::create(self.dir.as_deref(), &run_id)?;
@@ -416,6 +416,7 @@ impl Scenario {
             replay: self.replay_line(),
         };
         report.save()?;
+        crate::junit::write_run(&report)?;
         crate::timeline::write(&dir.root().join("timeline.html"), &records, &report)?;
         Ok(report)
     }

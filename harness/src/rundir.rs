@@ -80,18 +80,6 @@ impl RunDir {
         Ok(dir)
     }
 
-    /// Opens an existing run directory (a child process, or `loudfail report`).
-    pub fn open(path: &Path) -> Result<RunDir> {
-        if Self::marker(path).is_none() {
-            return Err(HarnessError::RunDir {
-                path: path.to_path_buf(),
-                problem: "is not a loudfail run directory (no .loudfail-run marker)".into(),
-                help: "pass the directory a `loudfail run` printed".into(),
-            });
-        }
-        Ok(RunDir { root: path.to_path_buf() })
-    }
-
     /// The marker of `path`, if it is a run directory.
     pub fn marker(path: &Path) -> Option<Marker> {
         let text = std::fs::read_to_string(path.join(MARKER)).ok()?;
@@ -106,16 +94,6 @@ impl RunDir {
     /// `history.jsonl`.
     pub fn history(&self) -> PathBuf {
         self.root.join("history.jsonl")
-    }
-
-    /// `report.json`.
-    pub fn report(&self) -> PathBuf {
-        self.root.join("report.json")
-    }
-
-    /// `run.json`.
-    pub fn run_config(&self) -> PathBuf {
-        self.root.join("run.json")
     }
 
     /// `catalog.json`.

@@ -2,9 +2,10 @@
 //! and clusters (OS processes executing them).
 
 use crate::error::{HarnessError, Result};
-use crate::pipeline::PipelinePlan;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 /// How a task waits on its queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -123,13 +124,12 @@ impl Topology {
     /// `multi-query` it fails the run. Under `shared-cluster` the spec's `[cluster]` (a Spark
     /// Connect server) is the cluster every task attaches to, as its client. Its commands are
     /// filled in when the run has its addresses.
-    pub fn job(&self, plan: &PipelinePlan) -> JobSpec {
-        if let Some(program) = &plan.program {
-            let shared = self.kind == TopologyKind::SharedCluster && program.spec.cluster.is_some();
+    pub fn job(&self, tasks: &[TaskPlan], drivers: Drivers) -> JobSpec {
+        if let Drivers::Programs { cluster } = drivers {
+            let shared = self.kind == TopologyKind::SharedCluster && cluster;
             return JobSpec {
                 clusters: if shared { vec![ClusterSpec::named("shared")] } else { Vec::new() },
-                tasks: plan
-                    .tasks
+                tasks: tasks
                     .iter()
                     .map(|t| TaskSpec {
                         name: t.name.clone(),
@@ -157,15 +157,15 @@ impl Topology {
         let (clusters, tasks) = match self.kind {
             TopologyKind::MultiQuery => (
                 vec!["driver".to_string()],
-                vec![task("main", "driver", plan.tasks.iter().flat_map(|t| t.queries.clone()).collect(), Vec::new())],
+                vec![task("main", "driver", tasks.iter().flat_map(|t| t.queries.clone()).collect(), Vec::new())],
             ),
             TopologyKind::SharedCluster => (
                 vec!["shared".to_string()],
-                plan.tasks.iter().map(|t| task(&t.name, "shared", t.queries.clone(), t.depends_on.clone())).collect(),
+                tasks.iter().map(|t| task(&t.name, "shared", t.queries.clone(), t.depends_on.clone())).collect(),
             ),
             TopologyKind::ClusterPerTask => (
-                plan.tasks.iter().map(|t| format!("cluster-{}", t.name)).collect(),
-                plan.tasks
+                tasks.iter().map(|t| format!("cluster-{}", t.name)).collect(),
+                tasks
                     .iter()
                     .map(|t| task(&t.name, &format!("cluster-{}", t.name), t.queries.clone(), t.depends_on.clone()))
                     .collect(),
@@ -178,6 +178,43 @@ impl Topology {
             isolated_tasks: self.kind == TopologyKind::ClusterPerTask,
         }
     }
+}
+
+/// Who drives the tasks a topology lays out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drivers {
+    /// loudfail's own engine: clusters and tasks are the binary re-executed.
+    Engine,
+    /// A program per task, each its own driver; `cluster` when the spec names a cluster (a Spark
+    /// Connect server) that tasks can share.
+    Programs {
+        /// The spec has a `[cluster]`.
+        cluster: bool,
+    },
+}
+
+/// A task of the pipeline's natural job: which queries one process starts, in await order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskPlan {
+    /// The task's name.
+    pub name: String,
+    /// Its queries, in the order the task awaits them.
+    pub queries: Vec<String>,
+    /// Tasks it depends on: it starts once their queries have all started (streaming tasks
+    /// never complete, so "after" means "after they are up").
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// A task's command with every placeholder filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramCommand {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory.
+    pub workdir: PathBuf,
 }
 
 impl fmt::Display for Topology {
@@ -201,7 +238,7 @@ pub struct ClusterSpec {
     /// For a program pipeline's shared cluster: the command that starts it (its spec's
     /// `[cluster]`). None: loudfail's own cluster process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub program: Option<crate::program::ProgramCommand>,
+    pub program: Option<ProgramCommand>,
     /// The loopback port a program's cluster listens on (`{cluster_port}`): it is ready once the
     /// port takes connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,7 +271,7 @@ pub struct TaskSpec {
     /// For a program pipeline: the command the task runs (it is its own driver). None: the
     /// task is loudfail's own task process, attached to its cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub program: Option<crate::program::ProgramCommand>,
+    pub program: Option<ProgramCommand>,
 }
 
 /// What the supervisor runs.
@@ -315,44 +352,40 @@ impl Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::TaskPlan;
 
-    fn plan() -> PipelinePlan {
-        PipelinePlan {
-            topics: vec![],
-            tables: vec![],
-            queries: vec![],
-            tasks: vec![
-                TaskPlan { name: "ingest".into(), queries: vec!["bronze".into(), "domain".into()], depends_on: vec![] },
-                TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()], depends_on: vec![] },
-            ],
-            upstream: vec![],
-            program: None,
-        }
+    fn plan() -> Vec<TaskPlan> {
+        vec![
+            TaskPlan { name: "ingest".into(), queries: vec!["bronze".into(), "domain".into()], depends_on: vec![] },
+            TaskPlan { name: "alerts".into(), queries: vec!["resolver".into()], depends_on: vec![] },
+        ]
     }
 
     #[test]
     fn only_the_first_query_awaited_in_order_is_seen_to_fail() {
         let each = Topology::multi_query(AwaitPolicy::Each);
-        assert!(each.job(&plan()).sees_failure_of("bronze"));
-        assert!(!each.job(&plan()).sees_failure_of("resolver"));
-        assert!(each.clone().monitored().job(&plan()).sees_failure_of("resolver"));
-        assert!(Topology::multi_query(AwaitPolicy::Any).job(&plan()).sees_failure_of("resolver"));
+        assert!(each.job(&plan(), Drivers::Engine).sees_failure_of("bronze"));
+        assert!(!each.job(&plan(), Drivers::Engine).sees_failure_of("resolver"));
+        assert!(each.clone().monitored().job(&plan(), Drivers::Engine).sees_failure_of("resolver"));
+        assert!(Topology::multi_query(AwaitPolicy::Any).job(&plan(), Drivers::Engine).sees_failure_of("resolver"));
         // Its own task awaits the resolver first.
-        assert!(Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Each).job(&plan()).sees_failure_of("resolver"));
-        assert!(!each.job(&plan()).sees_failure_of("no-such-query"));
+        assert!(
+            Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Each)
+                .job(&plan(), Drivers::Engine)
+                .sees_failure_of("resolver")
+        );
+        assert!(!each.job(&plan(), Drivers::Engine).sees_failure_of("no-such-query"));
     }
 
     #[test]
     fn each_layout_places_tasks_on_clusters() {
-        let mq = Topology::multi_query(AwaitPolicy::Each).job(&plan());
+        let mq = Topology::multi_query(AwaitPolicy::Each).job(&plan(), Drivers::Engine);
         assert_eq!(mq.clusters.len(), 1);
         assert_eq!(mq.tasks[0].queries, vec!["bronze", "domain", "resolver"]);
-        let shared = Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any).job(&plan());
+        let shared = Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any).job(&plan(), Drivers::Engine);
         assert_eq!(shared.clusters.len(), 1);
         assert_eq!(shared.tasks_on("shared").len(), 2);
         assert_eq!(shared.tasks[0].max_retries, 3);
-        let cpt = Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any).job(&plan());
+        let cpt = Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any).job(&plan(), Drivers::Engine);
         assert_eq!(cpt.clusters.len(), 2);
         assert_eq!(cpt.task_of("resolver").unwrap().cluster, "cluster-alerts");
         assert_eq!(cpt.clusters_of("bronze"), vec!["cluster-ingest"]);

@@ -214,11 +214,6 @@ impl IdWorkload {
             loops: Loops::default(),
         })
     }
-
-    /// What was produced.
-    pub fn ledger(&self) -> &Arc<Ledger> {
-        &self.ledger
-    }
 }
 
 /// The field every record carries once upstream's schema drifted (a new producer version).

@@ -43,4 +43,4 @@ pub fn strings(batches: &[RecordBatch], i: usize) -> Vec<Option<String>> {
         .collect()
 }
 
-pub use harness::audit::compare;
+pub use harness::pipeline::compare;

@@ -122,6 +122,6 @@ pub async fn append_with_batch_id(
     Append::default().write(b, schema, columns, &vec![&none; rows]).await
 }
 
-pub use harness::kafka::Producer;
+pub use harness::pipeline::Producer;
 
-pub use harness::workload::{Loops, TICK, Tick, per_tick, spawn_loop};
+pub use harness::pipeline::{Loops, TICK, Tick, per_tick, spawn_loop};

@@ -15,11 +15,11 @@ use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, tra
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::history::{Event, History, TableAudit};
+use harness::pipeline::open_table;
 use harness::pipeline::{
     ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
     QueryLogic, QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Upstream, Workload,
 };
-use harness::stream::open_table;
 use harness::{HarnessError, Result, async_trait};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};

@@ -63,7 +63,7 @@ impl Cell {
     /// spread. None for a fault that may reach every task (the catalog): whatever it disrupts
     /// is within its reach.
     pub fn expected_blast(&self, query: &str) -> Option<Vec<String>> {
-        let job = self.topology.job(&self.plan);
+        let job = self.plan.job(&self.topology);
         match (self.expected(), self.fault.scope()) {
             (_, Scope::All) => None,
             (Expectation::Collateral, _) => Some(Scope::All.reach(&job, query)),

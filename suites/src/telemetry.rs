@@ -18,11 +18,11 @@ use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
 use harness::deltalake::kernel::transaction::CommitProperties;
 use harness::history::{Event, History, TableAudit};
+use harness::pipeline::open_table;
 use harness::pipeline::{
     ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
     QueryLogic, QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Upstream, Workload,
 };
-use harness::stream::open_table;
 use harness::{HarnessError, Result, async_trait};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};

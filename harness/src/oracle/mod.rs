@@ -6,7 +6,7 @@
 //! | loud | `loud` | is every fault followed, within the detection bound, by a state a user sees (task or run FAILED, task RETRYING)? |
 //! | restarted | `loud` | after that, does every affected query progress again within the restart bound? |
 //! | silent window | `silence` | what is the longest interval in which a query made no progress while its source had lag and every state said RUNNING? |
-//! | no loss, no duplicates | the audits ([`crate::audit`], recorded in the history) | is every produced record in its sink exactly once? |
+//! | no loss, no duplicates | the audits (the audit module, recorded in the history) | is every produced record in its sink exactly once? |
 //! | alerts resolved | the audits | is every alert that received a RESOLVE closed? |
 //!
 //! Each is a pure function of the history's records: nothing here reads the world, a clock or
