@@ -4,11 +4,9 @@ use crate::*;
 
 #[derive(Debug, Args)]
 pub(crate) struct ExploreArgs {
-    /// What every run must satisfy: `gate` (it passes, as `loudfail run` exits 0), `model` (it
-    /// comes out as its fault is expected to; one fault per scenario) or `sound` (it reaches a
-    /// verdict, whatever it is: no ERROR).
-    #[arg(long, default_value = "gate")]
-    pub(crate) property: String,
+    /// What every run must satisfy.
+    #[arg(long, value_enum, default_value_t = suites::explore::Property::Gate)]
+    pub(crate) property: suites::explore::Property,
     /// Seed of the exploration: the same seed generates the same scenarios.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
@@ -42,14 +40,11 @@ pub(crate) struct ExploreArgs {
 }
 
 pub(crate) async fn explore(args: ExploreArgs) -> i32 {
-    use suites::explore::{Exploration, Property, Space, default_regressions};
+    use suites::explore::{Exploration, Space, default_regressions};
     if let Err(e) = args.spread.check() {
         return fail(&e);
     }
-    let property = match Property::parse(&args.property) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
+    let property = args.property;
     if args.budget == 0 || args.max_faults == 0 {
         return fail(&HarnessError::bad_input(
             "a budget or a fault count of 0 explores nothing",

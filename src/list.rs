@@ -14,8 +14,8 @@ pub(crate) fn list() -> i32 {
         println!("  {name:<w$}  a program with its spec file ({path}); needs its venv (ci/setup.sh)");
     }
     println!("topologies:");
-    for (n, _) in TopologyKind::ALL {
-        println!("  {n}");
+    for kind in <TopologyKind as clap::ValueEnum>::value_variants() {
+        println!("  {}", kind.name());
     }
     println!("await policies:");
     println!("  {:<w$}  await each query in order (the incident)", "each");

@@ -12,14 +12,12 @@ pub(crate) struct ScenarioArgs {
     /// the world shows. Replaces --pipeline.
     #[arg(long, value_name = "PATH", conflicts_with = "pipeline")]
     pub(crate) pipeline_file: Option<PathBuf>,
-    /// How queries are laid out on tasks and clusters: multi-query (one cluster, one task
-    /// running every query), shared-cluster (one cluster, a process per task), cluster-per-task.
-    #[arg(long, default_value = "multi-query")]
-    pub(crate) topology: String,
-    /// How the task waits on its queries: `each` (awaitTermination of each in order, the
-    /// incident) or `any` (awaitAnyTermination, the band-aid).
-    #[arg(long = "await", default_value = "any")]
-    pub(crate) await_policy: String,
+    /// How queries are laid out on tasks and clusters.
+    #[arg(long, value_enum, default_value_t = TopologyKind::MultiQuery)]
+    pub(crate) topology: TopologyKind,
+    /// How the task waits on its queries.
+    #[arg(long = "await", value_enum, default_value_t = AwaitPolicy::Any)]
+    pub(crate) await_policy: AwaitPolicy,
     /// Fault to inject (see `loudfail list`), or `none` for a fault-free baseline. Repeat it
     /// for a schedule of faults, injected in order; `NAME@GAP` waits GAP (nominal: `30s`, `2m`)
     /// after the previous fault took effect: `--fault poison-record --fault driver-crash@2m`.
@@ -82,8 +80,7 @@ pub(crate) fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
             }
             None => (suites::registry().get(&a.pipeline)?, TimeScale::TEST, "concurrent-append"),
         };
-    let kind = TopologyKind::parse(&a.topology)?;
-    let await_policy = AwaitPolicy::parse(&a.await_policy)?;
+    let (kind, await_policy) = (a.topology, a.await_policy);
     let scale = match &a.scale {
         None => default_scale,
         Some(text) => harness::program::parse_scale(text).ok_or_else(|| {

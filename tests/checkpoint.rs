@@ -1,7 +1,7 @@
 //! A torn checkpoint after a crash: the restarted query fails at every start until the damaged
 //! entry is deleted, then replays the batch exactly once.
 
-use crate::support::run_scenario;
+use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History};
 use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
 
@@ -28,8 +28,7 @@ async fn a_torn_offsets_entry_is_silent_behind_await_each_and_loud_with_a_cluste
         "torn-cpt",
     )
     .await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].blast_radius, vec!["inference"], "{}", report.render());
     // The heal deleted the torn entry; the batch was planned afresh and landed once.
     let history = History::read(&report.dir.join("history.jsonl")).unwrap();

@@ -27,9 +27,13 @@ fn rejects(args: &[&str], problem: &str, fix: &str) {
 #[test]
 fn unknown_names_are_rejected_with_the_known_ones() {
     rejects(&["--pipeline", "nope"], "unknown pipeline \"nope\"", "telemetry");
-    rejects(&["--topology", "mesh"], "unknown topology \"mesh\"", "multi-query");
+    rejects(
+        &["--topology", "mesh"],
+        "invalid value 'mesh' for '--topology",
+        "possible values: multi-query, shared-cluster, cluster-per-task",
+    );
     rejects(&["--fault", "meteor"], "unknown fault \"meteor\"", "concurrent-append");
-    rejects(&["--await", "some"], "unknown await policy \"some\"", "--await each or --await any");
+    rejects(&["--await", "some"], "invalid value 'some' for '--await", "possible values: each, any");
     rejects(&["--domains", "9"], "1 to 6 domain queries", "--domains between 1 and 6");
     rejects(&["--scale", "fast"], "unknown time scale", "test, real");
 }

@@ -1,7 +1,7 @@
 //! Driver faults by signal: a crash (SIGKILL) is loud in every layout; a hang (SIGSTOP) is silent
 //! in every layout — even with every query monitored, because nothing terminates.
 
-use crate::support::run_scenario;
+use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History};
 use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
 
@@ -20,8 +20,7 @@ async fn a_crashed_driver_is_loud_and_restarts_in_one_process_and_alone_with_a_c
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
 
     let report = run("driver-crash", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "crash-cpt").await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].blast_radius, vec!["inference"], "{}", report.render());
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
 }

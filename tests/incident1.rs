@@ -2,7 +2,7 @@
 //! ConcurrentAppend. Awaiting each query in order hides it (SILENT); awaiting any query makes it
 //! loud, and the job restarts with every record landing exactly once.
 
-use crate::support::{assert_silent_in, run_scenario};
+use crate::support::{assert_loud_restarted, assert_silent_in, run_scenario};
 use harness::history::{Event, History, RunState, TaskState};
 use harness::{AwaitPolicy, Report, Topology, Verdict};
 
@@ -56,8 +56,7 @@ async fn awaiting_each_query_hides_the_resolver_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awaiting_any_query_makes_it_loud_and_restarts_exactly_once() {
     let report = run(AwaitPolicy::Any, "any").await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(report.as_expected(), Some(true));
     assert_eq!(report.exit_code(), 0);
     let f = &a.faults[0];
@@ -88,8 +87,7 @@ async fn awaiting_any_query_makes_it_loud_and_restarts_exactly_once() {
 async fn a_task_retry_restarts_the_queries_on_the_same_cluster() {
     let topology = Topology { max_retries: 1, ..Topology::multi_query(AwaitPolicy::Any) };
     let report = run_in(topology, "retry").await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].loud_state.as_deref(), Some("task main RETRYING"));
     // A retried task restarts every query it owns, on the cluster that survived.
     assert_eq!(a.faults[0].affected, vec!["bronze", "domain_pressure", "domain_temperature", "resolver"]);

@@ -2,7 +2,7 @@
 //! B. Loud in the write, it spreads on a shared cluster and stays in its task with a cluster per
 //! task; quiet, it loses records without a sound.
 
-use crate::support::{assert_silent_in, run_scenario};
+use crate::support::{assert_loud_restarted, assert_silent_in, run_scenario};
 use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
 
 async fn run(fault: &str, topology: Topology, name: &str) -> Report {
@@ -35,8 +35,7 @@ async fn a_failing_write_with_a_cluster_per_task_stays_in_its_task() {
     let report =
         run("external-location-mismatch", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "elm-cpt")
             .await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].blast_radius, vec!["inference"]);
     assert_eq!(a.runs, 1, "the run never failed: {}", report.render());
     // Inference depends on features: it started only once features' query was up.

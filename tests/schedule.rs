@@ -1,7 +1,7 @@
 //! A schedule of faults: each injected a while after the one before took effect, each judged
 //! for what it did itself.
 
-use crate::support::{SERIAL, assert_nothing_left, bin, scratch};
+use crate::support::{SERIAL, assert_loud_restarted, assert_nothing_left, bin, scratch};
 use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
 use std::time::Duration;
 
@@ -24,8 +24,7 @@ async fn a_crash_while_a_poison_record_is_still_unfixed_is_judged_on_its_own_tas
     );
     let report = scenario.run().await.expect("valid input");
     assert_nothing_left(&dir);
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     let found: Vec<(&str, Vec<String>)> = a.faults.iter().map(|f| (f.fault.as_str(), f.blast_radius.clone())).collect();
     assert_eq!(
         found,

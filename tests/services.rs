@@ -1,6 +1,6 @@
 //! Faults in a service every task depends on: the catalog (a metastore outage).
 
-use crate::support::run_scenario;
+use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History};
 use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
 
@@ -11,8 +11,7 @@ async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_ba
     let report =
         run_scenario("features-inference", "catalog-blip", Topology::multi_query(AwaitPolicy::Each), 31, "blip-each")
             .await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].error_kind, "CatalogUnavailable");
     assert_eq!(a.faults[0].affected, vec!["features", "inference"], "{}", report.render());
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
@@ -31,8 +30,7 @@ async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_ba
         "blip-shared",
     )
     .await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert!(a.faults[0].collateral.is_empty(), "{}", report.render());
     assert!(a.retrying_while_running_us > 0, "the failed task retried while the run said RUNNING");
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());

@@ -152,6 +152,13 @@ pub async fn run_scenario(
     report
 }
 
+/// Asserts the run is LOUD+RESTARTED (so nothing was lost or duplicated: those findings come
+/// first) and returns its analysis.
+pub fn assert_loud_restarted(report: &harness::Report) -> &harness::Analysis {
+    assert_eq!(*report.verdict(), harness::Verdict::LoudRestarted, "{}", report.render());
+    &report.analysis
+}
+
 /// Asserts the run is SILENT, stalled in `query` for at least the observation horizon.
 pub fn assert_silent_in(report: &harness::Report, query: &str) {
     assert!(matches!(report.verdict(), harness::Verdict::Silent(_)), "{}", report.render());

@@ -1,7 +1,7 @@
 //! The same fault in the other layouts: tasks as separate processes on one cluster, a cluster
 //! per task, and a job that monitors every query.
 
-use crate::support::run_scenario;
+use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History, TaskState};
 use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
 
@@ -24,8 +24,7 @@ fn ingest_states(history: &[harness::Record]) -> Vec<TaskState> {
 
 async fn contained_in_its_task(kind: TopologyKind, name: &str) {
     let (report, history) = run(Topology::new(kind, AwaitPolicy::Any), name).await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     let f = &a.faults[0];
     assert_eq!(f.loud_state.as_deref(), Some("task alerts RETRYING"));
     assert_eq!(f.affected, vec!["resolver"]);

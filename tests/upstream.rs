@@ -1,10 +1,10 @@
 //! Faults that start in the data: a poison record and a new field. The query's own code fails
 //! on them at every start, until the heal deploys a fix; then the failed batch lands once.
 
-use crate::support::{assert_silent_in, effect_error, run_scenario};
+use crate::support::{assert_loud_restarted, assert_silent_in, effect_error, run_scenario};
 use harness::history::{Event, History};
 use harness::pipeline::{Deployments, Oddity};
-use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Topology, TopologyKind};
 
 fn phase(report: &harness::Report, prefix: &str) -> bool {
     let history = History::read(&report.dir.join("history.jsonl")).unwrap();
@@ -38,8 +38,7 @@ async fn a_new_field_fails_every_write_until_schema_evolution_is_deployed() {
         "new-field",
     )
     .await;
-    let a = &report.analysis;
-    assert_eq!(*report.verdict(), Verdict::LoudRestarted, "{}", report.render());
+    let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].query, "features");
     assert_eq!(a.faults[0].blast_radius, vec!["features"], "{}", report.render());
     // delta-rs refused the batch for its schema.

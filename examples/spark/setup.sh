@@ -17,16 +17,5 @@ if [ "$(java_major)" -lt 17 ]; then
   echo "spark: Java $(java_major) is too old for Spark 4: install Java 17 or later (apt-get install openjdk-17-jre-headless)" >&2
   exit 1
 fi
-if [ -x .venv/bin/python ] && [ "$(cat .venv/.loudfail-packages 2>/dev/null)" = "$want" ]; then
-  exit 0
-fi
-if ! command -v python3 > /dev/null; then
-  echo "spark: python3 is missing: install Python 3.10 or later (apt-get install python3 python3-venv)" >&2
-  exit 1
-fi
-rm -rf .venv
-python3 -m venv .venv || { echo "spark: python3 cannot make a venv: apt-get install python3-venv" >&2; exit 1; }
-# shellcheck disable=SC2086
-.venv/bin/pip install --quiet --disable-pip-version-check $want
-echo "$want" > .venv/.loudfail-packages
-echo "spark: venv ready ($want)"
+. ../venv.sh
+make_venv spark 3.10 "$want"

@@ -186,9 +186,10 @@ pub enum Event {
         /// The fault.
         fault: String,
     },
-    /// Every flow of a program had landed records this long after the program started: its
-    /// cold start, measured (a JVM, a Spark session, the first batches). A restart cannot be
-    /// faster, so the restart bound is never below one and a half of it.
+    /// Every query (a program's every flow) had committed its first batches this long after the
+    /// job started: its cold start, measured (processes, the first batches; a JVM and a Spark
+    /// session for a program). A restart cannot be faster, so the restart bound is never below
+    /// one and a half of it.
     Started {
         /// Microseconds from the start of the warm-up.
         took_us: i64,

@@ -101,7 +101,10 @@ impl Broker {
     }
 
     /// Asks the thread that owns the mock cluster to do something, and awaits its answer.
-    async fn ask(e: &Embedded, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
+    /// Asks the embedded broker's thread to change what the broker does; an external broker
+    /// cannot be `what` (`taken down`) by loudfail.
+    async fn ask(&self, what: &str, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
+        let Some(e) = &self.embedded else { return Err(self.not_ours(what)) };
         let (reply, rx) = mpsc::channel();
         e.requests.send(request(reply)).map_err(|_| HarnessError::broker("the broker thread is gone"))?;
         tokio::task::spawn_blocking(move || rx.recv())
@@ -113,52 +116,40 @@ impl Broker {
     /// Takes the embedded broker down — its listener stops answering, every client sees its
     /// connections fail — or brings it back up. An external broker cannot be.
     pub async fn set_available(&self, up: bool) -> Result<()> {
-        match &self.embedded {
-            Some(e) => Self::ask(e, |reply| Request::Available { up, reply }).await,
-            None => Err(self.not_ours("taken down")),
-        }
+        self.ask("taken down", |reply| Request::Available { up, reply }).await
     }
 
     /// Makes the embedded broker refuse (with a retriable error, as a coordinator that is
     /// loading does) every consumer group's offset commits, or accept them again. A consumer that
     /// records its progress there waits, retrying, while it is refused.
     pub async fn refuse_offset_commits(&self, refuse: bool) -> Result<()> {
-        match &self.embedded {
-            Some(e) => Self::ask(e, |reply| Request::RefuseOffsetCommits { refuse, reply }).await,
-            None => Err(self.not_ours("made to refuse offset commits")),
-        }
+        self.ask("made to refuse offset commits", |reply| Request::RefuseOffsetCommits { refuse, reply }).await
     }
 
     /// Delays every answer of the embedded broker by `delay` (zero: none), as a congested
     /// network or an overloaded broker would.
     pub async fn set_round_trip(&self, delay: Duration) -> Result<()> {
-        match &self.embedded {
-            Some(e) => Self::ask(e, |reply| Request::RoundTrip { delay, reply }).await,
-            None => Err(self.not_ours("slowed down")),
-        }
+        self.ask("slowed down", |reply| Request::RoundTrip { delay, reply }).await
     }
 
     /// Makes the embedded broker answer one in three fetch and produce requests with a retriable
     /// error (the leader moved, the request timed out), or stop doing so: a broker in trouble
     /// that clients are meant to retry through.
     pub async fn fail_some_requests(&self, on: bool) -> Result<()> {
-        match &self.embedded {
-            Some(e) => Self::ask(e, |reply| Request::FailSome { on, reply }).await,
-            None => Err(self.not_ours("made to fail requests")),
-        }
+        self.ask("made to fail requests", |reply| Request::FailSome { on, reply }).await
     }
 
     fn not_ours(&self, what: &str) -> HarnessError {
-        HarnessError::Unsupported(format!(
-            "the external broker at {} cannot be {what} by loudfail; drop --broker to use the embedded one",
-            self.bootstrap
-        ))
+        HarnessError::unsupported(
+            format!("the external broker at {} cannot be {what} by loudfail", self.bootstrap),
+            "drop --broker to use the embedded one",
+        )
     }
 
     /// Creates a topic.
     pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         match &self.embedded {
-            Some(e) => Self::ask(e, |reply| Request::CreateTopic { name: name.into(), partitions, reply }).await,
+            Some(_) => self.ask("", |reply| Request::CreateTopic { name: name.into(), partitions, reply }).await,
             None => {
                 let admin: AdminClient<DefaultClientContext> = self.client_config().create()?;
                 let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));

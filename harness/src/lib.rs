@@ -85,7 +85,7 @@ pub mod topology;
 mod worker;
 mod workload;
 
-pub use error::{HarnessError, Result};
+pub use error::{Doing, HarnessError, Result};
 pub use fault::{Expectation, Fault, FaultCatalog, FaultCtx};
 pub use history::{Event, History, Record};
 pub use oracle::{Analysis, Verdict, analyze};

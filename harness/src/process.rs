@@ -10,7 +10,7 @@ use crate::history::{Event, History, Record, Role};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
@@ -141,6 +141,8 @@ pub struct Exit {
     pub signal: Option<i32>,
     /// It ran out of memory.
     pub out_of_memory: bool,
+    /// What it raised before it ended: the error of the last failure it reported (a task's).
+    pub raised: Option<String>,
 }
 
 impl Exit {
@@ -206,15 +208,23 @@ pub struct QueryFailure {
     pub error: String,
 }
 
+/// Who hears what a child reports, besides the history: its supervisor.
+#[derive(Debug, Clone)]
+pub struct Listeners {
+    /// Its exit, sent after every line it printed was read.
+    pub exits: mpsc::UnboundedSender<Exit>,
+    /// Every query failure it reports.
+    pub failures: mpsc::UnboundedSender<QueryFailure>,
+    /// The latest run any child reported a committed batch in.
+    pub committed_run: Arc<std::sync::atomic::AtomicU32>,
+}
+
 /// Starts a child. Its exit is recorded in the history (after every line it printed) and sent
-/// on `exits`; every query failure it reports is sent on `failures`.
+/// to its listeners, with what it raised; every query failure it reports is sent as it comes,
+/// and every batch it commits marks its run.
 #[allow(unsafe_code)]
-pub fn spawn(
-    spec: Spec<'_>,
-    history: &History,
-    exits: mpsc::UnboundedSender<Exit>,
-    failures: mpsc::UnboundedSender<QueryFailure>,
-) -> Result<Spawned> {
+pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<Spawned> {
+    let Listeners { exits, failures, committed_run } = listeners;
     let err = |problem: String| HarnessError::Process { name: spec.name.to_string(), problem };
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -288,15 +298,23 @@ pub fn spawn(
     let h = history.clone();
     let run = spec.run;
     let reader = tokio::spawn(async move {
-        let Some(stdout) = stdout else { return };
+        let mut raised = None;
+        let Some(stdout) = stdout else { return raised };
         let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             // A line that is not a record is the child's own chatter; it belongs in its log,
             // not in the history.
             match serde_json::from_str::<Record>(&line) {
                 Ok(rec) => {
-                    if let Event::QueryTerminated { query, error: Some(error), .. } = &rec.event {
-                        let _ = failures.send(QueryFailure { run, query: query.clone(), error: error.clone() });
+                    match &rec.event {
+                        Event::QueryTerminated { query, error: Some(error), .. } => {
+                            let _ = failures.send(QueryFailure { run, query: query.clone(), error: error.clone() });
+                        }
+                        Event::TaskFailed { error, .. } => raised = Some(error.clone()),
+                        Event::BatchCommitted { .. } => {
+                            committed_run.fetch_max(run, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        _ => {}
                     }
                     h.append(rec);
                 }
@@ -308,6 +326,7 @@ pub fn spawn(
                 }
             }
         }
+        raised
     });
     let (role, name, attempt) = (spec.role, spec.name.to_string(), spec.attempt);
     let h = history.clone();
@@ -317,7 +336,7 @@ pub fn spawn(
         // it shares the process group unless it left it, and then the cgroup still holds it.
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
         crate::reaper::reaped_group(pid);
-        let _ = reader.await;
+        let raised = reader.await.ok().flatten();
         if let Ok(mut l) = LIVE.lock() {
             l.remove(&(pid as i32));
         }
@@ -347,7 +366,7 @@ pub fn spawn(
             h.record(Event::OutOfMemory { name: name.clone(), run, mechanism });
         }
         h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal, memory_peak });
-        let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some() });
+        let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some(), raised });
     });
     Ok(Spawned { pid, stdin })
 }

@@ -27,8 +27,8 @@
 //! Whatever happens in between, everything the run started is stopped before `run` returns.
 
 use crate::catalog::Catalog;
-use crate::error::{HarnessError, Result};
-use crate::fault::{Fault, FaultCtx};
+use crate::error::{Doing, HarnessError, Result};
+use crate::fault::{Fault, FaultCtx, Heal};
 use crate::history::{Event, FaultRecord, History, ScenarioRecord};
 use crate::kafka::Broker;
 use crate::observer::Observer;
@@ -456,26 +456,69 @@ impl Scenario {
         bin: &std::path::Path,
         live: &mut Live,
     ) -> Result<()> {
-        let real = |d: Duration| self.scale.real(d);
-        // Infrastructure: topics and tables.
-        for t in &plan.topics {
-            broker.create_topic(&t.name, t.partitions).await?;
-        }
-        create_tables(env, plan).await?;
+        let steps = Steps { scenario: self, env, dir, history, broker, plan, job };
+        steps.provision().await.doing(|| "creating the run's topics and tables".into())?;
+        let workload = steps.start(bin, live).await.doing(|| "starting the workload".into())?;
+        let warmup_took = steps.warm_up().await?;
+        // What the job may take to come back: the restart bound, never less than one and a half
+        // of its own cold start (the oracles judge by the same).
+        let restart_bound =
+            crate::oracle::restart_bound(self.scale.real(self.timings.restart_bound), Some(warmup_took));
+        let supervisor = live.supervisor.as_ref().expect("started above");
+        let faults = Faults { steps: &steps, supervisor, workload: &workload, restart_bound };
+        let effect_mark = history.len();
+        let heals = faults.strike().await?;
+        history.record(Event::Phase { name: "observe".into() });
+        tokio::time::sleep(self.scale.real(self.timings.horizon)).await;
+        settle_retries(history, job, effect_mark, restart_bound.max(Duration::from_secs(10))).await;
+        faults.heal(heals, effect_mark).await?;
+        faults.on_call(effect_mark).await?;
+        let observer = live.observer.as_ref().expect("started above");
+        steps.drain(&workload, observer, restart_bound, warmup_took).await.doing(|| "draining".into())?;
+        history.record(Event::Phase { name: "audit".into() });
+        Ok(())
+    }
+}
 
-        // The system under test.
-        let workload = self.pipeline.workload(env, plan, history.clone(), self.seed)?;
+/// What every step of a run works with.
+struct Steps<'a> {
+    scenario: &'a Scenario,
+    env: &'a PipelineEnv,
+    dir: &'a RunDir,
+    history: &'a History,
+    broker: &'a Broker,
+    plan: &'a PipelinePlan,
+    job: &'a JobSpec,
+}
+
+impl Steps<'_> {
+    fn real(&self, d: Duration) -> Duration {
+        self.scenario.scale.real(d)
+    }
+
+    /// Infrastructure: topics and tables.
+    async fn provision(&self) -> Result<()> {
+        for t in &self.plan.topics {
+            self.broker.create_topic(&t.name, t.partitions).await?;
+        }
+        create_tables(self.env, self.plan).await
+    }
+
+    /// The system under test: its workload, the job (supervised), and the observer.
+    async fn start(&self, bin: &std::path::Path, live: &mut Live) -> Result<Arc<dyn Workload>> {
+        let (s, plan, history) = (self.scenario, self.plan, self.history);
+        let workload = s.pipeline.workload(self.env, plan, history.clone(), s.seed)?;
         workload.start().await?;
         live.workload = Some(workload.clone());
         live.supervisor = Some(Supervisor::start(SupervisorConfig {
             bin: bin.to_path_buf(),
-            run_dir: dir.clone(),
+            run_dir: self.dir.clone(),
             history: history.clone(),
-            job: job.clone(),
-            scale: self.scale,
-            timings: self.timings.clone(),
+            job: self.job.clone(),
+            scale: s.scale,
+            timings: s.timings.clone(),
             env: Vec::new(),
-            cluster_memory: self.memory_limit(plan).map(crate::memlimit::MemoryLimit::new),
+            cluster_memory: s.memory_limit(plan).map(crate::memlimit::MemoryLimit::new),
             start_within: plan
                 .program
                 .as_ref()
@@ -483,13 +526,18 @@ impl Scenario {
                 .unwrap_or_default()
                 .max(Duration::from_secs(60)),
         }));
-        let sample = real(self.timings.trigger).clamp(Duration::from_millis(20), Duration::from_secs(1));
-        live.observer = Some(Observer::start(env.clone(), plan, history.clone(), sample));
+        let sample = self.real(s.timings.trigger).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        live.observer = Some(Observer::start(self.env.clone(), plan, history.clone(), sample));
+        Ok(workload)
+    }
 
-        // Warm-up: every query commits a few batches (how many derives from the seed).
+    /// Warm-up: every query commits a few batches (how many derives from the seed). Returns
+    /// what it took.
+    async fn warm_up(&self) -> Result<Duration> {
+        let (s, plan, job, history, dir) = (self.scenario, self.plan, self.job, self.history, self.dir);
         history.record(Event::Phase { name: "warmup".into() });
         let warmup_began = Instant::now();
-        let want = 2 + (self.seed % 3) as usize;
+        let want = 2 + (s.seed % 3) as usize;
         let mut counts: std::collections::BTreeMap<String, usize> =
             plan.queries.iter().map(|q| (q.name.clone(), 0)).collect();
         // A program is a black box that may never start working: one that keeps exiting before
@@ -497,11 +545,11 @@ impl Scenario {
         // 30 s), is a clear error, not an endless wait.
         let programs: Vec<&str> = job.tasks.iter().filter(|t| t.program.is_some()).map(|t| t.name.as_str()).collect();
         let warmup = if programs.is_empty() {
-            real(self.timings.warmup_timeout)
+            self.real(s.timings.warmup_timeout)
         } else {
             let asked = plan.program.as_ref().and_then(|p| p.spec.start_within());
-            real(self.timings.warmup_timeout)
-                .min((real(self.timings.restart_bound) * 3).max(Duration::from_secs(30)))
+            self.real(s.timings.warmup_timeout)
+                .min((self.real(s.timings.restart_bound) * 3).max(Duration::from_secs(30)))
                 .max(asked.unwrap_or_default())
         };
         let mut exits: Vec<(String, String)> = Vec::new();
@@ -553,39 +601,96 @@ impl Scenario {
             Err(e) => return Err(e),
         }
         let warmup_took = warmup_began.elapsed();
-        if !programs.is_empty() {
-            history.record(Event::Started { took_us: warmup_took.as_micros() as i64 });
-        }
-        // What the job may take to come back: the restart bound, and for a program never less
-        // than one and a half of its own cold start (the oracles judge by the same).
-        let restart_bound = crate::oracle::program_restart_bound(
-            real(self.timings.restart_bound),
-            (!programs.is_empty()).then_some(warmup_took),
-        );
+        history.record(Event::Started { took_us: warmup_took.as_micros() as i64 });
+        Ok(warmup_took)
+    }
 
-        // Faults.
-        let supervisor = live.supervisor.as_ref().expect("started above");
-        let ctx_of = |i: usize| FaultCtx {
-            fault: self.faults[i].as_ref(),
-            run_dir: dir,
-            history,
-            supervisor,
-            workload: &workload,
-            plan,
-            job,
-            scale: self.scale,
-            timings: &self.timings,
-            broker,
-        };
-        let effect_mark = history.len();
-        let mut after_previous = effect_mark;
-        let mut heals = Vec::with_capacity(self.faults.len());
-        for (i, f) in self.faults.iter().enumerate() {
-            if !self.gap(i).is_zero() {
+    /// Drain: stop producing, then wait until no query lags its source.
+    async fn drain(
+        &self,
+        workload: &Arc<dyn Workload>,
+        observer: &Observer,
+        restart_bound: Duration,
+        warmup_took: Duration,
+    ) -> Result<()> {
+        let (plan, history) = (self.plan, self.history);
+        history.record(Event::Phase { name: "drain".into() });
+        workload.stop().await?;
+        let mut world = observer.world();
+        let after = world.borrow().samples + 1;
+        // A program's final read ends when its flows caught up, or when nothing landed for a
+        // restart bound: records it lost will never land, and waiting longer proves nothing. A
+        // program restarted by the on-call engineer just now may need what its first start
+        // took (a Spark session, its first batches) before anything lands: twice that, at least.
+        let idle = plan.is_program().then(|| restart_bound.max(warmup_took * 2));
+        let drained = tokio::time::timeout(self.real(self.scenario.timings.drain_timeout), async {
+            let mut landed = None;
+            let mut since = tokio::time::Instant::now();
+            loop {
+                {
+                    let w = world.borrow_and_update();
+                    if w.samples > after && w.caught_up() {
+                        return true;
+                    }
+                    let now: Vec<_> = w.queries.values().map(|q| q.committed.clone()).collect();
+                    if landed.as_ref() != Some(&now) {
+                        landed = Some(now);
+                        since = tokio::time::Instant::now();
+                    } else if idle.is_some_and(|i| since.elapsed() > i) {
+                        return false;
+                    }
+                }
+                if world.changed().await.is_err() {
+                    return true;
+                }
+            }
+        })
+        .await;
+        if drained != Ok(true) {
+            history.record(Event::Phase { name: "drain timed out: some query never caught up".into() });
+        }
+        Ok(())
+    }
+}
+
+/// The faults' part of a run: struck in order, healed after the horizon, and the on-call
+/// engineer after them.
+struct Faults<'a> {
+    steps: &'a Steps<'a>,
+    supervisor: &'a Supervisor,
+    workload: &'a Arc<dyn Workload>,
+    restart_bound: Duration,
+}
+
+impl Faults<'_> {
+    fn ctx(&self, i: usize) -> FaultCtx<'_> {
+        let (st, s) = (self.steps, self.steps.scenario);
+        FaultCtx {
+            fault: s.faults[i].as_ref(),
+            run_dir: st.dir,
+            history: st.history,
+            supervisor: self.supervisor,
+            workload: self.workload,
+            plan: st.plan,
+            job: st.job,
+            scale: s.scale,
+            timings: &s.timings,
+            broker: st.broker,
+        }
+    }
+
+    /// Injects every fault in order, each after its gap; returns their heals, in fault order.
+    async fn strike(&self) -> Result<Vec<Heal>> {
+        let (s, plan, history) = (self.steps.scenario, self.steps.plan, self.steps.history);
+        let restart_bound = self.restart_bound;
+        let mut after_previous = history.len();
+        let mut heals = Vec::with_capacity(s.faults.len());
+        for (i, f) in s.faults.iter().enumerate() {
+            if !s.gap(i).is_zero() {
                 history.record(Event::Phase {
-                    name: format!("wait {} before {}", crate::time::human(self.gap(i)), f.name()),
+                    name: format!("wait {} before {}", crate::time::human(s.gap(i)), f.name()),
                 });
-                tokio::time::sleep(real(self.gap(i))).await;
+                tokio::time::sleep(self.steps.real(s.gap(i))).await;
             }
             if i > 0 {
                 // The next fault of a schedule strikes a running pipeline: after a driver fault
@@ -606,14 +711,17 @@ impl Scenario {
             }
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
-            heals.push(f.inject(&ctx_of(i)).await?);
+            heals.push(f.inject(&self.ctx(i)).await.doing(|| format!("injecting {}", f.name()))?);
             after_previous = history.len();
         }
-        history.record(Event::Phase { name: "observe".into() });
-        tokio::time::sleep(real(self.timings.horizon)).await;
-        settle_retries(history, job, effect_mark, restart_bound.max(Duration::from_secs(10))).await;
-        for (i, (f, heal)) in self.faults.iter().zip(heals).enumerate() {
-            heal.run(&ctx_of(i)).await?;
+        Ok(heals)
+    }
+
+    /// Applies the heals, in fault order, and records each fault healed.
+    async fn heal(&self, heals: Vec<Heal>, effect_mark: usize) -> Result<()> {
+        let (s, history) = (self.steps.scenario, self.steps.history);
+        for (i, (f, heal)) in s.faults.iter().zip(heals).enumerate() {
+            heal.run(&self.ctx(i)).await.doing(|| format!("healing {}", f.name()))?;
             // A fault that ended on its own (an outage) recorded its heal when it ended.
             let healed_already = history.snapshot()[effect_mark..]
                 .iter()
@@ -623,11 +731,17 @@ impl Scenario {
             }
         }
 
-        // The on-call engineer. A job that failed loudly gets the restart bound (from the heal)
-        // to recover on its own; a query that still has not committed since then — or at all,
-        // when nothing was loud — gets the job restarted by hand, so the exactly-once checks
-        // see a recovered system.
-        if !self.faults.is_empty() {
+        Ok(())
+    }
+
+    /// The on-call engineer. A job that failed loudly gets the restart bound (from the heal)
+    /// to recover on its own; a query that still has not committed since then (or at all, when
+    /// nothing was loud) gets the job restarted by hand, so the exactly-once checks see a
+    /// recovered system.
+    async fn on_call(&self, effect_mark: usize) -> Result<()> {
+        let (plan, history, supervisor) = (self.steps.plan, self.steps.history, self.supervisor);
+        let restart_bound = self.restart_bound;
+        if !self.steps.scenario.faults.is_empty() {
             let since = history.len();
             let records = history.snapshot();
             // Progress counts from the fault's effect, not its injection: a query may commit a
@@ -667,45 +781,6 @@ impl Scenario {
                 supervisor.operator_restart(&format!("no progress since the fault in {}", left.join(", ")))?;
             }
         }
-
-        // Drain: stop producing, then wait until no query lags its source.
-        history.record(Event::Phase { name: "drain".into() });
-        workload.stop().await?;
-        let observer = live.observer.as_ref().expect("started above");
-        let mut world = observer.world();
-        let after = world.borrow().samples + 1;
-        // A program's final read ends when its flows caught up, or when nothing landed for a
-        // restart bound: records it lost will never land, and waiting longer proves nothing. A
-        // program restarted by the on-call engineer just now may need what its first start
-        // took (a Spark session, its first batches) before anything lands: twice that, at least.
-        let idle = plan.is_program().then(|| restart_bound.max(warmup_took * 2));
-        let drained = tokio::time::timeout(real(self.timings.drain_timeout), async {
-            let mut landed = None;
-            let mut since = tokio::time::Instant::now();
-            loop {
-                {
-                    let w = world.borrow_and_update();
-                    if w.samples > after && w.caught_up() {
-                        return true;
-                    }
-                    let now: Vec<_> = w.queries.values().map(|q| q.committed.clone()).collect();
-                    if landed.as_ref() != Some(&now) {
-                        landed = Some(now);
-                        since = tokio::time::Instant::now();
-                    } else if idle.is_some_and(|i| since.elapsed() > i) {
-                        return false;
-                    }
-                }
-                if world.changed().await.is_err() {
-                    return true;
-                }
-            }
-        })
-        .await;
-        if drained != Ok(true) {
-            history.record(Event::Phase { name: "drain timed out: some query never caught up".into() });
-        }
-        history.record(Event::Phase { name: "audit".into() });
         Ok(())
     }
 }

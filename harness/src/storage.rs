@@ -37,10 +37,13 @@ pub fn freeze(dir: &Path) -> Result<Mechanism> {
             Mechanism::Permissions { mode }
         }
         Err(e) => {
-            return Err(HarnessError::Unsupported(format!(
-                "cannot make {} read-only: the immutable attribute cannot be set here ({e}), and this process is root, which permission bits do not stop; run on a filesystem that supports `chattr +i` (ext4, xfs, btrfs) with CAP_LINUX_IMMUTABLE, or as a user that is not root",
-                dir.display()
-            )));
+            return Err(HarnessError::unsupported(
+                format!(
+                    "cannot make {} read-only: the immutable attribute cannot be set here ({e}), and this process is root, which permission bits do not stop",
+                    dir.display()
+                ),
+                "run on a filesystem that supports `chattr +i` (ext4, xfs, btrfs) with CAP_LINUX_IMMUTABLE, or as a user that is not root",
+            ));
         }
     };
     FROZEN.lock().expect("frozen").push((dir.to_path_buf(), mechanism));
@@ -147,8 +150,12 @@ async fn await_entry(
 ) -> Result<String> {
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
     let log = dir.to_path_buf();
-    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-        .map_err(|e| HarnessError::Unsupported(format!("cannot watch {}: {e}", log.display())))?;
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).map_err(|e| {
+        HarnessError::unsupported(
+            format!("cannot watch {}: {e}", log.display()),
+            "raise fs.inotify.max_user_instances (sysctl), or run fewer runs at once",
+        )
+    })?;
     inotify
         .add_watch(&log, AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CREATE)
         .map_err(|e| HarnessError::io(&log, std::io::Error::from(e)))?;
@@ -197,8 +204,8 @@ mod tests {
         let mechanism = match freeze(&dir) {
             Ok(m) => m,
             // A machine where storage cannot be made read-only says so; nothing to test here.
-            Err(HarnessError::Unsupported(why)) => {
-                eprintln!("skipped: {why}");
+            Err(e @ HarnessError::Unsupported { .. }) => {
+                eprintln!("skipped: {e}");
                 std::fs::remove_dir_all(&dir).unwrap();
                 return;
             }

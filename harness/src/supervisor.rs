@@ -22,6 +22,8 @@ use crate::time::{TimeScale, Timings};
 use crate::topology::JobSpec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::ChildStdin;
@@ -153,6 +155,17 @@ enum RunEnd {
     Stopped(oneshot::Sender<()>),
 }
 
+/// A run under way: its number, since when it runs, and its tasks' retries.
+struct Going {
+    run: u32,
+    since: Instant,
+    /// Retries due: when, which task, its attempt.
+    retries: Vec<(Instant, String, u32)>,
+    task_backoff: HashMap<String, Duration>,
+    retries_used: HashMap<String, u32>,
+    finished: Vec<String>,
+}
+
 struct Job {
     cfg: SupervisorConfig,
     cmds: mpsc::UnboundedReceiver<Cmd>,
@@ -160,6 +173,8 @@ struct Job {
     exits: mpsc::UnboundedReceiver<Exit>,
     failures_tx: mpsc::UnboundedSender<QueryFailure>,
     failures: mpsc::UnboundedReceiver<QueryFailure>,
+    /// The latest run a child reported a committed batch in.
+    committed_run: Arc<AtomicU32>,
     live: HashMap<String, Live>,
     /// Tasks the job itself failed (a monitored query died), with the reason.
     failing: HashMap<String, String>,
@@ -182,7 +197,17 @@ impl Job {
     fn new(cfg: SupervisorConfig, cmds: mpsc::UnboundedReceiver<Cmd>) -> Job {
         let (exits_tx, exits) = mpsc::unbounded_channel();
         let (failures_tx, failures) = mpsc::unbounded_channel();
-        Job { cfg, cmds, exits_tx, exits, failures_tx, failures, live: HashMap::new(), failing: HashMap::new() }
+        Job {
+            cfg,
+            cmds,
+            exits_tx,
+            exits,
+            failures_tx,
+            failures,
+            committed_run: Arc::default(),
+            live: HashMap::new(),
+            failing: HashMap::new(),
+        }
     }
 
     fn real(&self, d: Duration) -> Duration {
@@ -274,8 +299,11 @@ impl Job {
                 reports: program.is_none(),
             },
             &self.cfg.history,
-            self.exits_tx.clone(),
-            self.failures_tx.clone(),
+            process::Listeners {
+                exits: self.exits_tx.clone(),
+                failures: self.failures_tx.clone(),
+                committed_run: self.committed_run.clone(),
+            },
         )?;
         self.live.insert(
             name.to_string(),
@@ -306,21 +334,49 @@ impl Job {
     }
 
     /// Why a task ended: what it raised, or how its process ended.
-    fn reason(&self, exit: &Exit) -> String {
-        let raised = self.cfg.history.snapshot().into_iter().rev().find_map(|r| match r.event {
-            Event::TaskFailed { task, error } if task == exit.name => Some(error),
-            Event::ProcessStarted { name, .. } if name == exit.name => Some(String::new()),
-            _ => None,
-        });
-        match raised {
-            Some(e) if !e.is_empty() => e,
+    fn reason(exit: &Exit) -> String {
+        match &exit.raised {
+            Some(e) if !e.is_empty() => e.clone(),
             _ => format!("process {}", exit.describe()),
         }
     }
 
+    /// One run of the job: started, then driven by what happens until it ends.
     async fn run_once(&mut self, run: u32) -> RunEnd {
+        let run_start = self.cfg.history.len();
+        if let Err(end) = self.start_run(run, run_start).await {
+            return end;
+        }
+        self.cfg.history.record(Event::RunState { run, state: RunState::Running });
+        let mut going = Going {
+            run,
+            since: Instant::now(),
+            retries: Vec::new(),
+            task_backoff: HashMap::new(),
+            retries_used: HashMap::new(),
+            finished: Vec::new(),
+        };
+        loop {
+            let next_retry = going.retries.iter().map(|(at, _, _)| *at).min();
+            let ended = tokio::select! {
+                cmd = self.cmds.recv() => self.on_command(cmd, &going).await,
+                Some(exit) = self.exits.recv() => self.on_exit(exit, &mut going).await,
+                Some(failure) = self.failures.recv() => {
+                    self.on_query_failure(failure, run);
+                    None
+                },
+                _ = sleep_until_opt(next_retry) => self.on_retries_due(&mut going).await,
+            };
+            if let Some(end) = ended {
+                return end;
+            }
+        }
+    }
+
+    /// Starts a run: every task PENDING, the clusters, then the tasks (each once its upstream
+    /// is up). An error is how the run ended.
+    async fn start_run(&mut self, run: u32, run_start: usize) -> std::result::Result<(), RunEnd> {
         let h = self.cfg.history.clone();
-        let run_start = h.len();
         h.record(Event::RunState { run, state: RunState::Pending });
         for t in &self.cfg.job.tasks {
             self.task_state(run, &t.name, 1, TaskState::Pending, None);
@@ -345,7 +401,7 @@ impl Job {
                     }
                 };
                 h.record(Event::HarnessError { message: format!("{reason}{help}") });
-                return RunEnd::Broken;
+                return Err(RunEnd::Broken);
             }
         }
         for t in self.cfg.job.tasks.clone() {
@@ -354,141 +410,151 @@ impl Job {
             let args = self.task_args(&t, run);
             if let Err(e) = self.spawn(Role::Task, &t.name, run, 1, args) {
                 h.record(Event::HarnessError { message: e.to_string() });
-                return self.teardown(run, RunState::Failed, Instant::now()).await;
+                return Err(self.teardown(run, RunState::Failed, Instant::now()).await);
             }
             self.task_state(run, &t.name, 1, TaskState::Running, None);
         }
-        h.record(Event::RunState { run, state: RunState::Running });
-        let running_since = Instant::now();
-        let mut retries: Vec<(Instant, String, u32)> = Vec::new();
-        let mut task_backoff: HashMap<String, Duration> = HashMap::new();
-        let mut retries_used: HashMap<String, u32> = HashMap::new();
-        let mut finished: Vec<String> = Vec::new();
-        loop {
-            let next_retry = retries.iter().map(|(at, _, _)| *at).min();
-            tokio::select! {
-                cmd = self.cmds.recv() => match cmd {
-                    None => return self.teardown(run, RunState::Terminated, running_since).await,
-                    Some(Cmd::Stop { reply }) => {
-                        self.teardown(run, RunState::Terminated, running_since).await;
-                        return RunEnd::Stopped(reply);
+        Ok(())
+    }
+
+    /// A command from the harness; the run ends when it is stopped or restarted.
+    async fn on_command(&mut self, cmd: Option<Cmd>, going: &Going) -> Option<RunEnd> {
+        let run = going.run;
+        match cmd {
+            None => return Some(self.teardown(run, RunState::Terminated, going.since).await),
+            Some(Cmd::Stop { reply }) => {
+                self.teardown(run, RunState::Terminated, going.since).await;
+                return Some(RunEnd::Stopped(reply));
+            }
+            Some(Cmd::OperatorRestart { reason }) => {
+                self.cfg.history.record(Event::OperatorRestart { reason });
+                self.teardown(run, RunState::Terminated, going.since).await;
+                return Some(RunEnd::Restarted);
+            }
+            Some(Cmd::Control { cluster, msg, reply }) => {
+                let r = self.send_control(&cluster, &msg).await;
+                let _ = reply.send(r);
+            }
+            Some(Cmd::Signal { process, signal, reply }) => {
+                let _ = reply.send(self.send_signal(&process, signal));
+            }
+            Some(Cmd::Pid { process, reply }) => {
+                let _ = reply.send(self.live.get(&process).map(|l| l.pid));
+            }
+        }
+        None
+    }
+
+    /// A process of the job ended: a task succeeds, retries, fails alone or fails the run.
+    async fn on_exit(&mut self, exit: Exit, going: &mut Going) -> Option<RunEnd> {
+        let (run, running_since) = (going.run, going.since);
+        if exit.run != run || self.live.get(&exit.name).is_none_or(|l| l.pid != exit.pid) {
+            return None;
+        }
+        self.live.remove(&exit.name);
+        match exit.role {
+            // Its tasks lose their driver and fail on their own, with that reason — unless an
+            // engine cluster ran out of memory before any query of the run committed: then no
+            // cluster will ever run under this limit. (A program's cluster tells no commits, and
+            // its limit is the fault's.)
+            Role::Cluster
+                if exit.out_of_memory
+                    && self.is_engine_cluster(&exit.name)
+                    && self.committed_run.load(Ordering::Relaxed) < run =>
+            {
+                let limit = self.cfg.cluster_memory.as_ref().map(|m| m.bytes >> 20).unwrap_or(0);
+                self.cfg.history.record(Event::HarnessError {
+                    message: format!(
+                        "cluster {} ran out of memory before any query committed: the memory limit of {limit} MiB is too small for a cluster to run at all; raise --memory-limit",
+                        exit.name
+                    ),
+                });
+                self.teardown(run, RunState::Failed, running_since).await;
+                Some(RunEnd::Broken)
+            }
+            Role::Cluster => None,
+            Role::Task if exit.success() && !self.failing.contains_key(&exit.name) => {
+                self.task_state(run, &exit.name, exit.attempt, TaskState::Succeeded, None);
+                going.finished.push(exit.name.clone());
+                if going.finished.len() < self.cfg.job.tasks.len() {
+                    return None;
+                }
+                // Like a continuous job: the run succeeded, and the next one starts at once.
+                self.teardown(run, RunState::Succeeded, running_since).await;
+                Some(RunEnd::Succeeded)
+            }
+            Role::Task => {
+                let reason = self.failing.remove(&exit.name).unwrap_or_else(|| Self::reason(&exit));
+                let spec = self.cfg.job.tasks.iter().find(|t| t.name == exit.name).cloned();
+                let max = spec.as_ref().map(|s| s.max_retries).unwrap_or(0);
+                // Retries are counted per failure streak: an isolated task restarted after
+                // failing gets its retries again.
+                let used = going.retries_used.entry(exit.name.clone()).or_insert(0);
+                if *used < max {
+                    *used += 1;
+                    self.task_state(run, &exit.name, exit.attempt, TaskState::Retrying, Some(reason));
+                    let at = Instant::now() + self.real(self.cfg.timings.min_retry_interval);
+                    going.retries.push((at, exit.name.clone(), exit.attempt + 1));
+                    None
+                } else if self.cfg.job.isolated_tasks {
+                    // Alone on its cluster: the task fails alone, its cluster is recycled, and it
+                    // starts again after the job's backoff.
+                    self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
+                    if let Some(c) = spec.as_ref().and_then(|s| self.live.get(&s.cluster)) {
+                        let _ = process::signal(c.pid, nix::sys::signal::Signal::SIGKILL);
                     }
-                    Some(Cmd::OperatorRestart { reason }) => {
-                        h.record(Event::OperatorRestart { reason });
-                        self.teardown(run, RunState::Terminated, running_since).await;
-                        return RunEnd::Restarted;
-                    }
-                    Some(Cmd::Control { cluster, msg, reply }) => {
-                        let r = self.send_control(&cluster, &msg).await;
-                        let _ = reply.send(r);
-                    }
-                    Some(Cmd::Signal { process, signal, reply }) => {
-                        let _ = reply.send(self.send_signal(&process, signal));
-                    }
-                    Some(Cmd::Pid { process, reply }) => {
-                        let _ = reply.send(self.live.get(&process).map(|l| l.pid));
-                    }
-                },
-                Some(exit) = self.exits.recv() => {
-                    if exit.run != run || self.live.get(&exit.name).is_none_or(|l| l.pid != exit.pid) {
-                        continue;
-                    }
-                    self.live.remove(&exit.name);
-                    match exit.role {
-                        // Its tasks lose their driver and fail on their own, with that reason —
-                        // unless an engine cluster ran out of memory before any query of the run
-                        // committed: then no cluster will ever run under this limit. (A
-                        // program's cluster tells no commits, and its limit is the fault's.)
-                        Role::Cluster if exit.out_of_memory && self.is_engine_cluster(&exit.name) && !h.snapshot()[run_start..].iter().any(|r| matches!(r.event, Event::BatchCommitted { .. })) => {
-                            let limit = self.cfg.cluster_memory.as_ref().map(|m| m.bytes >> 20).unwrap_or(0);
-                            h.record(Event::HarnessError {
-                                message: format!(
-                                    "cluster {} ran out of memory before any query committed: the memory limit of {limit} MiB is too small for a cluster to run at all; raise --memory-limit",
-                                    exit.name
-                                ),
-                            });
-                            self.teardown(run, RunState::Failed, running_since).await;
-                            return RunEnd::Broken;
-                        }
-                        Role::Cluster => {}
-                        Role::Task if exit.success() && !self.failing.contains_key(&exit.name) => {
-                            self.task_state(run, &exit.name, exit.attempt, TaskState::Succeeded, None);
-                            finished.push(exit.name.clone());
-                            if finished.len() == self.cfg.job.tasks.len() {
-                                // Like a continuous job: the run succeeded, and the next one
-                                // starts at once.
-                                self.teardown(run, RunState::Succeeded, running_since).await;
-                                return RunEnd::Succeeded;
-                            }
-                        }
-                        Role::Task => {
-                            let reason = self.failing.remove(&exit.name).unwrap_or_else(|| self.reason(&exit));
-                            let spec = self.cfg.job.tasks.iter().find(|t| t.name == exit.name).cloned();
-                            let max = spec.as_ref().map(|s| s.max_retries).unwrap_or(0);
-                            // Retries are counted per failure streak: an isolated task restarted
-                            // after failing gets its retries again.
-                            let used = retries_used.entry(exit.name.clone()).or_insert(0);
-                            if *used < max {
-                                *used += 1;
-                                self.task_state(run, &exit.name, exit.attempt, TaskState::Retrying, Some(reason));
-                                let at = Instant::now() + self.real(self.cfg.timings.min_retry_interval);
-                                retries.push((at, exit.name.clone(), exit.attempt + 1));
-                            } else if self.cfg.job.isolated_tasks {
-                                // Alone on its cluster: the task fails alone, its cluster is
-                                // recycled, and it starts again after the job's backoff.
-                                self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
-                                if let Some(c) = spec.as_ref().and_then(|s| self.live.get(&s.cluster)) {
-                                    let _ = process::signal(c.pid, nix::sys::signal::Signal::SIGKILL);
-                                }
-                                retries_used.insert(exit.name.clone(), 0);
-                                let backoff = task_backoff.entry(exit.name.clone()).or_insert(self.cfg.timings.backoff_initial);
-                                let at = Instant::now() + self.cfg.scale.real(*backoff);
-                                *backoff = (*backoff * 2).min(self.cfg.timings.backoff_max);
-                                retries.push((at, exit.name.clone(), exit.attempt + 1));
-                            } else {
-                                self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
-                                return self.teardown(run, RunState::Failed, running_since).await;
-                            }
-                        }
-                    }
-                },
-                Some(failure) = self.failures.recv() => {
-                    if !self.cfg.job.monitor_queries || failure.run != run {
-                        continue;
-                    }
-                    // The job watches its queries: the task that started this one fails now.
-                    let Some(task) = self.cfg.job.task_of(&failure.query).map(|t| t.name.clone()) else { continue };
-                    if let Some(l) = self.live.get(&task).filter(|l| l.role == Role::Task) {
-                        self.failing.insert(task.clone(), format!("query {} terminated with an error: {}", failure.query, failure.error));
-                        let _ = process::signal(l.pid, nix::sys::signal::Signal::SIGKILL);
-                    }
-                },
-                _ = sleep_until_opt(next_retry) => {
-                    let now = Instant::now();
-                    let due: Vec<_> = retries.iter().filter(|(at, _, _)| *at <= now).cloned().collect();
-                    retries.retain(|(at, _, _)| *at > now);
-                    for (_, name, attempt) in due {
-                        let Some(spec) = self.cfg.job.tasks.iter().find(|t| t.name == name).cloned() else { continue };
-                        // A task whose cluster died retries on a new one.
-                        if self.cfg.job.clusters.iter().any(|c| c.name == spec.cluster)
-                            && !self.live.contains_key(&spec.cluster)
-                            && let Err(reason) = self.start_cluster(&spec.cluster, run).await
-                        {
-                            self.task_state(run, &name, attempt, TaskState::Failed, Some(reason));
-                            return self.teardown(run, RunState::Failed, running_since).await;
-                        }
-                        let args = self.task_args(&spec, run);
-                        match self.spawn(Role::Task, &name, run, attempt, args) {
-                            Ok(()) => self.task_state(run, &name, attempt, TaskState::Running, None),
-                            Err(e) => {
-                                h.record(Event::HarnessError { message: e.to_string() });
-                                return self.teardown(run, RunState::Failed, running_since).await;
-                            }
-                        }
-                    }
+                    going.retries_used.insert(exit.name.clone(), 0);
+                    let backoff =
+                        going.task_backoff.entry(exit.name.clone()).or_insert(self.cfg.timings.backoff_initial);
+                    let at = Instant::now() + self.cfg.scale.real(*backoff);
+                    *backoff = (*backoff * 2).min(self.cfg.timings.backoff_max);
+                    going.retries.push((at, exit.name.clone(), exit.attempt + 1));
+                    None
+                } else {
+                    self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
+                    Some(self.teardown(run, RunState::Failed, running_since).await)
                 }
             }
         }
+    }
+
+    /// A query terminated with an error: a job that watches its queries fails its task now.
+    fn on_query_failure(&mut self, failure: QueryFailure, run: u32) {
+        if !self.cfg.job.monitor_queries || failure.run != run {
+            return;
+        }
+        let Some(task) = self.cfg.job.task_of(&failure.query).map(|t| t.name.clone()) else { return };
+        if let Some(l) = self.live.get(&task).filter(|l| l.role == Role::Task) {
+            self.failing
+                .insert(task.clone(), format!("query {} terminated with an error: {}", failure.query, failure.error));
+            let _ = process::signal(l.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+
+    /// Retries whose time has come: each task starts again (on a new cluster if its died).
+    async fn on_retries_due(&mut self, going: &mut Going) -> Option<RunEnd> {
+        let (run, now) = (going.run, Instant::now());
+        let due: Vec<_> = going.retries.iter().filter(|(at, _, _)| *at <= now).cloned().collect();
+        going.retries.retain(|(at, _, _)| *at > now);
+        for (_, name, attempt) in due {
+            let Some(spec) = self.cfg.job.tasks.iter().find(|t| t.name == name).cloned() else { continue };
+            if self.cfg.job.clusters.iter().any(|c| c.name == spec.cluster)
+                && !self.live.contains_key(&spec.cluster)
+                && let Err(reason) = self.start_cluster(&spec.cluster, run).await
+            {
+                self.task_state(run, &name, attempt, TaskState::Failed, Some(reason));
+                return Some(self.teardown(run, RunState::Failed, going.since).await);
+            }
+            let args = self.task_args(&spec, run);
+            match self.spawn(Role::Task, &name, run, attempt, args) {
+                Ok(()) => self.task_state(run, &name, attempt, TaskState::Running, None),
+                Err(e) => {
+                    self.cfg.history.record(Event::HarnessError { message: e.to_string() });
+                    return Some(self.teardown(run, RunState::Failed, going.since).await);
+                }
+            }
+        }
+        None
     }
 
     /// Waits until every query of the tasks `task` depends on has started in `run` (or one of
@@ -564,16 +630,7 @@ impl Job {
         let ready = h.wait_for(from, self.cfg.start_within, &what, |r| match &r.event {
             Event::ClusterReady { cluster: c, run: rn } if c == cluster && *rn == run => Some(None),
             Event::ProcessExited { name, run: rn, code, signal, .. } if name == cluster && *rn == run => {
-                Some(Some(Exit {
-                    role: Role::Cluster,
-                    name: name.clone(),
-                    run,
-                    attempt: 1,
-                    pid: 0,
-                    code: *code,
-                    signal: *signal,
-                    out_of_memory: false,
-                }))
+                Some(Some(process::describe_exit(*code, *signal)))
             }
             _ => None,
         });
@@ -585,7 +642,7 @@ impl Job {
             Ok((None, _)) => Ok(()),
             Ok((Some(exit), _)) => {
                 self.live.remove(cluster);
-                Err(format!("cluster {cluster} failed to start ({})", exit.describe()))
+                Err(format!("cluster {cluster} failed to start ({exit})"))
             }
             Err(e) => {
                 h.record(Event::HarnessError { message: e.to_string() });

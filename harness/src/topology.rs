@@ -1,14 +1,13 @@
 //! Topologies: how a pipeline's queries are laid out on tasks (OS processes awaiting queries)
 //! and clusters (OS processes executing them).
 
-use crate::error::{HarnessError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 /// How a task waits on its queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AwaitPolicy {
     /// `q.awaitTermination()` for each query in order: a later query's death goes unnoticed
@@ -19,18 +18,6 @@ pub enum AwaitPolicy {
 }
 
 impl AwaitPolicy {
-    /// Parses `each` or `any`.
-    pub fn parse(s: &str) -> Result<AwaitPolicy> {
-        match s {
-            "each" => Ok(AwaitPolicy::Each),
-            "any" => Ok(AwaitPolicy::Any),
-            other => Err(HarnessError::bad_input(
-                format!("unknown await policy {other:?}"),
-                "use --await each or --await any",
-            )),
-        }
-    }
-
     /// Its name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -41,7 +28,7 @@ impl AwaitPolicy {
 }
 
 /// The layouts of DESIGN.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum TopologyKind {
     /// One cluster, one task running every query.
@@ -53,24 +40,13 @@ pub enum TopologyKind {
 }
 
 impl TopologyKind {
-    /// Every topology, by name.
-    pub const ALL: &'static [(&'static str, TopologyKind)] = &[
-        ("multi-query", TopologyKind::MultiQuery),
-        ("shared-cluster", TopologyKind::SharedCluster),
-        ("cluster-per-task", TopologyKind::ClusterPerTask),
-    ];
-
-    /// Parses a topology name.
-    pub fn parse(s: &str) -> Result<TopologyKind> {
-        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, k)| *k).ok_or_else(|| {
-            let names: Vec<_> = Self::ALL.iter().map(|(n, _)| *n).collect();
-            HarnessError::bad_input(format!("unknown topology {s:?}"), format!("choose one of: {}", names.join(", ")))
-        })
-    }
-
     /// Its name.
     pub fn name(&self) -> &'static str {
-        Self::ALL.iter().find(|(_, k)| k == self).map(|(n, _)| *n).unwrap_or("?")
+        match self {
+            TopologyKind::MultiQuery => "multi-query",
+            TopologyKind::SharedCluster => "shared-cluster",
+            TopologyKind::ClusterPerTask => "cluster-per-task",
+        }
     }
 
     /// Task retries Databricks users give this layout: none for the single notebook, three

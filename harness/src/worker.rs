@@ -126,7 +126,8 @@ impl Worker {
                 cluster,
                 run,
                 queries: get("--queries")?.split(',').filter(|q| !q.is_empty()).map(String::from).collect(),
-                await_policy: AwaitPolicy::parse(get("--await")?).map_err(|e| format!("{command}: {e}"))?,
+                await_policy: <AwaitPolicy as clap::ValueEnum>::from_str(get("--await")?, false)
+                    .map_err(|e| format!("{command}: --await: {e}"))?,
             }))
         })();
         Some(parsed)

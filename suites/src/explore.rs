@@ -27,31 +27,18 @@ use std::time::Duration;
 pub const PIPELINES: [&str; 2] = ["features-inference", "telemetry"];
 
 /// What every explored run must satisfy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Property {
-    /// The run passes (LOUD+RESTARTED, or clean): exit 0.
+    /// The run passes (LOUD+RESTARTED, or clean), as `loudfail run` exits 0.
     Gate,
-    /// The run comes out as its fault is expected to.
+    /// The run comes out as its fault is expected to (one fault per scenario).
     Model,
     /// The run reaches a verdict (no ERROR).
     Sound,
 }
 
 impl Property {
-    /// Parses `gate`, `model` or `sound`.
-    pub fn parse(s: &str) -> Result<Property> {
-        match s {
-            "gate" => Ok(Property::Gate),
-            "model" => Ok(Property::Model),
-            "sound" => Ok(Property::Sound),
-            other => Err(HarnessError::bad_input(
-                format!("unknown property {other:?}"),
-                "use --property gate, model or sound",
-            )),
-        }
-    }
-
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
