@@ -448,7 +448,43 @@ pub enum Event {
     TableAudit(TableAudit),
 }
 
+/// The steps of a run the oracles read the history by. Each starts with a `phase` record of its
+/// name; other phases (`inject driver-oom`, `wait 2m before …`) are for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Every query commits its first batches.
+    Warmup,
+    /// The faults struck: the job is watched until the horizon.
+    Observe,
+    /// The workload stopped: the queries catch up with their sources.
+    Drain,
+    /// Every sink is audited.
+    Audit,
+}
+
+impl Step {
+    /// Its name in the history.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Warmup => "warmup",
+            Step::Observe => "observe",
+            Step::Drain => "drain",
+            Step::Audit => "audit",
+        }
+    }
+}
+
 impl Event {
+    /// The record that starts `step`.
+    pub fn step(step: Step) -> Event {
+        Event::Phase { name: step.name().into() }
+    }
+
+    /// True for the record that starts `step`.
+    pub fn starts(&self, step: Step) -> bool {
+        matches!(self, Event::Phase { name } if name == step.name())
+    }
+
     /// A sample of the world or of the workload, recorded many times a second: diagnostics
     /// print these only at `trace`.
     pub fn is_sample(&self) -> bool {

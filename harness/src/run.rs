@@ -29,7 +29,7 @@
 use crate::catalog::Catalog;
 use crate::error::{Doing, HarnessError, Result};
 use crate::fault::{Fault, FaultCtx, Heal};
-use crate::history::{Event, FaultRecord, History, ScenarioRecord};
+use crate::history::{Event, FaultRecord, History, ScenarioRecord, Step};
 use crate::kafka::Broker;
 use crate::observer::Observer;
 use crate::oracle::analyze;
@@ -468,14 +468,14 @@ impl Scenario {
         let faults = Faults { steps: &steps, supervisor, workload: &workload, restart_bound };
         let effect_mark = history.len();
         let heals = faults.strike().await?;
-        history.record(Event::Phase { name: "observe".into() });
+        history.record(Event::step(Step::Observe));
         tokio::time::sleep(self.scale.real(self.timings.horizon)).await;
         settle_retries(history, job, effect_mark, restart_bound.max(Duration::from_secs(10))).await;
         faults.heal(heals, effect_mark).await?;
         faults.on_call(effect_mark).await?;
         let observer = live.observer.as_ref().expect("started above");
         steps.drain(&workload, observer, restart_bound, warmup_took).await.doing(|| "draining".into())?;
-        history.record(Event::Phase { name: "audit".into() });
+        history.record(Event::step(Step::Audit));
         Ok(())
     }
 }
@@ -535,7 +535,7 @@ impl Steps<'_> {
     /// what it took.
     async fn warm_up(&self) -> Result<Duration> {
         let (s, plan, job, history, dir) = (self.scenario, self.plan, self.job, self.history, self.dir);
-        history.record(Event::Phase { name: "warmup".into() });
+        history.record(Event::step(Step::Warmup));
         let warmup_began = Instant::now();
         let want = 2 + (s.seed % 3) as usize;
         let mut counts: std::collections::BTreeMap<String, usize> =
@@ -614,7 +614,7 @@ impl Steps<'_> {
         warmup_took: Duration,
     ) -> Result<()> {
         let (plan, history) = (self.plan, self.history);
-        history.record(Event::Phase { name: "drain".into() });
+        history.record(Event::step(Step::Drain));
         workload.stop().await?;
         let mut world = observer.world();
         let after = world.borrow().samples + 1;

@@ -3,7 +3,7 @@
 //! and whether every affected query progressed again within the restart bound.
 
 use super::{Bounds, JobView, Silence, stalls};
-use crate::history::{Event, Record, RunState, TaskState};
+use crate::history::{Event, Record, RunState, Step, TaskState};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -190,8 +190,7 @@ pub(super) fn affected_queries(
             on_cluster.entry((cluster.clone(), *run)).or_default().insert(query.clone());
         }
     }
-    let harness_steps_in =
-        |e: &Event| matches!(e, Event::OperatorRestart { .. }) || matches!(e, Event::Phase { name } if name == "drain");
+    let harness_steps_in = |e: &Event| matches!(e, Event::OperatorRestart { .. }) || e.starts(Step::Drain);
     let stepped_in = records
         .iter()
         .filter(|r| r.at >= t0)

@@ -230,7 +230,7 @@ fn job_of(records: &[Record]) -> JobView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Positions, RunState, TaskState};
+    use crate::history::{Positions, RunState, Step, TaskState};
     use crate::time::{TimeScale, Timings};
     use loud::progressed;
 
@@ -347,7 +347,7 @@ mod tests {
         }
         fn clone_records(&self) -> Vec<Record> {
             let mut records = self.0.clone();
-            records.push(Record { at: 3_000_000, event: Event::Phase { name: "drain".into() } });
+            records.push(Record { at: 3_000_000, event: Event::step(Step::Drain) });
             records.push(Record {
                 at: 3_050_000,
                 event: Event::TableAudit(TableAudit {
@@ -712,10 +712,10 @@ mod tests {
     #[test]
     fn silence_is_measured_between_the_warm_up_and_the_harness_stepping_in() {
         let mut h = H::new();
-        h.at(5, Event::Phase { name: "warmup".into() });
+        h.at(5, Event::step(Step::Warmup));
         // Two seconds to start: lag and no progress, every state RUNNING.
         h.source(10, 5).source(1000, 10).commit(2000, 0, 10);
-        h.at(2100, Event::Phase { name: "observe".into() });
+        h.at(2100, Event::step(Step::Observe));
         for i in 1..10 {
             h.source(2100 + i * 100, 10 + i).commit(2150 + i * 100, i, 10 + i);
         }

@@ -3,7 +3,7 @@
 //! how long a task spent RETRYING while its run said RUNNING.
 
 use super::FLOW_RECORDS;
-use crate::history::{Event, Record, RunState, TaskState};
+use crate::history::{Event, Record, RunState, Step, TaskState};
 use crate::history::{Positions, lagging};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,7 +69,7 @@ pub(super) struct QueryTrack {
 
 /// When the warm-up ended: the first phase after the `warmup` phase.
 pub(super) fn warmed_up(records: &[Record]) -> Option<i64> {
-    let warmup = records.iter().position(|r| matches!(&r.event, Event::Phase { name } if name == "warmup"))?;
+    let warmup = records.iter().position(|r| r.event.starts(Step::Warmup))?;
     records[warmup + 1..].iter().find(|r| matches!(r.event, Event::Phase { .. })).map(|r| r.at)
 }
 
@@ -82,10 +82,7 @@ pub fn silent_window(records: &[Record], after: Option<i64>) -> (Option<Silence>
     let stepped_in = records
         .iter()
         .filter(|r| after.is_none_or(|a| r.at >= a))
-        .find(|r| {
-            matches!(&r.event, Event::OperatorRestart { .. })
-                || matches!(&r.event, Event::Phase { name } if name == "drain")
-        })
+        .find(|r| matches!(&r.event, Event::OperatorRestart { .. }) || r.event.starts(Step::Drain))
         .map_or(i64::MAX, |r| r.at);
     let clipped = stalls(records, true)
         .into_iter()
