@@ -99,9 +99,6 @@ pub enum HarnessError {
         problem: String,
     },
 
-    /// The run was cancelled (Ctrl-C).
-    Cancelled,
-
     /// An error met while the harness was doing something: a step of the run, a fault's
     /// injection or heal.
     During {
@@ -169,7 +166,6 @@ impl HarnessError {
             Self::Io { path, source } => format!("{}: {source}", path.display()),
             Self::Json { what, source } => format!("{what}: {source}"),
             Self::Check { what, problem } => format!("cannot check {what}: {problem}"),
-            Self::Cancelled => "the run was cancelled".into(),
             Self::During { doing, source } => format!("{doing}: {}", source.problem()),
         }
     }
@@ -189,7 +185,6 @@ impl HarnessError {
             Self::Io { path, .. } => format!("check that {} exists, is writable by this user, and that its disk has room", path.display()),
             Self::Json { .. } => "the file may be cut short or written by another loudfail version: run the scenario again to write a new one".into(),
             Self::Check { .. } => "the run directory keeps what was read; if it looks whole, this is a loudfail bug: please report it with the run directory".into(),
-            Self::Cancelled => "the run directory keeps what was recorded until the interrupt; run the replay line again for a verdict".into(),
             Self::During { source, .. } => source.help(),
         }
     }
@@ -234,11 +229,7 @@ pub trait Doing<T> {
 
 impl<T> Doing<T> for Result<T> {
     fn doing(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| match e {
-            // A cancellation is not an error of the step it interrupted.
-            HarnessError::Cancelled => HarnessError::Cancelled,
-            e => HarnessError::During { doing: what(), source: Box::new(e) },
-        })
+        self.map_err(|e| HarnessError::During { doing: what(), source: Box::new(e) })
     }
 }
 

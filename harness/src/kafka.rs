@@ -100,11 +100,17 @@ impl Broker {
         Ok(())
     }
 
-    /// Asks the thread that owns the mock cluster to do something, and awaits its answer.
-    /// Asks the embedded broker's thread to change what the broker does; an external broker
-    /// cannot be `what` (`taken down`) by loudfail.
+    /// Asks the embedded broker to change what it does; an external broker cannot be `what`
+    /// (`taken down`) by loudfail.
     async fn ask(&self, what: &str, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
-        let Some(e) = &self.embedded else { return Err(self.not_ours(what)) };
+        match &self.embedded {
+            Some(e) => Self::send(e, request).await,
+            None => Err(self.not_ours(what)),
+        }
+    }
+
+    /// Asks the thread that owns the mock cluster to do something, and awaits its answer.
+    async fn send(e: &Embedded, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
         let (reply, rx) = mpsc::channel();
         e.requests.send(request(reply)).map_err(|_| HarnessError::broker("the broker thread is gone"))?;
         tokio::task::spawn_blocking(move || rx.recv())
@@ -149,7 +155,7 @@ impl Broker {
     /// Creates a topic.
     pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         match &self.embedded {
-            Some(_) => self.ask("", |reply| Request::CreateTopic { name: name.into(), partitions, reply }).await,
+            Some(e) => Self::send(e, |reply| Request::CreateTopic { name: name.into(), partitions, reply }).await,
             None => {
                 let admin: AdminClient<DefaultClientContext> = self.client_config().create()?;
                 let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));

@@ -39,8 +39,8 @@ pub struct TopicSpec {
     pub name: String,
     /// Partitions.
     pub partitions: i32,
-    /// The fields of the generic workload's records beyond `id` and `ts` (see
-    /// the generic workload); a pipeline with a workload of its own ignores them.
+    /// The fields of the generic workload's records beyond `id` and `ts`; a pipeline with a
+    /// workload of its own ignores them.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, crate::workload::FieldType>,
 }
@@ -487,8 +487,8 @@ pub trait Pipeline: Send + Sync + Debug {
     fn plan(&self, run_id: &str, options: &PipelineOptions) -> Result<PipelinePlan>;
     /// The logic of one query (called in the cluster process).
     fn query(&self, spec: &QuerySpec, env: &PipelineEnv) -> Result<Box<dyn QueryLogic>>;
-    /// The workload (called in the harness process). By default the generic one
-    /// (the generic workload): records with a unique `id` and the topics' declared
+    /// The workload (called in the harness process). By default the generic one: records
+    /// with a unique `id` and the topics' declared
     /// fields at the run's rate, each sink audited by its `id` column.
     fn workload(
         &self,

@@ -146,6 +146,14 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// Why it ended: what it raised, or how its process ended.
+    pub fn reason(&self) -> String {
+        match &self.raised {
+            Some(e) if !e.is_empty() => e.clone(),
+            _ => format!("process {}", self.describe()),
+        }
+    }
+
     /// True for exit code 0.
     pub fn success(&self) -> bool {
         self.code == Some(0)

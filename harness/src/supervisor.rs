@@ -333,14 +333,6 @@ impl Job {
         self.cfg.history.record(Event::TaskState { run, task: task.to_string(), attempt, state, reason });
     }
 
-    /// Why a task ended: what it raised, or how its process ended.
-    fn reason(exit: &Exit) -> String {
-        match &exit.raised {
-            Some(e) if !e.is_empty() => e.clone(),
-            _ => format!("process {}", exit.describe()),
-        }
-    }
-
     /// One run of the job: started, then driven by what happens until it ends.
     async fn run_once(&mut self, run: u32) -> RunEnd {
         let run_start = self.cfg.history.len();
@@ -484,7 +476,7 @@ impl Job {
                 Some(RunEnd::Succeeded)
             }
             Role::Task => {
-                let reason = self.failing.remove(&exit.name).unwrap_or_else(|| Self::reason(&exit));
+                let reason = self.failing.remove(&exit.name).unwrap_or_else(|| exit.reason());
                 let spec = self.cfg.job.tasks.iter().find(|t| t.name == exit.name).cloned();
                 let max = spec.as_ref().map(|s| s.max_retries).unwrap_or(0);
                 // Retries are counted per failure streak: an isolated task restarted after

@@ -337,6 +337,17 @@ mod tests {
     }
 
     #[test]
+    fn the_names_written_in_replay_lines_and_worker_arguments_are_the_ones_the_command_line_reads() {
+        use clap::ValueEnum;
+        for kind in TopologyKind::value_variants() {
+            assert_eq!(TopologyKind::from_str(kind.name(), false), Ok(*kind));
+        }
+        for policy in AwaitPolicy::value_variants() {
+            assert_eq!(AwaitPolicy::from_str(policy.name(), false), Ok(*policy));
+        }
+    }
+
+    #[test]
     fn only_the_first_query_awaited_in_order_is_seen_to_fail() {
         let each = Topology::multi_query(AwaitPolicy::Each);
         assert!(each.job(&plan(), Drivers::Engine).sees_failure_of("bronze"));

@@ -632,3 +632,16 @@ pub fn write_junit(dir: &Path, property: Property, shard: crate::shard::Shard, r
 pub fn default_regressions(dir: &Path) -> PathBuf {
     dir.join("regressions.jsonl")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Property;
+    use clap::ValueEnum;
+
+    #[test]
+    fn a_property_s_name_in_a_replay_line_is_the_one_the_command_line_reads() {
+        for p in Property::value_variants() {
+            assert_eq!(Property::from_str(p.name(), false), Ok(*p));
+        }
+    }
+}
