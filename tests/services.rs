@@ -50,7 +50,7 @@ async fn a_broker_outage_stalls_every_query_without_a_sound_and_loses_nothing() 
     .await;
     let a = &report.analysis;
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
-    assert_eq!(a.faults[0].error_kind, harness::fault::UNSEEN, "{}", report.render());
+    assert_eq!(a.faults[0].error_kind, harness::fault::ErrorKind::Unseen, "{}", report.render());
     assert!(a.states_during_silence.iter().all(|s| s.ends_with("RUNNING")), "{}", report.render());
     assert_eq!((a.missing, a.duplicated, a.unexpected), (0, 0, 0), "{}", report.render());
     assert!(a.errors.is_empty(), "{}", report.render());

@@ -18,7 +18,7 @@ async fn a_poison_record_kills_the_resolver_behind_await_each_without_a_sound() 
     let a = &report.analysis;
     assert_silent_in(&report, "resolver");
     // The resolver's own deserializer failed on the null, nothing the harness raised.
-    assert_eq!((a.faults[0].query.as_str(), a.faults[0].error_kind.as_str()), ("resolver", "Parse"));
+    assert_eq!((a.faults[0].query.as_str(), a.faults[0].error_kind.name()), ("resolver", "Parse"));
     let error = effect_error(&report);
     assert!(error.contains("null"), "{error}");
     // The fix was deployed as the heal; the restarted resolver skipped the poison and resolved

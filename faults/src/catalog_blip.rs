@@ -10,7 +10,7 @@
 //! (nominal) and at least until it has failed a query; then the catalog is back, and the job
 //! should come back with it (its restart is measured from there). Every task depends on the catalog: its reach is the whole job.
 
-use harness::fault::{Aim, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
+use harness::fault::{Aim, ErrorKind, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::history::Event;
 use harness::{HarnessError, Result, async_trait};
 use std::time::Duration;
@@ -41,7 +41,7 @@ const INFO: FaultInfo = FaultInfo::new(
 .persists_until_healed()
 .expect(Expect::Always(Expectation::LoudRestarted));
 
-const KIND: &str = "CatalogUnavailable";
+const KIND: ErrorKind = ErrorKind::CatalogUnavailable;
 
 #[async_trait]
 impl Fault for CatalogBlip {

@@ -11,7 +11,7 @@
 //! Under `await each` the restarted query's failure is silent unless it is the first one
 //! awaited: the new run says RUNNING with the query dead.
 
-use harness::fault::{Expect, Fault, FaultCtx, FaultInfo, Heal, Scope};
+use harness::fault::{ErrorKind, Expect, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::history::Event;
 use harness::process::Signal;
 use harness::{HarnessError, Result, async_trait};
@@ -31,7 +31,7 @@ const INFO: FaultInfo = FaultInfo::new(
 .persists_until_healed()
 .expect(Expect::QueryFailure);
 
-const KIND: &str = "Checkpoint";
+const KIND: ErrorKind = ErrorKind::Checkpoint;
 
 #[async_trait]
 impl Fault for CheckpointCorruption {
@@ -72,7 +72,7 @@ impl Fault for CheckpointCorruption {
                         .wait_for(mark, ctx.reach_timeout(), &what, |r| match &r.event {
                             harness::Event::QueryTerminated {
                                 query: q, error: Some(e), error_kind: Some(k), ..
-                            } if *q == query && k == KIND => Some((r.at, e.clone())),
+                            } if *q == query && *k == KIND => Some((r.at, e.clone())),
                             _ => None,
                         })
                         .await?;

@@ -9,7 +9,7 @@
 //! that is exactly once (a txn app id and version in the commit, read back at the restart) skips
 //! the batch it already holds; one that is not writes it again: DUPLICATES.
 
-use harness::fault::{Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
+use harness::fault::{ErrorKind, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::process::Signal;
 use harness::{Result, async_trait};
 
@@ -46,7 +46,7 @@ impl Fault for CrashAfterCommit {
         let (version, sent) = struck?;
         let error =
             format!("{cluster} (pid {}) killed with SIGKILL right after commit {version} of {table} landed", sent.pid);
-        ctx.effect(sent.at, &query, "CrashedAfterCommit", &error);
+        ctx.effect(sent.at, &query, ErrorKind::CrashedAfterCommit, &error);
         // It struck once; the job starts the writer again.
         Ok(Heal::nothing())
     }

@@ -25,7 +25,7 @@
 //! the world shows (the program's exit); a program that lives on with its resolver dead shows
 //! none, and is judged from what its tables show at the horizon.
 
-use harness::fault::{Aim, Fault, FaultCtx, FaultInfo, Heal};
+use harness::fault::{Aim, ErrorKind, Fault, FaultCtx, FaultInfo, Heal};
 use harness::pipeline::PipelinePlan;
 use harness::{HarnessError, Result, async_trait};
 
@@ -102,7 +102,7 @@ impl Fault for ConcurrentAppend {
         let after_write = ctx.mark();
         ctx.release(&self.query, &self.failpoint).await?;
         let cause = format!("the writer committed {written:?} inside the resolver's read range {read}");
-        ctx.await_failure(after_write, &self.query, Some("ConcurrentAppend"), &cause).await?;
+        ctx.await_failure(after_write, &self.query, Some(ErrorKind::ConcurrentAppend), &cause).await?;
         // The failpoint fired once and disarmed itself; make sure a restarted cluster never
         // pauses again even if it inherited it. A run with no cluster up has nothing to heal.
         let (query, failpoint) = (self.query.clone(), self.failpoint.clone());

@@ -6,7 +6,7 @@
 //! the opposite: every process is still there, no query terminates, so nothing a jobs service or a
 //! query monitor watches changes — the harness expects SILENT everywhere and reports the window.
 
-use harness::fault::{Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
+use harness::fault::{ErrorKind, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::process::Signal;
 use harness::{Result, async_trait};
 
@@ -60,7 +60,7 @@ impl Fault for DriverSignal {
         let signal = self.signal;
         if self.stops() {
             let error = format!("cluster {cluster} (pid {}) stopped with {signal}: alive, no progress", sent.pid);
-            ctx.effect(sent.at, &query, "DriverHung", &error);
+            ctx.effect(sent.at, &query, ErrorKind::DriverHung, &error);
             return Ok(Heal::signal(cluster, Signal::SIGCONT));
         }
         let death = ctx.await_cluster_exit(mark, &cluster).await?;
@@ -71,7 +71,7 @@ impl Fault for DriverSignal {
         ctx.effect(
             sent.at,
             &query,
-            "DriverCrashed",
+            ErrorKind::DriverCrashed,
             &format!("cluster {cluster} (pid {}) was killed with {signal}", sent.pid),
         );
         Ok(Heal::nothing())

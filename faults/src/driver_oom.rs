@@ -15,7 +15,7 @@
 //! is not enough: a JVM reuses the heap it has committed, and a Spark Connect server ran 60 s at
 //! its squeezed limit without one.
 
-use harness::fault::{Expect, Fault, FaultCtx, FaultInfo, Heal, Scope};
+use harness::fault::{ErrorKind, Expect, Fault, FaultCtx, FaultInfo, Heal, Scope};
 use harness::memlimit::{Mechanism, MemoryLimit};
 use harness::pipeline::PipelinePlan;
 use harness::{HarnessError, Result, async_trait};
@@ -80,8 +80,8 @@ impl Fault for DriverOom {
         ctx.arm(&query, &format!("{query}.batch"), &format!("1*alloc({grow_mib})")).await?;
         let death = await_kill(ctx, mark, &cluster, &format!("{query}'s growth past its limit")).await?;
         let kind = match death.out_of_memory {
-            Some(Mechanism::Cgroup) => "OOMKilled",
-            Some(Mechanism::RlimitAs) => "AllocationFailed",
+            Some(Mechanism::Cgroup) => ErrorKind::OOMKilled,
+            Some(Mechanism::RlimitAs) => ErrorKind::AllocationFailed,
             None => return Err(not_for_memory(ctx, &cluster, death.signal)),
         };
         let signal = death.signal.unwrap_or(0);
@@ -155,6 +155,6 @@ async fn squeeze(ctx: &FaultCtx<'_>, query: &str, task: &str) -> Result<()> {
         return Err(not_for_memory(ctx, &format!("driver {task}"), death.signal));
     }
     let error = format!("driver {task} was OOM-killed past its squeezed limit of {} MiB", limit >> 20);
-    ctx.effect(death.at, query, "OOMKilled", &error);
+    ctx.effect(death.at, query, ErrorKind::OOMKilled, &error);
     Ok(())
 }

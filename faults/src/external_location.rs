@@ -9,7 +9,7 @@
 //! Both last until healed (the entry is pointed back at B). The quiet one must come out as
 //! what it is: records missing from the table the catalog names.
 
-use harness::fault::{Aim, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, UNSEEN};
+use harness::fault::{Aim, ErrorKind, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal};
 use harness::history::Event;
 use harness::pipeline::PipelinePlan;
 use harness::{HarnessError, Result, async_trait};
@@ -145,7 +145,7 @@ impl ExternalLocationMismatch {
             if let Ok(meta) = std::fs::metadata(&first) {
                 let at = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
                 let at = at.map_or_else(harness::time::now_us, |d| d.as_micros() as i64);
-                return ctx.effect(at, &self.query, "WroteElsewhere", wrote_elsewhere);
+                return ctx.effect(at, &self.query, ErrorKind::WroteElsewhere, wrote_elsewhere);
             }
             if std::time::Instant::now() >= deadline {
                 let what = format!(
@@ -154,7 +154,7 @@ impl ExternalLocationMismatch {
                     ctx.reach_timeout(),
                     self.query
                 );
-                return ctx.effect(harness::time::now_us(), &self.query, UNSEEN, &what);
+                return ctx.effect(harness::time::now_us(), &self.query, ErrorKind::Unseen, &what);
             }
             // The world is sampled, as the observer samples it.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -187,7 +187,7 @@ impl ExternalLocationMismatch {
             }
             since = next;
         };
-        ctx.effect(at, &self.query, "WroteElsewhere", wrote_elsewhere);
+        ctx.effect(at, &self.query, ErrorKind::WroteElsewhere, wrote_elsewhere);
         Ok(())
     }
 }

@@ -6,18 +6,24 @@
 //! pipeline may ride out, whose effect is the first failure the world shows, if any.
 
 use harness::Result;
-use harness::fault::{FaultCtx, UNSEEN};
+use harness::fault::{ErrorKind, FaultCtx};
 use harness::history::Event;
 use std::time::{Duration, Instant};
 
 /// Awaits the first query that fails with `kind` after `mark` (the fault's effect), then the
 /// rest of the outage: until `lasting` has passed since `started`.
-pub async fn ride_out(ctx: &FaultCtx<'_>, kind: &str, mark: usize, started: Instant, lasting: Duration) -> Result<()> {
+pub async fn ride_out(
+    ctx: &FaultCtx<'_>,
+    kind: ErrorKind,
+    mark: usize,
+    started: Instant,
+    lasting: Duration,
+) -> Result<()> {
     let what = format!("a query to fail with {kind} during the outage");
     let ((at, query, error), _) = ctx
         .history()
         .wait_for(mark, ctx.reach_timeout().max(lasting), &what, |r| match &r.event {
-            Event::QueryTerminated { query, error: Some(error), error_kind: Some(k), .. } if k == kind => {
+            Event::QueryTerminated { query, error: Some(error), error_kind: Some(k), .. } if *k == kind => {
                 Some((r.at, query.clone(), error.clone()))
             }
             _ => None,
@@ -33,8 +39,8 @@ pub async fn ride_out(ctx: &FaultCtx<'_>, kind: &str, mark: usize, started: Inst
 /// its injection on `query` (judged from the world at the horizon), said as `unseen`.
 pub async fn effect_within(ctx: &FaultCtx<'_>, mark: usize, within: Duration, query: &str, unseen: &str) {
     match first_failure(ctx, mark, within, query).await {
-        Some((at, query, kind, error)) => ctx.effect(at, &query, &kind, &error),
-        None => ctx.effect(ctx.injected_at(mark), query, UNSEEN, unseen),
+        Some((at, query, kind, error)) => ctx.effect(at, &query, kind, &error),
+        None => ctx.effect(ctx.injected_at(mark), query, ErrorKind::Unseen, unseen),
     }
 }
 
@@ -46,17 +52,17 @@ async fn first_failure(
     mark: usize,
     within: Duration,
     target: &str,
-) -> Option<(i64, String, String, String)> {
+) -> Option<(i64, String, ErrorKind, String)> {
     let programs: Vec<String> = ctx.plan().queries.iter().filter_map(|q| ctx.program_task_of(&q.name)).collect();
     ctx.history()
         .wait_for(mark, within, "a query to fail", |r| match &r.event {
             Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
-                Some((r.at, query.clone(), error_kind.clone().unwrap_or_default(), error.clone()))
+                Some((r.at, query.clone(), error_kind.clone().unwrap_or(ErrorKind::Unseen), error.clone()))
             }
             Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
                 let queries = &ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries;
                 let query = queries.iter().find(|q| *q == target).or(queries.first())?.clone();
-                Some((r.at, query, "ProcessExited".into(), format!("task {name} ended while the fault held")))
+                Some((r.at, query, ErrorKind::ProcessExited, format!("task {name} ended while the fault held")))
             }
             _ => None,
         })

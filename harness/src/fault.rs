@@ -3,7 +3,8 @@
 //! so a user's own fault is as first-class as ours.
 
 use crate::error::{HarnessError, Result};
-use crate::history::{Event, History};
+pub use crate::error_kind::ErrorKind;
+use crate::history::{Event, History, Record};
 use crate::pipeline::{ConcurrentWriter, PipelinePlan, Workload};
 use crate::proto::Control;
 use crate::supervisor::{NOT_RUNNING, Supervisor};
@@ -631,7 +632,7 @@ impl FaultCtx<'_> {
         if at == 0 {
             return Err(HarnessError::Process { name: process.to_string(), problem: NOT_RUNNING.into() });
         }
-        self.history.append(crate::history::Record {
+        self.history.append(Record {
             at,
             event: Event::Signalled { name: process.to_string(), pid, signal: crate::process::Signal::SIGSTOP as i32 },
         });
@@ -730,15 +731,7 @@ impl FaultCtx<'_> {
     /// Awaits the termination of `query` after `since`.
     pub async fn await_termination(&self, since: usize, query: &str) -> Result<Termination> {
         let what = format!("query {query} to terminate");
-        let (t, _) = self
-            .history
-            .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
-                Event::QueryTerminated { query: q, error, error_kind, .. } if q == query => {
-                    Some(Termination { at: r.at, error: error.clone(), error_kind: error_kind.clone() })
-                }
-                _ => None,
-            })
-            .await?;
+        let (t, _) = self.history.wait_for(since, self.reach_timeout(), &what, |r| Termination::of(r, query)).await?;
         Ok(t)
     }
 
@@ -755,7 +748,7 @@ impl FaultCtx<'_> {
         &self,
         since: usize,
         query: &str,
-        kind: Option<&str>,
+        kind: Option<ErrorKind>,
         cause: &str,
     ) -> Result<Termination> {
         let program = self.job.task_of(query).filter(|t| t.program.is_some()).map(|t| t.name.clone());
@@ -763,9 +756,7 @@ impl FaultCtx<'_> {
         let ended = self
             .history
             .wait_for(since, self.reach_timeout(), &what, |r| match &r.event {
-                Event::QueryTerminated { query: q, error, error_kind, .. } if q == query => {
-                    Some(Termination { at: r.at, error: error.clone(), error_kind: error_kind.clone() })
-                }
+                Event::QueryTerminated { .. } => Termination::of(r, query),
                 Event::ProcessExited { name, code, signal, .. }
                     if program.as_ref() == Some(name) && *code != Some(0) =>
                 {
@@ -773,7 +764,7 @@ impl FaultCtx<'_> {
                     Some(Termination {
                         at: r.at,
                         error: Some(format!("{cause}: the program's task {name} ended ({how})")),
-                        error_kind: Some("ProcessExited".into()),
+                        error_kind: Some(ErrorKind::ProcessExited),
                     })
                 }
                 _ => None,
@@ -784,21 +775,21 @@ impl FaultCtx<'_> {
             Err(HarnessError::Timeout { .. }) => {
                 let at = self.injected_at(since);
                 let error = format!("{cause}; no failure of query {query} showed (no report, no process ended)");
-                self.effect(at, query, UNSEEN, &error);
-                return Ok(Termination { at, error: Some(error), error_kind: Some(UNSEEN.into()) });
+                self.effect(at, query, ErrorKind::Unseen, &error);
+                return Ok(Termination { at, error: Some(error), error_kind: Some(ErrorKind::Unseen) });
             }
             Err(e) => return Err(e),
         };
         match (&ended.error, &ended.error_kind) {
-            (Some(error), Some(k)) if k == "ProcessExited" || kind.is_none_or(|want| want == k) => {
-                self.effect(ended.at, query, k, error);
+            (Some(error), Some(k)) if *k == ErrorKind::ProcessExited || kind.as_ref().is_none_or(|want| want == k) => {
+                self.effect(ended.at, query, k.clone(), error);
                 Ok(ended)
             }
             (error, k) => Err(self.fail(format!(
                 "{cause}, but query {query} ended with {}: {}{}",
-                k.as_deref().unwrap_or("no error class"),
+                k.as_ref().map_or("no error class", ErrorKind::name),
                 error.as_deref().unwrap_or("no error"),
-                kind.map(|w| format!(" instead of {w}")).unwrap_or_default()
+                kind.as_ref().map(|w| format!(" instead of {w}")).unwrap_or_default()
             ))),
         }
     }
@@ -815,13 +806,13 @@ impl FaultCtx<'_> {
 
     /// Records that a fault took effect at `at` (when the error happened, not when the harness
     /// noticed: detection latency is measured from here).
-    pub fn effect(&self, at: i64, query: &str, error_kind: &str, error: &str) {
-        self.history.append(crate::history::Record {
+    pub fn effect(&self, at: i64, query: &str, error_kind: ErrorKind, error: &str) {
+        self.history.append(Record {
             at,
             event: Event::FaultEffect {
                 fault: self.fault.name().into(),
                 query: query.into(),
-                error_kind: error_kind.into(),
+                error_kind,
                 error: error.into(),
             },
         });
@@ -907,9 +898,6 @@ impl FaultCtx<'_> {
     }
 }
 
-/// The error class of a fault's effect that never showed: no report, no process ended.
-pub const UNSEEN: &str = "Unseen";
-
 /// How a cluster died.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterDeath {
@@ -938,7 +926,19 @@ pub struct Termination {
     /// The error, when it failed.
     pub error: Option<String>,
     /// The error's class.
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
+}
+
+impl Termination {
+    /// The termination of `query` that `record` holds, if it holds one.
+    fn of(record: &Record, query: &str) -> Option<Termination> {
+        match &record.event {
+            Event::QueryTerminated { query: q, error, error_kind, .. } if q == query => {
+                Some(Termination { at: record.at, error: error.clone(), error_kind: error_kind.clone() })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Faults by name.

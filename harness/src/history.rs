@@ -6,6 +6,7 @@
 //! Oracles read only this; nothing else survives a run.
 
 use crate::error::{HarnessError, Result};
+pub use crate::error_kind::ErrorKind;
 use crate::time::{Timings, now_us};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -177,7 +178,7 @@ pub enum Event {
         /// The query it broke.
         query: String,
         /// The error's class (`ConcurrentAppend`, ...).
-        error_kind: String,
+        error_kind: ErrorKind,
         /// The error's message.
         error: String,
     },
@@ -337,7 +338,7 @@ pub enum Event {
         error: Option<String>,
         /// The error's class.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        error_kind: Option<String>,
+        error_kind: Option<ErrorKind>,
         /// When it failed inside a micro-batch: the source positions that batch had planned to
         /// reach and never committed (proof that the source had lag at this moment).
         #[serde(default, skip_serializing_if = "Option::is_none")]

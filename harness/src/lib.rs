@@ -25,6 +25,7 @@
 //! | [`timeline`] | `timeline.html`: lanes per run, task, cluster and query; faults shaded |
 //! | [`time`] | one time scale for every Databricks-scale interval |
 //! | [`error`] | harness errors (never verdicts) |
+//! | [`error_kind`] | the class of a query's error, as the history records it |
 //! | [`entry`] | a binary's `main`: the worker roles it serves, reaping on every way out |
 //!
 //! Inside, and private: how the engine does it.
@@ -57,6 +58,7 @@ mod checkpoint;
 mod diagnostics;
 pub mod entry;
 pub mod error;
+pub mod error_kind;
 mod failpoint;
 pub mod fault;
 mod frozen;

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::error_kind::ErrorKind;
 pub use crate::proto::PipelineOptions;
 
 // The building blocks of a pipeline of one's own: a producer for its workload, the loops it
@@ -345,7 +346,7 @@ impl MicroBatch<'_> {
 #[error("{message}")]
 pub struct QueryError {
     /// Its class: `ConcurrentAppend`, `ConcurrentTransaction`, `NotATable`, `Failpoint`, ...
-    pub kind: String,
+    pub kind: ErrorKind,
     /// Its message.
     pub message: String,
     /// When it failed a micro-batch: the source positions that batch had planned to reach. The
@@ -355,8 +356,8 @@ pub struct QueryError {
 
 impl QueryError {
     /// An error of a given class.
-    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
-        QueryError { kind: kind.into(), message: message.into(), pending: None }
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        QueryError { kind, message: message.into(), pending: None }
     }
 
     /// The same error, raised inside a batch that had planned to read up to `end`.
@@ -373,54 +374,53 @@ impl From<deltalake::DeltaTableError> for QueryError {
 
 impl From<crate::failpoint::FailpointError> for QueryError {
     fn from(e: crate::failpoint::FailpointError) -> Self {
-        QueryError::new("Failpoint", e.to_string())
+        QueryError::new(ErrorKind::Failpoint, e.to_string())
     }
 }
 
 impl From<HarnessError> for QueryError {
     fn from(e: HarnessError) -> Self {
-        QueryError::new("Harness", e.to_string())
+        QueryError::new(ErrorKind::Harness, e.to_string())
     }
 }
 
 impl From<deltalake::datafusion::error::DataFusionError> for QueryError {
     fn from(e: deltalake::datafusion::error::DataFusionError) -> Self {
-        QueryError::new("DataFusion", e.to_string())
+        QueryError::new(ErrorKind::DataFusion, e.to_string())
     }
 }
 
 impl From<deltalake::arrow::error::ArrowError> for QueryError {
     fn from(e: deltalake::arrow::error::ArrowError) -> Self {
-        QueryError::new("Arrow", e.to_string())
+        QueryError::new(ErrorKind::Arrow, e.to_string())
     }
 }
 
 /// Classifies a delta-rs error by its type, never by its message.
-pub fn classify_delta(e: &deltalake::DeltaTableError) -> String {
+pub fn classify_delta(e: &deltalake::DeltaTableError) -> ErrorKind {
     use deltalake::DeltaTableError as E;
     use deltalake::kernel::transaction::TransactionError as T;
     match e {
         E::Transaction { source: T::CommitConflict(c) } => {
             use deltalake::kernel::transaction::CommitConflictError as C;
             match c {
-                C::ConcurrentAppend => "ConcurrentAppend",
-                C::ConcurrentDeleteRead => "ConcurrentDeleteRead",
-                C::ConcurrentDeleteDelete => "ConcurrentDeleteDelete",
-                C::MetadataChanged => "MetadataChanged",
-                C::ConcurrentTransaction => "ConcurrentTransaction",
-                C::ProtocolChanged(_) => "ProtocolChanged",
-                _ => "CommitConflict",
+                C::ConcurrentAppend => ErrorKind::ConcurrentAppend,
+                C::ConcurrentDeleteRead => ErrorKind::ConcurrentDeleteRead,
+                C::ConcurrentDeleteDelete => ErrorKind::ConcurrentDeleteDelete,
+                C::MetadataChanged => ErrorKind::MetadataChanged,
+                C::ConcurrentTransaction => ErrorKind::ConcurrentTransaction,
+                C::ProtocolChanged(_) => ErrorKind::ProtocolChanged,
+                _ => ErrorKind::CommitConflict,
             }
-            .into()
         }
-        E::Transaction { source: T::MaxCommitAttempts(_) } => "MaxCommitAttempts".into(),
-        E::Transaction { .. } => "Transaction".into(),
-        E::NotATable(_) => "NotATable".into(),
-        E::InvalidTableLocation(_) => "InvalidTableLocation".into(),
-        E::ObjectStore { .. } => "ObjectStore".into(),
-        E::Arrow { .. } => "Arrow".into(),
-        E::SchemaMismatch { .. } => "SchemaMismatch".into(),
-        _ => "Delta".into(),
+        E::Transaction { source: T::MaxCommitAttempts(_) } => ErrorKind::MaxCommitAttempts,
+        E::Transaction { .. } => ErrorKind::Transaction,
+        E::NotATable(_) => ErrorKind::NotATable,
+        E::InvalidTableLocation(_) => ErrorKind::InvalidTableLocation,
+        E::ObjectStore { .. } => ErrorKind::ObjectStore,
+        E::Arrow { .. } => ErrorKind::Arrow,
+        E::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
+        _ => ErrorKind::Delta,
     }
 }
 

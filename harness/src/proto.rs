@@ -10,7 +10,7 @@
 //! and the supervisor appends them, so the history has one writer.
 
 use crate::error::{HarnessError, Result};
-use crate::history::{Event, Record};
+use crate::history::{ErrorKind, Event, Record};
 use crate::time::{TimeScale, Timings, now_us};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -63,7 +63,7 @@ pub enum ToTask {
         /// The error, when it failed.
         error: Option<String>,
         /// The error's class.
-        error_kind: Option<String>,
+        error_kind: Option<ErrorKind>,
     },
 }
 

@@ -18,7 +18,7 @@ use crate::catalog::Catalog;
 use crate::checkpoint::{Checkpoint, OffsetsEntry, Resume};
 use crate::error::HarnessError;
 use crate::failpoint::Failpoints;
-use crate::history::{Event, Positions};
+use crate::history::{ErrorKind, Event, Positions};
 use crate::kafka::client_config;
 use crate::pipeline::{
     Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec, TableSpec,
@@ -157,7 +157,7 @@ impl Source {
                     // this long (librdkafka's default is 500 ms); the broker is on loopback.
                     .set("fetch.wait.max.ms", "10")
                     .create()
-                    .map_err(|e| QueryError::new("Kafka", e.to_string()))?;
+                    .map_err(|e| QueryError::new(ErrorKind::Kafka, e.to_string()))?;
                 let consumer = Closing(Some(Arc::new(consumer)));
                 let (c, t) = (consumer.get(), topic.clone());
                 let timeout = env.config.timings.source_timeout(env.config.scale);
@@ -167,7 +167,7 @@ impl Source {
                 })
                 .await?;
                 if partitions.is_empty() {
-                    return Err(QueryError::new("Kafka", format!("topic {topic} has no partitions")));
+                    return Err(QueryError::new(ErrorKind::Kafka, format!("topic {topic} has no partitions")));
                 }
                 Source::Kafka { topic: topic.clone(), partitions, consumer, timeout }
             }
@@ -304,8 +304,8 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, QueryError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| QueryError::new("Harness", e.to_string()))?
-        .map_err(|e| QueryError::new("Kafka", e.to_string()))
+        .map_err(|e| QueryError::new(ErrorKind::Harness, e.to_string()))?
+        .map_err(|e| QueryError::new(ErrorKind::Kafka, e.to_string()))
 }
 
 /// The sink of a query, resolved through the catalog file at every batch (a catalog entry that
@@ -321,7 +321,7 @@ struct Sink<'a> {
 impl Sink<'_> {
     async fn resolve(&mut self) -> Result<&DeltaTable, QueryError> {
         let catalog = resolve_catalog(&self.catalog_file)?;
-        let url = catalog.url(&self.spec.sink).map_err(|e| QueryError::new("TableNotFound", e.to_string()))?;
+        let url = catalog.url(&self.spec.sink).map_err(|e| QueryError::new(ErrorKind::TableNotFound, e.to_string()))?;
         if self.location.as_ref() != Some(&url) || self.table.is_none() {
             self.table = None;
             let table =
@@ -344,15 +344,16 @@ impl Sink<'_> {
 /// Reads the catalog (the metastore) as a query does: a catalog that cannot be read is a
 /// query error of class `CatalogUnavailable`.
 fn resolve_catalog(file: &std::path::Path) -> Result<Catalog, QueryError> {
-    Catalog::load(file).map_err(|e| QueryError::new("CatalogUnavailable", e.to_string()))
+    Catalog::load(file).map_err(|e| QueryError::new(ErrorKind::CatalogUnavailable, e.to_string()))
 }
 
 /// Creates a table at `url` with the schema and properties of `spec` (the directory too).
 pub async fn create_table(url: &url::Url, spec: &TableSpec) -> Result<DeltaTable, QueryError> {
     use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
     if let Ok(path) = url.to_file_path() {
-        std::fs::create_dir_all(&path)
-            .map_err(|e| QueryError::new("InvalidTableLocation", format!("cannot create {}: {e}", path.display())))?;
+        std::fs::create_dir_all(&path).map_err(|e| {
+            QueryError::new(ErrorKind::InvalidTableLocation, format!("cannot create {}: {e}", path.display()))
+        })?;
     }
     let fields = spec
         .schema
@@ -426,7 +427,7 @@ pub async fn run_query(
 }
 
 fn checkpoint_error(e: HarnessError) -> QueryError {
-    QueryError::new("Checkpoint", e.to_string())
+    QueryError::new(ErrorKind::Checkpoint, e.to_string())
 }
 
 /// True when any position of `end` is past `start`.

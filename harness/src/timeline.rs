@@ -158,7 +158,7 @@ pub fn render(records: &[Record], report: &Report) -> String {
             }
             Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
                 let i = lane(&mut lanes, format!("query {query}"));
-                let title = format!("{query} terminated: {} {error}", error_kind.as_deref().unwrap_or(""));
+                let title = format!("{query} terminated: {} {error}", error_kind.as_ref().map_or("", |k| k.name()));
                 lanes[i].1.marks.push(Mark { at: r.at, colour: "#d9534f", shape: Shape::Cross, title });
             }
             Event::FaultInjected { fault, target } => {

@@ -5,7 +5,7 @@
 use crate::catalog::Catalog;
 use crate::failpoint::{Failpoints, parse_action};
 use crate::history::Event;
-use crate::pipeline::{PipelineEnv, QueryError, Registry};
+use crate::pipeline::{ErrorKind, PipelineEnv, QueryError, Registry};
 use crate::proto::{Control, RunConfig, ToCluster, ToTask, decode, encode, report};
 use crate::rundir::read_json;
 use crate::stream::run_query;
@@ -284,7 +284,7 @@ async fn serve_task(stream: UnixStream, ctx: ConnCtx) {
                         } else {
                             format!("query {q} was cancelled")
                         };
-                        (q, Err(QueryError::new("Panic", msg)))
+                        (q, Err(QueryError::new(ErrorKind::Panic, msg)))
                     }
                 };
                 let (error, error_kind, pending) = match result {

@@ -6,7 +6,7 @@ use harness::deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, String
 use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use harness::deltalake::datafusion::prelude::SessionContext;
 use harness::deltalake::operations::write::SchemaMode;
-use harness::pipeline::{Input, KafkaRecord, MicroBatch, QueryError};
+use harness::pipeline::{ErrorKind, Input, KafkaRecord, MicroBatch, QueryError};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
 pub fn kafka(input: &Input) -> Result<&[KafkaRecord], QueryError> {
     match input {
         Input::Kafka(r) => Ok(r),
-        other => Err(QueryError::new("Harness", format!("expected Kafka input, got {other:?}"))),
+        other => Err(QueryError::new(ErrorKind::Harness, format!("expected Kafka input, got {other:?}"))),
     }
 }
 
@@ -30,7 +30,10 @@ pub fn parse_all<T: for<'de> Deserialize<'de>>(input: &Input) -> Result<Vec<T>, 
         .iter()
         .map(|r| {
             serde_json::from_slice(&r.payload).map_err(|e| {
-                QueryError::new("Parse", format!("record at partition {} offset {}: {e}", r.partition, r.offset))
+                QueryError::new(
+                    ErrorKind::Parse,
+                    format!("record at partition {} offset {}: {e}", r.partition, r.offset),
+                )
             })
         })
         .collect()
@@ -48,7 +51,7 @@ pub async fn transform_delta(
 ) -> Result<u64, QueryError> {
     let commit = b.commit_properties();
     let Input::Delta { table, after, upto } = b.input else {
-        return Err(QueryError::new("Harness", format!("{} reads a Delta table", b.query.name)));
+        return Err(QueryError::new(ErrorKind::Harness, format!("{} reads a Delta table", b.query.name)));
     };
     let ctx = SessionContext::new();
     ctx.register_table(name, table.table_provider().await?)?;

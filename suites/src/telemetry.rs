@@ -371,7 +371,7 @@ impl MlWriter {
                 .map_err(|e| HarnessError::Check { what: ALERTS.into(), problem: e.message })?;
             match table.write(vec![rb.clone()]).with_commit_properties(CommitProperties::default()).await {
                 Ok(_) => return Ok(()),
-                Err(e) if attempt < 20 && harness::pipeline::classify_delta(&e).starts_with("Concurrent") => continue,
+                Err(e) if attempt < 20 && harness::pipeline::classify_delta(&e).is_concurrent_write() => continue,
                 Err(e) => return Err(e.into()),
             }
         }

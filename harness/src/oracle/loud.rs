@@ -3,7 +3,7 @@
 //! and whether every affected query progressed again within the restart bound.
 
 use super::{Bounds, JobView, Silence, stalls};
-use crate::history::{Event, Record, RunState, Step, TaskState};
+use crate::history::{ErrorKind, Event, Record, RunState, Step, TaskState};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +15,7 @@ pub struct FaultFinding {
     /// The query it broke.
     pub query: String,
     /// The error it caused.
-    pub error_kind: String,
+    pub error_kind: ErrorKind,
     /// When it took effect.
     pub effect_at: i64,
     /// The first loud state after it: when, and what.
@@ -132,7 +132,7 @@ pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView)
             affected,
             loud: detection_us.is_some_and(|us| us <= bounds.detection_us),
             restarted,
-            absorbed: job.absorbable.contains(fault) && error_kind == crate::fault::UNSEEN,
+            absorbed: job.absorbable.contains(fault) && *error_kind == ErrorKind::Unseen,
         });
     }
     out

@@ -230,7 +230,7 @@ fn job_of(records: &[Record]) -> JobView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Positions, RunState, Step, TaskState};
+    use crate::history::{ErrorKind, Positions, RunState, Step, TaskState};
     use crate::time::{TimeScale, Timings};
     use loud::progressed;
 
@@ -290,7 +290,7 @@ mod tests {
                 Event::QueryTerminated {
                     query: "resolver".into(),
                     error: Some("Commit failed".into()),
-                    error_kind: Some("ConcurrentAppend".into()),
+                    error_kind: Some(ErrorKind::ConcurrentAppend),
                     pending: Some([("alerts/0".to_string(), pending)].into()),
                 },
             )
@@ -323,7 +323,7 @@ mod tests {
                 Event::FaultEffect {
                     fault: "concurrent-append".into(),
                     query: "resolver".into(),
-                    error_kind: "ConcurrentAppend".into(),
+                    error_kind: ErrorKind::ConcurrentAppend,
                     error: "Commit failed".into(),
                 },
             )
@@ -378,7 +378,7 @@ mod tests {
                 Event::FaultEffect {
                     fault: "broker-latency".into(),
                     query: "resolver".into(),
-                    error_kind: crate::fault::UNSEEN.into(),
+                    error_kind: ErrorKind::Unseen,
                     error: "nothing failed".into(),
                 },
             );
@@ -431,7 +431,7 @@ mod tests {
         let effect = |h: &mut H, ms: i64, fault: &str, query: &str| {
             let (fault, query) = (fault.to_string(), query.to_string());
             h.at(ms, Event::FaultInjected { fault: fault.clone(), target: query.clone() });
-            h.at(ms, Event::FaultEffect { fault, query, error_kind: "E".into(), error: "e".into() });
+            h.at(ms, Event::FaultEffect { fault, query, error_kind: ErrorKind::from_name("E"), error: "e".into() });
         };
         h.source(10, 5).commit(20, 0, 5);
         // The resolver fails for good at 40 ms; at 300 ms another fault kills the cluster of
