@@ -213,6 +213,9 @@ pub enum Event {
     HarnessError {
         /// What went wrong.
         message: String,
+        /// What the user can do about it, when the harness knows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
     },
     /// The last line: the harness stopped everything.
     RunEnded,
@@ -476,6 +479,22 @@ impl Step {
 }
 
 impl Event {
+    /// A harness error, its problem and its help apart (the verdict's `ERROR(...)` holds the
+    /// problem; the report prints the help on a line of its own).
+    pub fn harness_error(e: &HarnessError) -> Event {
+        Event::HarnessError { message: e.problem(), help: Some(e.help()) }
+    }
+
+    /// A harness error met while `doing` something: `doing: problem`, and its help.
+    pub fn harness_error_while(doing: &str, e: &HarnessError) -> Event {
+        Event::HarnessError { message: format!("{doing}: {}", e.problem()), help: Some(e.help()) }
+    }
+
+    /// A harness problem found by the harness itself, with what to do about it.
+    pub fn harness_problem(message: impl Into<String>, help: impl Into<String>) -> Event {
+        Event::HarnessError { message: message.into(), help: Some(help.into()) }
+    }
+
     /// The record that starts `step`.
     pub fn step(step: Step) -> Event {
         Event::Phase { name: step.name().into() }
@@ -705,7 +724,7 @@ fn trace(event: &Event, line: &str) {
             tracing::info!(target: RUN, "fault {fault} took effect in {query}: {error_kind}: {error}")
         }
         Event::FaultHealed { fault } => tracing::info!(target: RUN, "fault {fault} healed"),
-        Event::HarnessError { message } => tracing::warn!(target: RUN, "harness error: {message}"),
+        Event::HarnessError { message, .. } => tracing::warn!(target: RUN, "harness error: {message}"),
         _ => {}
     }
     if event.is_sample() {

@@ -286,6 +286,9 @@ impl Report {
         for e in &a.errors {
             let _ = writeln!(s, "  harness error: {e}");
         }
+        for help in &a.error_help {
+            let _ = writeln!(s, "  help: {help}");
+        }
         if let Some(m) = &self.cluster_memory {
             let peak = m.peak.map(|p| format!("{} MiB", p >> 20)).unwrap_or_else(|| "not measured".into());
             let _ = writeln!(

@@ -379,7 +379,7 @@ impl Scenario {
         roots.extend(env.catalog.tables.values().map(std::path::PathBuf::from));
         crate::storage::thaw_within(&roots);
         if let Err(e) = outcome {
-            history.record(Event::HarnessError { message: e.to_string() });
+            history.record(Event::harness_error(&e));
         }
         history.record(Event::RunEnded);
         drop(broker);
@@ -797,7 +797,7 @@ impl Live {
         if let Some(w) = &self.workload
             && let Err(e) = w.stop().await
         {
-            history.record(Event::HarnessError { message: format!("stopping the workload: {e}") });
+            history.record(Event::harness_error_while("stopping the workload", &e));
         }
         if let Some(s) = self.supervisor.take() {
             s.stop().await;
@@ -812,7 +812,7 @@ impl Live {
                         history.record(Event::TableAudit(a));
                     }
                 }
-                Err(e) => history.record(Event::HarnessError { message: format!("auditing the tables: {e}") }),
+                Err(e) => history.record(Event::harness_error_while("auditing the tables", &e)),
             }
         }
     }

@@ -384,15 +384,15 @@ impl Job {
                 // the configuration's problem, not the pipeline's.
                 let help = match &self.cfg.cluster_memory {
                     Some(m) => format!(
-                        "; the memory limit of {} MiB ({:?}) may be too small for a cluster to start at all: raise --memory-limit",
+                        "the memory limit of {} MiB ({:?}) may be too small for a cluster to start at all: raise --memory-limit",
                         m.bytes >> 20,
                         m.mechanism
                     ),
                     None => {
-                        format!("; see {}", self.cfg.run_dir.log(&format!("{}-run{run}-attempt1", c.name)).display())
+                        format!("see {}", self.cfg.run_dir.log(&format!("{}-run{run}-attempt1", c.name)).display())
                     }
                 };
-                h.record(Event::HarnessError { message: format!("{reason}{help}") });
+                h.record(Event::harness_problem(reason, help));
                 return Err(RunEnd::Broken);
             }
         }
@@ -401,7 +401,7 @@ impl Job {
             self.await_upstream(&t, run, run_start).await;
             let args = self.task_args(&t, run);
             if let Err(e) = self.spawn(Role::Task, &t.name, run, 1, args) {
-                h.record(Event::HarnessError { message: e.to_string() });
+                h.record(Event::harness_error(&e));
                 return Err(self.teardown(run, RunState::Failed, Instant::now()).await);
             }
             self.task_state(run, &t.name, 1, TaskState::Running, None);
@@ -455,12 +455,13 @@ impl Job {
                     && self.committed_run.load(Ordering::Relaxed) < run =>
             {
                 let limit = self.cfg.cluster_memory.as_ref().map(|m| m.bytes >> 20).unwrap_or(0);
-                self.cfg.history.record(Event::HarnessError {
-                    message: format!(
-                        "cluster {} ran out of memory before any query committed: the memory limit of {limit} MiB is too small for a cluster to run at all; raise --memory-limit",
+                self.cfg.history.record(Event::harness_problem(
+                    format!(
+                        "cluster {} ran out of memory before any query committed: the memory limit of {limit} MiB is too small for a cluster to run at all",
                         exit.name
                     ),
-                });
+                    "raise --memory-limit",
+                ));
                 self.teardown(run, RunState::Failed, running_since).await;
                 Some(RunEnd::Broken)
             }
@@ -541,7 +542,7 @@ impl Job {
             match self.spawn(Role::Task, &name, run, attempt, args) {
                 Ok(()) => self.task_state(run, &name, attempt, TaskState::Running, None),
                 Err(e) => {
-                    self.cfg.history.record(Event::HarnessError { message: e.to_string() });
+                    self.cfg.history.record(Event::harness_error(&e));
                     return Some(self.teardown(run, RunState::Failed, going.since).await);
                 }
             }
@@ -603,7 +604,7 @@ impl Job {
         let from = h.len();
         let args = self.cluster_args(cluster, run);
         if let Err(e) = self.spawn(Role::Cluster, cluster, run, 1, args) {
-            h.record(Event::HarnessError { message: e.to_string() });
+            h.record(Event::harness_error(&e));
             return Err(e.to_string());
         }
         let what = format!("cluster {cluster} to listen");
@@ -637,7 +638,7 @@ impl Job {
                 Err(format!("cluster {cluster} failed to start ({exit})"))
             }
             Err(e) => {
-                h.record(Event::HarnessError { message: e.to_string() });
+                h.record(Event::harness_error(&e));
                 Err(e.to_string())
             }
         }

@@ -50,12 +50,15 @@ pub fn spawn_loop(
             match std::panic::AssertUnwindSafe(step.tick()).catch_unwind().await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    history.record(crate::Event::HarnessError { message: format!("workload: {e}") });
+                    history.record(crate::Event::harness_error_while("workload", &e));
                     return;
                 }
                 Err(panic) => {
                     let message = crate::error::panic_message(panic.as_ref());
-                    history.record(crate::Event::HarnessError { message: format!("workload panicked: {message}") });
+                    history.record(crate::Event::harness_problem(
+                        format!("workload panicked: {message}"),
+                        "a bug in the pipeline's workload (its producer or writers): the panic's message names where",
+                    ));
                     return;
                 }
             }

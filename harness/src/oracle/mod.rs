@@ -100,8 +100,11 @@ pub struct Analysis {
     pub unresolved: u64,
     /// The audits.
     pub audits: Vec<TableAudit>,
-    /// Harness errors.
+    /// Harness errors: what went wrong.
     pub errors: Vec<String>,
+    /// What to do about them, as the harness knows (each once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_help: Vec<String>,
     /// How many runs of the job there were.
     pub runs: u32,
     /// The longest time a task spent RETRYING while its run said RUNNING, in µs.
@@ -115,13 +118,16 @@ pub fn analyze(records: &[Record]) -> Analysis {
     let mut records = records.to_vec();
     records.sort_by_key(|r| r.at);
     let bounds = Bounds::of(&records);
-    let mut errors: Vec<String> = records
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::HarnessError { message } => Some(message.clone()),
-            _ => None,
-        })
-        .collect();
+    let mut errors: Vec<String> = Vec::new();
+    let mut error_help: Vec<String> = Vec::new();
+    for r in &records {
+        if let Event::HarnessError { message, help } = &r.event {
+            errors.push(message.clone());
+            if let Some(help) = help.as_ref().filter(|h| !error_help.contains(h)) {
+                error_help.push(help.clone());
+            }
+        }
+    }
     let bounds = bounds.unwrap_or_else(|| {
         errors.push("the history has no run_started record".into());
         Bounds { detection_us: 0, restart_us: 0, silence_us: 0 }
@@ -178,6 +184,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
         unresolved,
         audits,
         errors,
+        error_help,
         runs,
         retrying_while_running_us,
         verdict,
@@ -684,8 +691,22 @@ mod tests {
     fn a_harness_error_is_never_a_pass() {
         let mut h = H::new();
         h.source(10, 5).commit(20, 0, 5).audit(100, 0, 0);
-        h.at(101, Event::HarnessError { message: "broker died".into() });
+        h.at(101, Event::HarnessError { message: "broker died".into(), help: None });
         assert_eq!(h.analyze().verdict, Verdict::Error("broker died".into()));
+    }
+
+    #[test]
+    fn a_harness_errors_help_is_kept_apart_from_its_problem_and_said_once() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).audit(100, 0, 0);
+        let e = crate::error::HarnessError::Timeout { what: "the cluster".into(), waited_ms: 5 };
+        h.at(101, Event::harness_error(&e));
+        h.at(102, Event::harness_error_while("draining", &e));
+        let a = h.analyze();
+        assert_eq!(a.verdict, Verdict::Error("timed out after 5 ms waiting for the cluster".into()));
+        assert_eq!(a.errors[1], "draining: timed out after 5 ms waiting for the cluster");
+        assert_eq!(a.error_help, vec![e.help()]);
+        assert!(!a.verdict.to_string().contains('\n'), "one line: {}", a.verdict);
     }
 
     #[test]
