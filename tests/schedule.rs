@@ -57,3 +57,28 @@ async fn a_fault_right_after_a_driver_died_waits_for_the_job_to_be_back() {
     let found: Vec<&str> = report.analysis.faults.iter().map(|f| f.fault.as_str()).collect();
     assert_eq!(found, vec!["driver-oom", "concurrent-append"], "{}", report.render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_whose_target_an_earlier_fault_stopped_finds_nothing_to_strike_and_the_run_is_judged() {
+    // Found by `loudfail explore --property sound --seed 7`: behind `await each` the first
+    // metadata change silently stops inference; the second waited for inference's next write,
+    // which never came, and the run was an ERROR instead of the SILENT the world shows.
+    let _serial = SERIAL.lock().await;
+    let dir = scratch("schedule-stopped-target");
+    let faults = suites::faults();
+    let report = harness::Scenario::new(suites::registry().get("features-inference").unwrap())
+        .topology(Topology::multi_query(AwaitPolicy::Each))
+        .fault(faults.get("concurrent-metadata-change").unwrap())
+        .fault(faults.get("concurrent-metadata-change").unwrap())
+        .seed(379)
+        .bin(bin())
+        .dir(&dir)
+        .run()
+        .await
+        .expect("valid input");
+    assert_nothing_left(&dir);
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    let kinds: Vec<&str> = report.analysis.faults.iter().map(|f| f.error_kind.name()).collect();
+    assert_eq!(kinds, vec!["MetadataChanged", "Unseen"], "{}", report.render());
+    assert_eq!((report.analysis.missing, report.analysis.duplicated), (0, 0), "{}", report.render());
+}

@@ -692,6 +692,8 @@ impl Faults<'_> {
                 });
                 tokio::time::sleep(self.steps.real(s.gap(i))).await;
             }
+            // The queries an earlier fault of the schedule left stopped.
+            let mut stopped = std::collections::BTreeSet::new();
             if i > 0 {
                 // The next fault of a schedule strikes a running pipeline: after a driver fault
                 // its target may not exist yet. Every query committing again (within the restart
@@ -707,11 +709,31 @@ impl Faults<'_> {
                     .await;
                 if back.is_err() {
                     history.record(Event::Phase { name: format!("{} strikes a pipeline not all back", f.name()) });
+                    stopped = plan.queries.iter().map(|q| q.name.clone()).filter(|q| !again.contains(q)).collect();
                 }
             }
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
-            heals.push(f.inject(&self.ctx(i)).await.doing(|| format!("injecting {}", f.name()))?);
+            let ctx = self.ctx(i);
+            let heal = match f.inject(&ctx).await {
+                Err(e) if matches!(e.cause(), HarnessError::Timeout { .. }) => match ctx.query() {
+                    // A fault that waits for its target to act (a write, a batch) finds nothing
+                    // to strike in a query an earlier fault stopped: no harness error, its
+                    // effect unseen, the run judged from what the world shows.
+                    Ok(query) if stopped.contains(&query) => {
+                        let what = format!(
+                            "{query} was stopped by an earlier fault: {} found nothing of it to strike ({})",
+                            f.name(),
+                            e.problem()
+                        );
+                        ctx.effect(ctx.injected_at(history.len()), &query, crate::error_kind::ErrorKind::Unseen, &what);
+                        Heal::nothing()
+                    }
+                    _ => return Err(e).doing(|| format!("injecting {}", f.name())),
+                },
+                other => other.doing(|| format!("injecting {}", f.name()))?,
+            };
+            heals.push(heal);
             after_previous = history.len();
         }
         Ok(heals)
