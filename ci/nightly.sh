@@ -13,7 +13,7 @@
 #   LOUDFAIL_STABILITY   how many times ci/stability.sh runs matrix --all at the seed (default
 #                        20; 0 skips it): every cell must give one verdict every time
 #   LOUDFAIL_JOBS   runs at once in the matrix, the explorations and the stability runs
-#                   (default 1; at most half the machine's cores)
+#                   (default 1; at most the machine's cores)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seed="${LOUDFAIL_SEED:-$(date -u +%Y%m%d)}"

@@ -42,8 +42,8 @@ fn unknown_names_are_rejected_with_the_known_ones() {
 fn more_jobs_than_cores_and_a_bad_shard_are_refused_before_anything_runs() {
     let dir = scratch("cli-jobs");
     for (args, problem, fix) in [
-        (&["matrix", "--jobs", "64"][..], "--jobs 64 needs 128 cores and this machine has", "--shard K/N"),
-        (&["explore", "--jobs", "64"][..], "--jobs 64 needs 128 cores and this machine has", "--shard K/N"),
+        (&["matrix", "--jobs", "64"][..], "--jobs 64 needs 64 cores and this machine has", "--shard K/N"),
+        (&["explore", "--jobs", "64"][..], "--jobs 64 needs 64 cores and this machine has", "--shard K/N"),
         (&["matrix", "--shard", "3/2"][..], "is not K/N", "--shard like 2/4"),
     ] {
         let o = Command::new(bin()).args(args).args(["--dir", dir.to_str().unwrap()]).output().unwrap();
@@ -159,8 +159,8 @@ async fn a_matrix_cell_as_expected_passes_and_is_reported_in_junit() {
     assert_nothing_left(&dir);
 
     // The first of two shares of the row (cells 1, 3 and 5): reported in matrix order, each as
-    // expected, the incident's cell SILENT as above. (Runs at once need two cores a job: on a
-    // machine of 2, --jobs 1; the exploration's test runs two at once.)
+    // expected, the incident's cell SILENT as above. (One at a time: the exploration's test runs
+    // two at once.)
     let dir = scratch("cli-matrix-jobs");
     let args = ["matrix", "--only", "concurrent-append", "--shard", "1/2", "--seed", "3"];
     let o = loudfail(&[&args[..], &["--dir", dir.to_str().unwrap()][..]].concat());

@@ -45,9 +45,9 @@ async fn generated_scenarios_come_out_as_the_model_expects() {
     assert!(!xml.contains("<failure"), "{xml}");
 
     // Two at a time: the same cases, in the same order, in the same directories, each judged.
-    // The same verdicts where the machine has a core and more per run: a run keeps about one
-    // and a half busy, and on 2 cores two at once stretched one matrix cell in 160 past a time
-    // bound (which is why the command line asks two cores a job).
+    // The same verdicts where the machine has two cores and more per run: a run's CPU comes in
+    // bursts of up to one and a half cores, so the verdicts of runs that share 2 cores are
+    // measured (README), not asserted here: a test's verdict must not hang on the machine.
     // The `sound` property (no ERROR), so that a verdict stretched by the load does not end
     // the exploration early: the cases compared are those of the seed.
     let found = run(exploration("explore-sound", Property::Sound, 1, 3)).await;
