@@ -39,20 +39,7 @@ async fn a_crash_while_a_poison_record_is_still_unfixed_is_judged_on_its_own_tas
 async fn a_fault_right_after_a_driver_died_waits_for_the_job_to_be_back() {
     // Found by `loudfail explore --property sound`: the second fault armed a failpoint on a
     // cluster that the first had killed, and the run was an ERROR.
-    let _serial = SERIAL.lock().await;
-    let dir = scratch("schedule-after-oom");
-    let faults = suites::faults();
-    let report = harness::Scenario::new(suites::registry().get("telemetry").unwrap())
-        .topology(Topology::multi_query(AwaitPolicy::Any))
-        .fault(faults.get("driver-oom").unwrap())
-        .fault(faults.get("concurrent-append").unwrap())
-        .seed(412)
-        .bin(bin())
-        .dir(&dir)
-        .run()
-        .await
-        .expect("valid input");
-    assert_nothing_left(&dir);
+    let report = back_to_back("telemetry", AwaitPolicy::Any, &["driver-oom", "concurrent-append"], 412).await;
     assert!(!matches!(report.verdict(), Verdict::Error(_)), "{}", report.render());
     let found: Vec<&str> = report.analysis.faults.iter().map(|f| f.fault.as_str()).collect();
     assert_eq!(found, vec!["driver-oom", "concurrent-append"], "{}", report.render());
@@ -63,22 +50,29 @@ async fn a_fault_whose_target_an_earlier_fault_stopped_finds_nothing_to_strike_a
     // Found by `loudfail explore --property sound --seed 7`: behind `await each` the first
     // metadata change silently stops inference; the second waited for inference's next write,
     // which never came, and the run was an ERROR instead of the SILENT the world shows.
-    let _serial = SERIAL.lock().await;
-    let dir = scratch("schedule-stopped-target");
-    let faults = suites::faults();
-    let report = harness::Scenario::new(suites::registry().get("features-inference").unwrap())
-        .topology(Topology::multi_query(AwaitPolicy::Each))
-        .fault(faults.get("concurrent-metadata-change").unwrap())
-        .fault(faults.get("concurrent-metadata-change").unwrap())
-        .seed(379)
-        .bin(bin())
-        .dir(&dir)
-        .run()
-        .await
-        .expect("valid input");
-    assert_nothing_left(&dir);
+    let faults = ["concurrent-metadata-change", "concurrent-metadata-change"];
+    let report = back_to_back("features-inference", AwaitPolicy::Each, &faults, 379).await;
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
     let kinds: Vec<&str> = report.analysis.faults.iter().map(|f| f.error_kind.name()).collect();
     assert_eq!(kinds, vec!["MetadataChanged", "Unseen"], "{}", report.render());
     assert_eq!((report.analysis.missing, report.analysis.duplicated), (0, 0), "{}", report.render());
+}
+
+/// `faults` one right after the other on `pipeline` under multi-query, awaiting by `policy`;
+/// nothing left running after.
+async fn back_to_back(pipeline: &str, policy: AwaitPolicy, faults: &[&str], seed: u64) -> harness::Report {
+    let _serial = SERIAL.lock().await;
+    let dir = scratch(&format!("schedule-{}", faults.join("-")));
+    let catalogue = suites::faults();
+    let mut scenario = harness::Scenario::new(suites::registry().get(pipeline).unwrap())
+        .topology(Topology::multi_query(policy))
+        .seed(seed)
+        .bin(bin())
+        .dir(&dir);
+    for f in faults {
+        scenario = scenario.fault(catalogue.get(f).unwrap());
+    }
+    let report = scenario.run().await.expect("valid input");
+    assert_nothing_left(&dir);
+    report
 }
