@@ -116,8 +116,8 @@ impl Spread {
         if self.jobs as usize > most {
             return Err(HarnessError::bad_input(
                 format!(
-                    "--jobs {} needs {} cores and this machine has {cores}: a run keeps up to one and a half cores busy in bursts, and runs that compete for CPU stretch past the time bounds they are judged by, changing verdicts",
-                    self.jobs, self.jobs
+                    "--jobs {jobs} needs {jobs} cores and this machine has {cores}: a run keeps up to one and a half cores busy in bursts, and runs that compete for CPU stretch past the time bounds they are judged by, changing verdicts",
+                    jobs = self.jobs
                 ),
                 format!(
                     "pass --jobs {most} or fewer (a job per core); to go wider, split the work across machines with --shard K/N"

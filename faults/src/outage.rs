@@ -57,7 +57,10 @@ async fn first_failure(
     ctx.history()
         .wait_for(mark, within, "a query to fail", |r| match &r.event {
             Event::QueryTerminated { query, error: Some(error), error_kind, .. } => {
-                Some((r.at, query.clone(), error_kind.clone().unwrap_or(ErrorKind::Unseen), error.clone()))
+                // A failure reported without a class is seen all the same: never `Unseen`, which
+                // the oracles read as a fault nothing showed.
+                let kind = error_kind.clone().unwrap_or_else(|| ErrorKind::Other(String::new()));
+                Some((r.at, query.clone(), kind, error.clone()))
             }
             Event::ProcessExited { name, code, .. } if programs.contains(name) && *code != Some(0) => {
                 let queries = &ctx.plan().tasks.iter().find(|t| &t.name == name)?.queries;

@@ -482,12 +482,12 @@ impl Event {
     /// A harness error, its problem and its help apart (the verdict's `ERROR(...)` holds the
     /// problem; the report prints the help on a line of its own).
     pub fn harness_error(e: &HarnessError) -> Event {
-        Event::HarnessError { message: e.problem(), help: Some(e.help()) }
+        Event::harness_problem(e.problem(), e.help())
     }
 
     /// A harness error met while `doing` something: `doing: problem`, and its help.
     pub fn harness_error_while(doing: &str, e: &HarnessError) -> Event {
-        Event::HarnessError { message: format!("{doing}: {}", e.problem()), help: Some(e.help()) }
+        Event::harness_problem(format!("{doing}: {}", e.problem()), e.help())
     }
 
     /// A harness problem found by the harness itself, with what to do about it.

@@ -29,7 +29,7 @@
 use crate::catalog::Catalog;
 use crate::error::{Doing, HarnessError, Result};
 use crate::fault::{Fault, FaultCtx, Heal};
-use crate::history::{Event, FaultRecord, History, ScenarioRecord, Step};
+use crate::history::{ErrorKind, Event, FaultRecord, History, ScenarioRecord, Step};
 use crate::kafka::Broker;
 use crate::observer::Observer;
 use crate::oracle::analyze;
@@ -715,23 +715,21 @@ impl Faults<'_> {
             history.record(Event::Phase { name: format!("inject {}", f.name()) });
             history.record(Event::FaultInjected { fault: f.name().into(), target: f.target() });
             let ctx = self.ctx(i);
-            let heal = match f.inject(&ctx).await {
-                Err(e) if matches!(e.cause(), HarnessError::Timeout { .. }) => match ctx.query() {
-                    // A fault that waits for its target to act (a write, a batch) finds nothing
-                    // to strike in a query an earlier fault stopped: no harness error, its
-                    // effect unseen, the run judged from what the world shows.
-                    Ok(query) if stopped.contains(&query) => {
-                        let what = format!(
-                            "{query} was stopped by an earlier fault: {} found nothing of it to strike ({})",
-                            f.name(),
-                            e.problem()
-                        );
-                        ctx.effect(ctx.injected_at(history.len()), &query, crate::error_kind::ErrorKind::Unseen, &what);
-                        Heal::nothing()
-                    }
-                    _ => return Err(e).doing(|| format!("injecting {}", f.name())),
-                },
-                other => other.doing(|| format!("injecting {}", f.name()))?,
+            // A fault that waits for its target to act (a write, a batch) finds nothing to
+            // strike in a query an earlier fault stopped: no harness error, its effect unseen,
+            // the run judged from what the world shows.
+            let stopped_target = ctx.query().ok().filter(|q| stopped.contains(q));
+            let heal = match (f.inject(&ctx).await, stopped_target) {
+                (Err(e), Some(query)) if matches!(e.cause(), HarnessError::Timeout { .. }) => {
+                    let what = format!(
+                        "{query} was stopped by an earlier fault: {} found nothing of it to strike ({})",
+                        f.name(),
+                        e.problem()
+                    );
+                    ctx.effect(ctx.injected_at(history.len()), &query, ErrorKind::Unseen, &what);
+                    Heal::nothing()
+                }
+                (outcome, _) => outcome.doing(|| format!("injecting {}", f.name()))?,
             };
             heals.push(heal);
             after_previous = history.len();
