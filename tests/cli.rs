@@ -11,17 +11,22 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// Bad input: exit 2, a message naming the problem and the fix, and no run directory created.
-fn rejects(args: &[&str], problem: &str, fix: &str) {
+/// Bad input: `loudfail ARGS --dir D` exits 2 with a message naming the problem and the fix,
+/// and creates no run directory. Returns what it said.
+fn refused(args: &[&str], problem: &str, fix: &str) -> String {
     let dir = scratch("bad");
-    let mut all: Vec<&str> = vec!["run", "--dir", dir.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let o = loudfail(&all);
+    let o = Command::new(bin()).args(args).args(["--dir", dir.to_str().unwrap()]).output().expect("loudfail runs");
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
     assert!(t.contains(problem), "{args:?} should name {problem:?}: {t}");
     assert!(t.contains(fix), "{args:?} should say {fix:?}: {t}");
     assert!(!dir.exists(), "{args:?} created {}", dir.display());
+    t
+}
+
+/// [`refused`], for `loudfail run ARGS`.
+fn rejects(args: &[&str], problem: &str, fix: &str) {
+    refused(&[&["run"][..], args].concat(), problem, fix);
 }
 
 #[test]
@@ -40,17 +45,12 @@ fn unknown_names_are_rejected_with_the_known_ones() {
 
 #[test]
 fn more_jobs_than_cores_and_a_bad_shard_are_refused_before_anything_runs() {
-    let dir = scratch("cli-jobs");
     for (args, problem, fix) in [
         (&["matrix", "--jobs", "64"][..], "--jobs 64 needs 64 cores and this machine has", "--shard K/N"),
         (&["explore", "--jobs", "64"][..], "--jobs 64 needs 64 cores and this machine has", "--shard K/N"),
         (&["matrix", "--shard", "3/2"][..], "is not K/N", "--shard like 2/4"),
     ] {
-        let o = Command::new(bin()).args(args).args(["--dir", dir.to_str().unwrap()]).output().unwrap();
-        let t = text(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
-        assert!(t.contains(problem) && t.contains(fix), "{args:?}: {t}");
-        assert!(!dir.exists(), "{args:?}: nothing is created");
+        refused(args, problem, fix);
     }
 }
 
@@ -94,16 +94,11 @@ fn a_foreign_directory_is_refused_and_left_untouched() {
 
 #[test]
 fn a_broker_that_does_not_answer_is_a_clear_error() {
-    let dir = scratch("nobroker");
     // Port 1 on loopback: nothing listens there.
-    let o = loudfail(&["run", "--broker", "127.0.0.1:1", "--dir", dir.to_str().unwrap()]);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(t.contains("the broker at 127.0.0.1:1 did not answer") && t.contains("Help:"), "{t}");
+    let t = refused(&["run", "--broker", "127.0.0.1:1"], "the broker at 127.0.0.1:1 did not answer", "drop --broker");
     // One Help, about the broker the user chose, none about the embedded one.
     assert_eq!(t.matches("Help:").count(), 1, "{t}");
-    assert!(t.contains("drop --broker") && !t.contains("mock cluster"), "{t}");
-    assert!(!dir.exists());
+    assert!(!t.contains("mock cluster"), "{t}");
 }
 
 #[test]
@@ -201,28 +196,17 @@ async fn ctrl_c_while_storage_is_read_only_puts_it_back() {
 
 #[test]
 fn a_memory_limit_too_small_for_a_cluster_is_refused() {
-    let dir = scratch("tiny-memory");
-    let o = loudfail(&["run", "--memory-limit", "8M", "--dir", dir.to_str().unwrap()]);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(t.contains("too small for a cluster to start") && t.contains("--memory-limit of at least"), "{t}");
-    assert!(!dir.exists());
-    let o = loudfail(&["run", "--memory-limit", "lots", "--dir", dir.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("is not a size"));
+    rejects(&["--memory-limit", "8M"], "too small for a cluster to start", "--memory-limit of at least");
+    rejects(&["--memory-limit", "lots"], "is not a size", "Help:");
 }
 
 #[test]
 fn an_unknown_matrix_cell_is_refused_with_the_cells() {
-    let dir = scratch("matrix-bad");
-    let o = loudfail(&["matrix", "--only", "meteor/everywhere", "--dir", dir.to_str().unwrap()]);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("no matrix cell matches \"meteor/everywhere\"") && t.contains("driver-oom/shared-cluster"),
-        "{t}"
+    refused(
+        &["matrix", "--only", "meteor/everywhere"],
+        "no matrix cell matches \"meteor/everywhere\"",
+        "driver-oom/shared-cluster",
     );
-    assert!(!dir.exists());
 }
 
 #[test]

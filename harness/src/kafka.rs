@@ -12,7 +12,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, FutureProducer, FutureRecord, Producer as _};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -96,7 +96,8 @@ impl Broker {
             .set("group.id", "loudfail-check")
             .create()
             .map_err(|e| HarnessError::broker(e.to_string()))?;
-        consumer.fetch_metadata(None, timeout).map_err(|e| HarnessError::broker(e.to_string()))?;
+        let consumer = Closing::new(consumer);
+        consumer.get().fetch_metadata(None, timeout).map_err(|e| HarnessError::broker(e.to_string()))?;
         Ok(())
     }
 
@@ -264,7 +265,9 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
             }
             Request::Available { up, reply } => {
                 // The mock cluster's brokers are numbered from 1; it has one.
-                let r = if up { mock.broker_up(1) } else { mock.broker_down(1) };
+                // Down closes the listener and binds its port again at once: never while a
+                // child being started holds a copy of it.
+                let r = if up { mock.broker_up(1) } else { crate::process::closing_sockets(|| mock.broker_down(1)) };
                 let _ = reply.send(r.map_err(|e| HarnessError::broker(format!("cannot set the broker up={up}: {e}"))));
             }
             Request::RefuseOffsetCommits { refuse, reply } => {
@@ -321,9 +324,66 @@ fn remove_initial_rebalance_delay<C: rdkafka::ClientContext>(client: &rdkafka::c
     }
 }
 
+/// A Kafka consumer closed off the caller's thread. Closing a librdkafka consumer blocks (about
+/// 100 ms here): done in line it would hold a runtime worker, delay the report of a failed
+/// query's end well past its cause, and add its wait to every run's start and end. The last
+/// reference goes to a thread of its own.
+pub(crate) struct Closing(Option<Arc<BaseConsumer>>);
+
+impl Closing {
+    pub(crate) fn new(consumer: BaseConsumer) -> Closing {
+        Closing(Some(Arc::new(consumer)))
+    }
+
+    pub(crate) fn get(&self) -> Arc<BaseConsumer> {
+        self.0.clone().expect("present until dropped")
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(c));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[allow(unsafe_code)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broker_taken_down_while_a_child_is_being_started_waits_for_its_exec() {
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        use std::os::unix::process::CommandExt;
+        let broker = Broker::embedded().unwrap();
+        let (started, starting) = nix::unistd::pipe().unwrap();
+        let say = starting.as_raw_fd();
+        let child = std::thread::spawn(move || {
+            let mut cmd = std::process::Command::new("true");
+            // SAFETY: write and nanosleep are async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    // Between fork and exec, holding a copy of the broker's listener: say so,
+                    // and stay there a while.
+                    let _ = nix::unistd::write(BorrowedFd::borrow_raw(say), b"x");
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                });
+            }
+            let status = crate::process::spawning(|| cmd.spawn()).unwrap().wait().unwrap();
+            drop(starting);
+            status
+        });
+        let mut byte = [0u8; 1];
+        nix::unistd::read(&started, &mut byte).unwrap();
+        // Without the guard, librdkafka's mock fails to bind its port again and aborts here.
+        broker.set_available(false).await.expect("taken down once the child has exec'd");
+        broker.set_available(true).await.unwrap();
+        broker.check(Duration::from_secs(5)).expect("the broker answers again, on its port");
+        assert!(child.join().unwrap().success());
+    }
 
     #[tokio::test]
     async fn the_embedded_broker_goes_down_and_comes_back() {

@@ -7,13 +7,13 @@
 //! the data files that commits since the last look added, and forgets the ids of files they
 //! removed (a compaction rewrites rows without landing anything new).
 
+use crate::delta_log::TableLog;
 use crate::error::{HarnessError, Result};
-use deltalake::DeltaTable;
-use deltalake::arrow::array::{Array, AsArray};
+use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::datatypes::{DataType, Int64Type};
 use deltalake::parquet::arrow::ProjectionMask;
 use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The ids a table holds, kept up to date one look at a time.
@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 pub struct LandedIds {
     location: PathBuf,
     id_column: String,
-    table: Option<DeltaTable>,
+    log: Option<TableLog>,
     /// Live data file → the ids its rows carry.
-    files: BTreeMap<String, Vec<i64>>,
+    files: BTreeMap<PathBuf, Vec<i64>>,
     /// Id → how many live rows carry it.
     counts: HashMap<i64, u64>,
     /// Rows whose id column is null or not a number.
@@ -55,7 +55,7 @@ impl LandedIds {
         LandedIds {
             location: location.into(),
             id_column: id_column.into(),
-            table: None,
+            log: None,
             files: BTreeMap::new(),
             counts: HashMap::new(),
             rows_without_id: 0,
@@ -76,33 +76,25 @@ impl LandedIds {
     /// (yet) holds nothing; a file that cannot be read is an error (the table is damaged, or
     /// the id column is missing: the spec names the wrong column).
     pub async fn look(&mut self) -> Result<Look> {
-        if self.table.is_none() {
-            if !self.location.join("_delta_log").is_dir() {
-                return Ok(Look::unchanged(-1));
-            }
-            let url = url::Url::from_directory_path(&self.location).map_err(|()| {
-                HarnessError::bad_input(
-                    format!("table location {} is not an absolute path", self.location.display()),
-                    "give every table an absolute location",
-                )
-            })?;
-            match deltalake::open_table(url).await {
-                Ok(t) => self.table = Some(t),
-                // Not committed yet (a log directory without a first commit).
-                Err(_) => return Ok(Look::unchanged(-1)),
-            }
-        } else if let Some(t) = self.table.as_mut() {
-            let before = t.version();
-            t.update_incremental(None).await?;
-            if t.version() == before {
-                return Ok(Look::unchanged(before.map(|v| v as i64).unwrap_or(-1)));
+        match self.log.as_mut() {
+            None => match TableLog::open(&self.location).await? {
+                Some(log) => self.log = Some(log),
+                // Not committed yet.
+                None => return Ok(Look::unchanged(-1)),
+            },
+            Some(log) => {
+                let before = log.version();
+                log.update().await?;
+                if log.version() == before {
+                    return Ok(Look::unchanged(before));
+                }
             }
         }
-        let table = self.table.as_ref().expect("opened above");
-        let version = table.version().map(|v| v as i64).unwrap_or(-1);
-        let live: BTreeSet<String> = table.get_file_uris()?.collect();
+        let log = self.log.as_ref().expect("opened above");
+        let version = log.version();
+        let live = log.files()?;
         let mut look = Look::unchanged(version);
-        let gone: Vec<String> = self.files.keys().filter(|f| !live.contains(*f)).cloned().collect();
+        let gone: Vec<PathBuf> = self.files.keys().filter(|f| !live.contains(*f)).cloned().collect();
         for f in gone {
             look.changed = true;
             look.removed = true;
@@ -120,8 +112,7 @@ impl LandedIds {
                 continue;
             }
             look.changed = true;
-            let path = file_path(&f)?;
-            let (ids, without) = read_ids(&path, &self.id_column)?;
+            let (ids, without) = read_ids(&f, &self.id_column)?;
             self.rows_without_id += without;
             for id in &ids {
                 *self.counts.entry(*id).or_default() += 1;
@@ -133,41 +124,24 @@ impl LandedIds {
     }
 }
 
-fn file_path(uri: &str) -> Result<PathBuf> {
-    if let Ok(url) = url::Url::parse(uri)
-        && let Ok(p) = url.to_file_path()
-    {
-        return Ok(p);
+/// The id in `column` of every live row of the table at `location`, once per row (rows whose
+/// id is null are left out), read from its data files, that column alone: what a sink holds,
+/// whoever wrote it — an audit's truth, without a query engine. An error where no table is
+/// there, or where a data file cannot be read.
+pub async fn landed_ids(location: &Path, column: &str) -> Result<Vec<i64>> {
+    let mut ids = LandedIds::new(location, column);
+    let look = ids.look().await?;
+    if look.version < 0 {
+        return Err(no_table(location));
     }
-    Ok(PathBuf::from(uri))
+    Ok(ids.files.into_values().flatten().collect())
 }
 
 /// The ids of every row of one Parquet data file, and how many rows had none.
 fn read_ids(path: &Path, column: &str) -> Result<(Vec<i64>, u64)> {
-    let file = std::fs::File::open(path).map_err(|e| HarnessError::io(path, e))?;
-    let damaged = |e: &dyn std::fmt::Display| HarnessError::Check {
-        what: format!("reading ids from {}", path.display()),
-        problem: e.to_string(),
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| damaged(&e))?;
-    let schema = builder.parquet_schema();
-    let Some(index) = schema.columns().iter().position(|c| c.path().parts() == [column.to_string()]) else {
-        let names: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
-        return Err(HarnessError::bad_input(
-            format!(
-                "data file {} of a sink has no id column {column:?} (it has: {})",
-                path.display(),
-                names.join(", ")
-            ),
-            "name the column that carries the record's id in the spec's id_column",
-        ));
-    };
-    let mask = ProjectionMask::leaves(schema, [index]);
-    let reader = builder.with_projection(mask).build().map_err(|e| damaged(&e))?;
     let (mut ids, mut without) = (Vec::new(), 0u64);
-    for batch in reader {
-        let batch = batch.map_err(|e| damaged(&e))?;
-        let col = deltalake::arrow::compute::cast(batch.column(0), &DataType::Int64).map_err(|e| damaged(&e))?;
+    for batch in read_columns(path, &[column], "id column")? {
+        let col = deltalake::arrow::compute::cast(batch.column(0), &DataType::Int64).map_err(|e| damaged(path, &e))?;
         let a = col.as_primitive::<Int64Type>();
         for i in 0..a.len() {
             if a.is_null(i) {
@@ -178,6 +152,67 @@ fn read_ids(path: &Path, column: &str) -> Result<(Vec<i64>, u64)> {
         }
     }
     Ok((ids, without))
+}
+
+/// The rows of one Parquet data file, `columns` alone, in that order (each a `what`, for the
+/// error that names one missing).
+fn read_columns(path: &Path, columns: &[&str], what: &str) -> Result<Vec<RecordBatch>> {
+    let file = std::fs::File::open(path).map_err(|e| HarnessError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| damaged(path, &e))?;
+    let schema = builder.parquet_schema();
+    let mut indices = Vec::new();
+    for column in columns {
+        let Some(index) = schema.columns().iter().position(|c| c.path().parts() == [column.to_string()]) else {
+            let names: Vec<String> = schema.columns().iter().map(|c| c.path().string()).collect();
+            return Err(HarnessError::bad_input(
+                format!(
+                    "data file {} of a sink has no {what} {column:?} (it has: {})",
+                    path.display(),
+                    names.join(", ")
+                ),
+                if what == "id column" {
+                    "name the column that carries the record's id in the spec's id_column"
+                } else {
+                    "read the columns the table's writer writes"
+                },
+            ));
+        };
+        indices.push(index);
+    }
+    let mask = ProjectionMask::leaves(schema, indices.iter().copied());
+    let reader = builder.with_projection(mask).build().map_err(|e| damaged(path, &e))?;
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| damaged(path, &e))?;
+    // A projection keeps the file's column order: put them in the order asked for.
+    let mut order: Vec<usize> = (0..indices.len()).collect();
+    order.sort_by_key(|i| indices[*i]);
+    let wanted: Vec<usize> =
+        (0..indices.len()).map(|i| order.iter().position(|o| *o == i).expect("a permutation")).collect();
+    batches.into_iter().map(|b| b.project(&wanted).map_err(|e| damaged(path, &e))).collect()
+}
+
+/// The rows of every live data file of the table at `location`, `columns` alone: what a sink
+/// holds, whoever wrote it, read without a query engine. An error where no table is there, or
+/// where a data file cannot be read.
+pub async fn landed_rows(location: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
+    let Some(log) = TableLog::open(location).await? else {
+        return Err(no_table(location));
+    };
+    let mut rows = Vec::new();
+    for f in log.files()? {
+        rows.extend(read_columns(&f, columns, "column")?);
+    }
+    Ok(rows)
+}
+
+fn no_table(location: &Path) -> HarnessError {
+    HarnessError::Check {
+        what: format!("the table at {}", location.display()),
+        problem: "there is no Delta table there".into(),
+    }
+}
+
+fn damaged(path: &Path, e: &dyn std::fmt::Display) -> HarnessError {
+    HarnessError::Check { what: format!("reading {}", path.display()), problem: e.to_string() }
 }
 
 #[cfg(test)]

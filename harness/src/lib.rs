@@ -32,6 +32,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | `delta_log` | a table's log read the cheap way: each commit file once, else delta-rs |
 //! | `landed` | the ids a sink table holds, read incrementally from its data files |
 //! | `audit` | ids missing, duplicated and unexpected |
 //! | `supervisor` | the jobs service: runs, tasks, retries, backoff, and the states a UI shows |
@@ -55,6 +56,7 @@
 mod audit;
 pub mod catalog;
 mod checkpoint;
+mod delta_log;
 mod diagnostics;
 pub mod entry;
 pub mod error;

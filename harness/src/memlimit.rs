@@ -494,17 +494,16 @@ impl Balloon {
     /// memory is being touched, or the kernel is already killing for it).
     pub fn inflate(bin: &Path, cgroup: &Path, bytes: u64, run_dir: &Path) -> Result<Balloon> {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(bin)
-            .arg(BALLOON_ARG)
+        let mut cmd = std::process::Command::new(bin);
+        cmd.arg(BALLOON_ARG)
             .arg(cgroup)
             .arg(bytes.to_string())
             .arg("--run-dir")
             .arg(run_dir)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .map_err(|e| HarnessError::io(bin, e))?;
+            .stderr(std::process::Stdio::inherit());
+        let mut child = crate::process::spawning(|| cmd.spawn()).map_err(|e| HarnessError::io(bin, e))?;
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
         let _ = std::io::BufReader::new(stdout).read_line(&mut line);

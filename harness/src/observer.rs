@@ -3,11 +3,12 @@
 //! `txn`, each source's end positions, and each checkpoint's last commit.
 
 use crate::checkpoint::Checkpoint;
+use crate::delta_log::TableLog;
 use crate::history::{Event, History, Positions, lagging};
+use crate::kafka::Closing;
 use crate::kafka::client_config;
 use crate::pipeline::{PipelineEnv, PipelinePlan, QuerySpec, SourceSpec};
-use crate::stream::{LogTail, open_table, partition_key, txn_version};
-use deltalake::DeltaTable;
+use crate::stream::partition_key;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -106,17 +107,9 @@ struct Sampler {
     env: PipelineEnv,
     queries: Vec<QuerySpec>,
     history: History,
-    consumer: Option<Arc<BaseConsumer>>,
-    tables: BTreeMap<String, Sink>,
+    consumer: Option<Closing>,
+    tables: BTreeMap<String, TableLog>,
     world: World,
-}
-
-/// A sink table as the observer reads it: its log, each commit file once (its version, and the
-/// `txn` of every writer), where every commit since version 0 is there to read; else through
-/// delta-rs (a table whose early commits were cleaned up behind a checkpoint).
-enum Sink {
-    Tail(LogTail),
-    Table(Box<DeltaTable>),
 }
 
 async fn observe(
@@ -131,7 +124,7 @@ async fn observe(
         .set("group.id", "loudfail-observer")
         .create::<BaseConsumer>()
         .ok()
-        .map(Arc::new);
+        .map(Closing::new);
     let mut s = Sampler { env, queries, history, consumer, tables: BTreeMap::new(), world: World::default() };
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,30 +147,17 @@ impl Sampler {
     async fn sink(&mut self, name: &str, app_id: &str) -> Option<(i64, Option<i64>)> {
         if !self.tables.contains_key(name) {
             let location = self.env.catalog.location(name).ok()?;
-            let mut tail = LogTail::new(&location);
-            let sink = match tail.advance() {
-                Ok(()) if tail.version() >= 0 => Sink::Tail(tail),
-                // Not created yet: observed once it is.
-                Ok(()) => return None,
-                Err(_) => Sink::Table(Box::new(open_table(&self.env.catalog, name).await.ok()?)),
-            };
-            self.tables.insert(name.to_string(), sink);
+            // Not created yet: observed once it is.
+            let log = TableLog::open(&location).await.ok()??;
+            self.tables.insert(name.to_string(), log);
         }
-        match self.tables.get_mut(name)? {
-            Sink::Tail(tail) => {
-                tail.advance().ok()?;
-                Some((tail.version(), tail.txn(app_id)))
-            }
-            Sink::Table(t) => {
-                t.update_incremental(None).await.ok()?;
-                let version = t.version().map(|v| v as i64).unwrap_or(-1);
-                Some((version, txn_version(t, app_id).await.ok().flatten()))
-            }
-        }
+        let log = self.tables.get_mut(name)?;
+        log.update().await.ok()?;
+        Some((log.version(), log.txn(app_id).await.ok().flatten()))
     }
 
     async fn kafka_end(&self, topic: &str) -> Option<Positions> {
-        let c = self.consumer.clone()?;
+        let c = self.consumer.as_ref()?.get();
         let t = topic.to_string();
         tokio::task::spawn_blocking(move || {
             let md = c.fetch_metadata(Some(&t), BROKER_WAIT).ok()?;
@@ -396,10 +376,10 @@ async fn watch_group(
             return;
         }
     };
-    let consumer = Arc::new(consumer);
+    let consumer = Closing::new(consumer);
     let mut last = Positions::new();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        let (c, t) = (consumer.clone(), topic.clone());
+        let (c, t) = (consumer.get(), topic.clone());
         let asked = tokio::task::spawn_blocking(move || {
             let mut tpl = rdkafka::TopicPartitionList::new();
             for p in 0..partitions {

@@ -30,6 +30,7 @@ pub use crate::proto::PipelineOptions;
 // runs, its tables, its audit.
 pub use crate::audit::compare;
 pub use crate::kafka::Producer;
+pub use crate::landed::{landed_ids, landed_rows};
 pub use crate::stream::open_table;
 pub use crate::workload::{FieldType, Loops, TICK, Tick, per_tick, spawn_loop};
 

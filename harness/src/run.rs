@@ -100,7 +100,8 @@ fn free_port() -> Result<u16> {
     let start = ((std::process::id() as u16).wrapping_mul(7919) % span + calls.wrapping_mul(17)) % span;
     for i in 0..span {
         let port = from + (start + i) % span;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        // Probed with no child being started: one would keep the probe's port bound.
+        if crate::process::closing_sockets(|| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()) {
             return Ok(port);
         }
     }
@@ -381,6 +382,7 @@ impl Scenario {
         if let Err(e) = outcome {
             history.record(Event::harness_error(&e));
         }
+        tracing::debug!("run ending");
         history.record(Event::RunEnded);
         drop(broker);
         let records = history.snapshot();
@@ -814,6 +816,7 @@ struct Live {
 
 impl Live {
     async fn shutdown(&mut self, history: &History) {
+        let t = Instant::now();
         if let Some(w) = &self.workload
             && let Err(e) = w.stop().await
         {
@@ -822,19 +825,30 @@ impl Live {
         if let Some(s) = self.supervisor.take() {
             s.stop().await;
         }
-        if let Some(o) = self.observer.take() {
-            o.stop().await;
-        }
-        if let Some(w) = self.workload.take() {
-            match w.audit().await {
-                Ok(audits) => {
-                    for a in audits {
-                        history.record(Event::TableAudit(a));
-                    }
-                }
-                Err(e) => history.record(Event::harness_error_while("auditing the tables", &e)),
+        tracing::debug!(took = ?t.elapsed(), "workload and job stopped");
+        // Nothing writes any more: the observer's last sample and the audit read the same
+        // still world, at once.
+        let observed = async {
+            if let Some(o) = self.observer.take() {
+                o.stop().await;
             }
-        }
+            tracing::debug!(took = ?t.elapsed(), "last sample taken");
+        };
+        let audited = async {
+            if let Some(w) = self.workload.take() {
+                match w.audit().await {
+                    Ok(audits) => {
+                        for a in audits {
+                            history.record(Event::TableAudit(a));
+                        }
+                    }
+                    Err(e) => history.record(Event::harness_error_while("auditing the tables", &e)),
+                }
+            }
+            tracing::debug!(took = ?t.elapsed(), "tables audited");
+        };
+        tokio::join!(observed, audited);
+        tracing::debug!(took = ?t.elapsed(), "last sample taken and tables audited");
     }
 }
 

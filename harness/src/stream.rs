@@ -16,10 +16,11 @@
 
 use crate::catalog::Catalog;
 use crate::checkpoint::{Checkpoint, OffsetsEntry, Resume};
+use crate::delta_log::LogTail;
 use crate::error::HarnessError;
 use crate::failpoint::Failpoints;
 use crate::history::{ErrorKind, Event, Positions};
-use crate::kafka::client_config;
+use crate::kafka::{Closing, client_config};
 use crate::pipeline::{
     Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec, TableSpec,
 };
@@ -27,8 +28,6 @@ use crate::proto::report;
 use deltalake::DeltaTable;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Opens a table through the catalog; a location without a table is an error.
@@ -53,57 +52,6 @@ pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>
     table.snapshot()?.transaction_version(table.log_store().as_ref(), app_id).await
 }
 
-/// A Delta log read incrementally: the commits written since the last read, and no other.
-#[derive(Debug)]
-pub struct LogTail {
-    log: std::path::PathBuf,
-    version: i64,
-    txns: BTreeMap<String, i64>,
-}
-
-impl LogTail {
-    /// The log of the table at `location`, nothing read yet.
-    pub fn new(location: &std::path::Path) -> LogTail {
-        LogTail { log: location.join("_delta_log"), version: -1, txns: BTreeMap::new() }
-    }
-
-    /// Reads the commits written since the last read (a commit file appears whole: Delta
-    /// commits by an atomic create). An error when the log cannot be read this way.
-    pub fn advance(&mut self) -> std::io::Result<()> {
-        loop {
-            let next = self.log.join(format!("{:020}.json", self.version + 1));
-            let text = match std::fs::read_to_string(&next) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if self.version < 0 && self.log.join("_last_checkpoint").exists() {
-                        return Err(std::io::Error::other("its first commits were cleaned up behind a checkpoint"));
-                    }
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            for line in text.lines() {
-                let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-                let Some(txn) = action.get("txn") else { continue };
-                if let (Some(app), Some(v)) = (txn.get("appId").and_then(|a| a.as_str()), txn.get("version")) {
-                    self.txns.insert(app.to_string(), v.as_i64().unwrap_or(-1));
-                }
-            }
-            self.version += 1;
-        }
-    }
-
-    /// The newest version read (-1: no commit yet).
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// The newest `txn` version of `app_id` read.
-    pub fn txn(&self, app_id: &str) -> Option<i64> {
-        self.txns.get(app_id).copied()
-    }
-}
-
 /// Where a Kafka partition's position is kept.
 pub fn partition_key(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
@@ -125,25 +73,6 @@ enum Source {
     },
 }
 
-/// A Kafka consumer closed off the runtime. Closing a librdkafka consumer blocks (about 100 ms
-/// here): done in line it would hold a runtime worker, and delay the report of a failed query's
-/// end well past its cause. The last reference goes to a thread of its own.
-struct Closing(Option<Arc<BaseConsumer>>);
-
-impl Closing {
-    fn get(&self) -> Arc<BaseConsumer> {
-        self.0.clone().expect("present until dropped")
-    }
-}
-
-impl Drop for Closing {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            let _ = std::thread::Builder::new().name("kafka-close".into()).spawn(move || drop(c));
-        }
-    }
-}
-
 impl Source {
     async fn open(spec: &SourceSpec, env: &PipelineEnv, query: &str) -> Result<Source, QueryError> {
         Ok(match spec {
@@ -158,7 +87,7 @@ impl Source {
                     .set("fetch.wait.max.ms", "10")
                     .create()
                     .map_err(|e| QueryError::new(ErrorKind::Kafka, e.to_string()))?;
-                let consumer = Closing(Some(Arc::new(consumer)));
+                let consumer = Closing::new(consumer);
                 let (c, t) = (consumer.get(), topic.clone());
                 let timeout = env.config.timings.source_timeout(env.config.scale);
                 let partitions = blocking(move || {

@@ -10,12 +10,12 @@
 //! at every batch and creates a table where it finds none — which is how a catalog entry that
 //! points at the wrong location loses data without a sound.
 
-use crate::audit::{compare, int64s, query};
+use crate::audit::compare;
 use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::history::{Event, History, TableAudit};
-use harness::pipeline::open_table;
+use harness::pipeline::landed_ids;
 use harness::pipeline::{
     ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
     QueryLogic, QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Upstream, Workload,
@@ -295,10 +295,7 @@ impl Workload for SensorWorkload {
         let mut out = Vec::new();
         for (table, q) in [(FEATURES, FEATURES), (PREDICTIONS, INFERENCE)] {
             // The table the catalog names is the one users read: that is what is audited.
-            let t = open_table(cat, table)
-                .await
-                .map_err(|e| HarnessError::Check { what: table.into(), problem: e.message })?;
-            let ids = int64s(&query(t, "SELECT id FROM t").await?, 0);
+            let ids = landed_ids(&cat.location(table)?, "id").await?;
             out.push(compare(table, q, 0..produced, ids));
         }
         Ok(out)

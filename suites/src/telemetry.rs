@@ -11,18 +11,18 @@
 //! Ids: telemetry record `i` belongs to domain `i % domains`; ML alerts are `A{n:010}-00`; a
 //! RESOLVE is produced only after its alert's CREATE committed, so every resolved alert exists.
 
-use crate::audit::{compare, int64s, query, strings};
+use crate::audit::{compare, strings};
 use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
 use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
 use harness::deltalake::kernel::transaction::CommitProperties;
 use harness::history::{Event, History, TableAudit};
-use harness::pipeline::open_table;
 use harness::pipeline::{
     ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
     QueryLogic, QuerySpec, SourceSpec, TableSpec, TaskPlan, TopicSpec, Upstream, Workload,
 };
+use harness::pipeline::{landed_ids, landed_rows, open_table};
 use harness::{HarnessError, Result, async_trait};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -539,22 +539,16 @@ impl Workload for TelemetryWorkload {
             (l.next_reading, l.next_alert, l.fault_alerts.clone(), l.resolved.clone())
         };
         let cat = &me.env.catalog;
-        let open = |t: &'static str| async move {
-            open_table(cat, t).await.map_err(|e| HarnessError::Check { what: t.into(), problem: e.message })
-        };
         let mut out = Vec::new();
-        let bronze = int64s(&query(open("bronze").await?, "SELECT id FROM t").await?, 0);
+        let bronze = landed_ids(&cat.location("bronze")?, "id").await?;
         out.push(compare("bronze", "bronze", 0..produced, bronze));
         let domains = me.env.config.options.domains as i64;
         for (i, d) in DOMAINS[..domains as usize].iter().enumerate() {
             let name = domain_query(d);
-            let t = open_table(cat, &name)
-                .await
-                .map_err(|e| HarnessError::Check { what: name.clone(), problem: e.message })?;
-            let ids = int64s(&query(t, "SELECT id FROM t").await?, 0);
+            let ids = landed_ids(&cat.location(&name)?, "id").await?;
             out.push(compare(&name, &name, (0..produced).filter(|id| id % domains == i as i64), ids));
         }
-        let rows = query(open(ALERTS).await?, "SELECT alert_id, status, resolved_by FROM t").await?;
+        let rows = landed_rows(&cat.location(ALERTS)?, &["alert_id", "status"]).await?;
         let ids: Vec<String> = strings(&rows, 0).into_iter().flatten().collect();
         let expected = (0..alerts).map(alert_id).chain(fault_alerts);
         let mut audit = compare(ALERTS, RESOLVER, expected, ids);
