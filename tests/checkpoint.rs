@@ -3,7 +3,7 @@
 
 use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History};
-use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Topology, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_offsets_entry_is_silent_behind_await_each_and_loud_with_a_cluster_per_task() {
@@ -23,7 +23,7 @@ async fn a_torn_offsets_entry_is_silent_behind_await_each_and_loud_with_a_cluste
     let report = run_scenario(
         "features-inference",
         "checkpoint-corruption",
-        Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any),
+        Topology::cluster_per_task(AwaitPolicy::Any),
         41,
         "torn-cpt",
     )

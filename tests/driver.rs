@@ -3,7 +3,7 @@
 
 use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History};
-use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Report, Topology, Verdict};
 
 async fn run(fault: &str, topology: Topology, name: &str) -> Report {
     run_scenario("features-inference", fault, topology, 21, name).await
@@ -19,7 +19,7 @@ async fn a_crashed_driver_is_loud_and_restarts_in_one_process_and_alone_with_a_c
     assert_eq!(a.faults[0].affected, vec!["features", "inference"], "both queries ran on the dead driver");
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
 
-    let report = run("driver-crash", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "crash-cpt").await;
+    let report = run("driver-crash", Topology::cluster_per_task(AwaitPolicy::Any), "crash-cpt").await;
     let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].blast_radius, vec!["inference"], "{}", report.render());
     assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
@@ -57,13 +57,13 @@ async fn a_hung_driver_is_silent_even_when_every_query_is_monitored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_driver_with_a_cluster_per_task_is_silent_in_its_task_only() {
-    silent_hang(Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "hang-cpt", &["inference"]).await;
+    silent_hang(Topology::cluster_per_task(AwaitPolicy::Any), "hang-cpt", &["inference"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_shared_driver_stops_every_task_on_it_without_a_sound() {
     // No query ends, yet both tasks' queries stopped: the blast radius counts what stopped
     // progressing, not only what failed.
-    let topology = Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any);
+    let topology = Topology::shared_cluster(AwaitPolicy::Any);
     silent_hang(topology, "hang-shared", &["features", "inference"]).await;
 }

@@ -3,7 +3,7 @@
 //! task; quiet, it loses records without a sound.
 
 use crate::support::{assert_loud_restarted, assert_silent_in, run_scenario};
-use harness::{AwaitPolicy, Report, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Report, Topology, Verdict};
 
 async fn run(fault: &str, topology: Topology, name: &str) -> Report {
     run_scenario("features-inference", fault, topology, 5, name).await
@@ -18,9 +18,7 @@ async fn a_failing_write_awaited_in_order_is_silent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_write_on_a_shared_cluster_retries_while_running_then_spreads() {
-    let report =
-        run("external-location-mismatch", Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any), "elm-shared")
-            .await;
+    let report = run("external-location-mismatch", Topology::shared_cluster(AwaitPolicy::Any), "elm-shared").await;
     let a = &report.analysis;
     assert_eq!(*report.verdict(), Verdict::Collateral(vec!["features".into()]), "{}", report.render());
     assert_eq!(report.as_expected(), Some(true));
@@ -32,9 +30,7 @@ async fn a_failing_write_on_a_shared_cluster_retries_while_running_then_spreads(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_write_with_a_cluster_per_task_stays_in_its_task() {
-    let report =
-        run("external-location-mismatch", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any), "elm-cpt")
-            .await;
+    let report = run("external-location-mismatch", Topology::cluster_per_task(AwaitPolicy::Any), "elm-cpt").await;
     let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].blast_radius, vec!["inference"]);
     assert_eq!(a.runs, 1, "the run never failed: {}", report.render());
@@ -52,12 +48,8 @@ async fn a_failing_write_with_a_cluster_per_task_stays_in_its_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_creates_a_table_elsewhere_is_loss_never_success() {
-    let report = run(
-        "external-location-mismatch-quiet",
-        Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any),
-        "elm-quiet",
-    )
-    .await;
+    let report =
+        run("external-location-mismatch-quiet", Topology::cluster_per_task(AwaitPolicy::Any), "elm-quiet").await;
     let a = &report.analysis;
     let Verdict::Loss(n) = report.verdict() else { panic!("{}", report.render()) };
     assert!(*n > 0);

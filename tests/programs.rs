@@ -48,6 +48,12 @@ fn audit(report: &harness::Report) -> &harness::history::TableAudit {
     &report.analysis.audits[0]
 }
 
+/// Every record the flow was fed landed, once: nothing missing, nothing twice.
+fn landed_once(report: &harness::Report, why: &str) {
+    let a = audit(report);
+    assert_eq!((a.missing, a.duplicated), (0, 0), "{why}\n{}", report.render());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_pipeline_killed_is_loud_restarted_and_exactly_once() {
     let report = run("loudfail.toml", &["driver-crash"], multi(), 1).await;
@@ -87,22 +93,16 @@ async fn the_python_pipeline_squeezed_out_of_memory_is_killed_by_the_kernel_loud
         "{}",
         report.render()
     );
-    let a = audit(&report);
-    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+    landed_once(&report, "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_storage_is_loud_for_the_healthy_pipeline_and_exactly_once_after_the_heal() {
-    let report = run(
-        "loudfail.toml",
-        &["storage-read-only"],
-        harness::Topology::new(harness::TopologyKind::ClusterPerTask, harness::AwaitPolicy::Any),
-        1,
-    )
-    .await;
+    let report =
+        run("loudfail.toml", &["storage-read-only"], harness::Topology::cluster_per_task(harness::AwaitPolicy::Any), 1)
+            .await;
     assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
-    let a = audit(&report);
-    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+    landed_once(&report, "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +110,7 @@ async fn a_pipeline_that_swallows_its_write_errors_loses_records() {
     // A healthy pipeline fails on the refused commit and replays it.
     let healthy = run("loudfail.toml", &["concurrent-metadata-change"], multi(), 1).await;
     assert_eq!(healthy.verdict(), &Verdict::LoudRestarted, "{}", healthy.render());
-    assert_eq!((audit(&healthy).missing, audit(&healthy).duplicated), (0, 0));
+    landed_once(&healthy, "");
     let report = run("defects/swallow-write-errors.toml", &["concurrent-metadata-change"], multi(), 1).await;
     assert!(matches!(report.verdict(), Verdict::Loss(n) if *n > 0), "{}", report.render());
     assert!(audit(&report).missing > 0);
@@ -122,8 +122,7 @@ async fn a_pipeline_that_retries_in_place_forever_is_silent() {
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
     assert!(report.silent_window() >= report.horizon, "{}", report.render());
     // It recovered once the storage was back: nothing lost, nothing twice.
-    let a = audit(&report);
-    assert_eq!((a.missing, a.duplicated), (0, 0), "{}", report.render());
+    landed_once(&report, "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,15 +139,14 @@ async fn a_pipeline_that_exits_0_on_a_failed_write_succeeds_into_silence() {
         .count();
     assert!(succeeded >= 1 && report.analysis.runs >= 2, "{}", report.render());
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
-    let a = audit(&report);
-    assert_eq!((a.missing, a.duplicated), (0, 0), "it catches up after the heal\n{}", report.render());
+    landed_once(&report, "it catches up after the heal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_schema_drift_is_ridden_out_by_schema_evolution_and_loses_records_without_it() {
     let healthy = run("loudfail.toml", &["schema-drift"], multi(), 1).await;
     assert_eq!(healthy.verdict(), &Verdict::Clean, "{}", healthy.render());
-    assert_eq!((audit(&healthy).missing, audit(&healthy).duplicated), (0, 0), "{}", healthy.render());
+    landed_once(&healthy, "");
     let strict = run("defects/strict-schema.toml", &["schema-drift"], multi(), 1).await;
     // Loud — it fails at every start — but nothing produced since the drift ever lands.
     assert!(matches!(strict.verdict(), Verdict::Loss(n) if *n > 0), "{}", strict.render());
@@ -159,7 +157,7 @@ async fn upstream_schema_drift_is_ridden_out_by_schema_evolution_and_loses_recor
 async fn a_record_that_is_not_json_is_dead_lettered_or_blocks_everything_behind_it() {
     let healthy = run("loudfail.toml", &["bad-record"], multi(), 1).await;
     assert_eq!(healthy.verdict(), &Verdict::Clean, "{}", healthy.render());
-    assert_eq!((audit(&healthy).missing, audit(&healthy).duplicated), (0, 0), "{}", healthy.render());
+    landed_once(&healthy, "");
     let logs: Vec<_> = std::fs::read_dir(healthy.dir.join("logs")).unwrap().flatten().collect();
     assert!(
         logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("dead letter")),
@@ -207,8 +205,7 @@ async fn the_python_pipeline_rides_out_a_slow_broker_and_retriable_errors() {
         // Nothing failed, nothing stalled for long, nothing lost: absorbed, as it should be.
         assert_eq!(report.verdict(), &Verdict::Clean, "{fault}\n{}", report.render());
         assert_eq!(report.as_expected(), Some(true), "{fault}\n{}", report.render());
-        let a = audit(&report);
-        assert_eq!((a.missing, a.duplicated), (0, 0), "{fault}\n{}", report.render());
+        landed_once(&report, fault);
     }
 }
 
@@ -230,8 +227,7 @@ async fn a_broker_outage_goes_unnoticed_by_a_program_that_waits_for_it() {
     let report = run("loudfail.toml", &["broker-outage"], multi(), 1).await;
     // librdkafka retries forever: no process fails, the job says RUNNING while nothing lands.
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
-    let a = audit(&report);
-    assert_eq!((a.missing, a.duplicated), (0, 0), "it catches up once the broker is back\n{}", report.render());
+    landed_once(&report, "it catches up once the broker is back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! for what it did itself.
 
 use crate::support::{SERIAL, assert_loud_restarted, assert_nothing_left, bin, scratch};
-use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Topology, Verdict};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -11,7 +11,7 @@ async fn a_crash_while_a_poison_record_is_still_unfixed_is_judged_on_its_own_tas
     let dir = scratch("schedule");
     let faults = suites::faults();
     let scenario = harness::Scenario::new(suites::registry().get("features-inference").unwrap())
-        .topology(Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any))
+        .topology(Topology::cluster_per_task(AwaitPolicy::Any))
         .fault(faults.get("poison-record").unwrap())
         .fault_after(Duration::from_secs(120), faults.get("driver-crash").unwrap())
         .seed(71)

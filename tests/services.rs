@@ -2,7 +2,7 @@
 
 use crate::support::{assert_loud_restarted, run_scenario};
 use harness::history::{Event, History};
-use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Topology, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_back() {
@@ -25,7 +25,7 @@ async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_ba
     let report = run_scenario(
         "features-inference",
         "catalog-blip",
-        Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any),
+        Topology::shared_cluster(AwaitPolicy::Any),
         31,
         "blip-shared",
     )
@@ -40,14 +40,8 @@ async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_ba
 async fn a_broker_outage_stalls_every_query_without_a_sound_and_loses_nothing() {
     // Three nominal minutes: shorter than the engine's Kafka source waits. Nothing fails, every
     // query stops reading, every state says RUNNING; the harness's own producers ride it out.
-    let report = run_scenario(
-        "telemetry",
-        "broker-outage",
-        Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any),
-        7,
-        "outage",
-    )
-    .await;
+    let report =
+        run_scenario("telemetry", "broker-outage", Topology::shared_cluster(AwaitPolicy::Any), 7, "outage").await;
     let a = &report.analysis;
     assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
     assert_eq!(a.faults[0].error_kind, harness::fault::ErrorKind::Unseen, "{}", report.render());

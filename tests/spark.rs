@@ -4,7 +4,7 @@
 //! table while the resolver MERGEs into it; delta-rs refuses the MERGE's commit.
 
 use crate::support::{SERIAL, assert_nothing_left, scratch};
-use harness::{AwaitPolicy, Topology, TopologyKind, Verdict};
+use harness::{AwaitPolicy, Topology, Verdict};
 
 /// The Spark pipeline's spec, its venv made (once per test binary) by its own setup script: the
 /// same one `ci/setup.sh` runs, so `cargo test` alone works on a fresh machine.
@@ -103,7 +103,7 @@ fn on_connect(retries: Option<&str>) -> harness::program::ProgramPipeline {
 }
 
 fn shared_cluster() -> Topology {
-    Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any)
+    Topology::shared_cluster(AwaitPolicy::Any)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +154,7 @@ async fn incident_2_on_spark_a_moved_catalog_entry_on_a_shared_cluster_takes_the
 async fn incident_2_on_spark_a_catalog_entry_moved_to_an_empty_place_loses_records_quietly() {
     // saveAsTable into the new place creates a fresh table there: no error anywhere, and what
     // inference wrote meanwhile never reaches the predictions table the catalog names.
-    let topology = Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any);
+    let topology = Topology::cluster_per_task(AwaitPolicy::Any);
     let report = run_on(features_inference(), topology, "external-location-mismatch-quiet", "spark-elm-quiet").await;
     let a = &report.analysis;
     assert!(matches!(report.verdict(), Verdict::Loss(n) if *n > 0), "{}", report.render());

@@ -4,7 +4,7 @@
 use crate::support::{assert_loud_restarted, assert_silent_in, effect_error, run_scenario};
 use harness::history::{Event, History};
 use harness::pipeline::{Deployments, Oddity};
-use harness::{AwaitPolicy, Topology, TopologyKind};
+use harness::{AwaitPolicy, Topology};
 
 fn phase(report: &harness::Report, prefix: &str) -> bool {
     let history = History::read(&report.dir.join("history.jsonl")).unwrap();
@@ -33,7 +33,7 @@ async fn a_new_field_fails_every_write_until_schema_evolution_is_deployed() {
     let report = run_scenario(
         "features-inference",
         "schema-mismatch",
-        Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any),
+        Topology::cluster_per_task(AwaitPolicy::Any),
         52,
         "new-field",
     )

@@ -108,6 +108,8 @@ struct Sampler {
     queries: Vec<QuerySpec>,
     history: History,
     consumer: Option<Closing>,
+    /// A Kafka topic's partitions, once known.
+    partitions: BTreeMap<String, Vec<i32>>,
     tables: BTreeMap<String, TableLog>,
     world: World,
 }
@@ -125,7 +127,15 @@ async fn observe(
         .create::<BaseConsumer>()
         .ok()
         .map(Closing::new);
-    let mut s = Sampler { env, queries, history, consumer, tables: BTreeMap::new(), world: World::default() };
+    let mut s = Sampler {
+        env,
+        queries,
+        history,
+        consumer,
+        partitions: BTreeMap::new(),
+        tables: BTreeMap::new(),
+        world: World::default(),
+    };
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -156,21 +166,33 @@ impl Sampler {
         Some((log.version(), log.txn(app_id).await.ok().flatten()))
     }
 
-    async fn kafka_end(&self, topic: &str) -> Option<Positions> {
+    /// The end offset of every partition of `topic`. Its partitions are asked for once (a
+    /// run's topics keep theirs); their ends at every sample.
+    async fn kafka_end(&mut self, topic: &str) -> Option<Positions> {
         let c = self.consumer.as_ref()?.get();
-        let t = topic.to_string();
-        tokio::task::spawn_blocking(move || {
-            let md = c.fetch_metadata(Some(&t), BROKER_WAIT).ok()?;
+        let (t, known) = (topic.to_string(), self.partitions.get(topic).cloned());
+        let (partitions, end) = tokio::task::spawn_blocking(move || {
+            let partitions: Vec<i32> = match known {
+                Some(p) => p,
+                None => {
+                    let md = c.fetch_metadata(Some(&t), BROKER_WAIT).ok()?;
+                    md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect()
+                }
+            };
             let mut end = Positions::new();
-            for p in md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())) {
-                let (_, high) = c.fetch_watermarks(&t, p, BROKER_WAIT).ok()?;
-                end.insert(partition_key(&t, p), high);
+            for p in &partitions {
+                let (_, high) = c.fetch_watermarks(&t, *p, BROKER_WAIT).ok()?;
+                end.insert(partition_key(&t, *p), high);
             }
-            Some(end)
+            Some((partitions, end))
         })
         .await
         .ok()
-        .flatten()
+        .flatten()?;
+        if !partitions.is_empty() {
+            self.partitions.insert(topic.to_string(), partitions);
+        }
+        Some(end)
     }
 
     async fn sample(&mut self) {

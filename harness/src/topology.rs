@@ -85,6 +85,16 @@ impl Topology {
         Topology::new(TopologyKind::MultiQuery, await_policy)
     }
 
+    /// shared-cluster with an await policy and its default retries.
+    pub fn shared_cluster(await_policy: AwaitPolicy) -> Topology {
+        Topology::new(TopologyKind::SharedCluster, await_policy)
+    }
+
+    /// cluster-per-task with an await policy and its default retries.
+    pub fn cluster_per_task(await_policy: AwaitPolicy) -> Topology {
+        Topology::new(TopologyKind::ClusterPerTask, await_policy)
+    }
+
     /// The same topology with the job monitoring every query.
     pub fn monitored(mut self) -> Topology {
         self.monitor_queries = true;

@@ -27,7 +27,7 @@
 
 use harness::fault::{Expectation, Fault, Scope};
 use harness::pipeline::PipelineOptions;
-use harness::{AwaitPolicy, HarnessError, Result, Scenario, Topology, TopologyKind};
+use harness::{AwaitPolicy, HarnessError, Result, Scenario, Topology};
 use std::sync::Arc;
 
 /// One cell.
@@ -127,8 +127,8 @@ pub fn layouts() -> Vec<(&'static str, Topology)> {
     vec![
         ("multi-query-each", Topology::multi_query(AwaitPolicy::Each)),
         ("multi-query-any", Topology::multi_query(AwaitPolicy::Any)),
-        ("shared-cluster", Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any)),
-        ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
+        ("shared-cluster", Topology::shared_cluster(AwaitPolicy::Any)),
+        ("cluster-per-task", Topology::cluster_per_task(AwaitPolicy::Any)),
         ("monitored", Topology::multi_query(AwaitPolicy::Each).monitored()),
     ]
 }
@@ -138,7 +138,7 @@ pub fn layouts() -> Vec<(&'static str, Topology)> {
 pub fn program_layouts() -> Vec<(&'static str, Topology)> {
     vec![
         ("multi-query", Topology::multi_query(AwaitPolicy::Any)),
-        ("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)),
+        ("cluster-per-task", Topology::cluster_per_task(AwaitPolicy::Any)),
     ]
 }
 
@@ -152,9 +152,9 @@ pub fn program_matrix_layouts(spec: &harness::program::ProgramSpec) -> Vec<(&'st
         ("multi-query-any", Topology::multi_query(AwaitPolicy::Any)),
     ];
     if spec.cluster.is_some() {
-        out.push(("shared-cluster", Topology::new(TopologyKind::SharedCluster, AwaitPolicy::Any)));
+        out.push(("shared-cluster", Topology::shared_cluster(AwaitPolicy::Any)));
     }
-    out.push(("cluster-per-task", Topology::new(TopologyKind::ClusterPerTask, AwaitPolicy::Any)));
+    out.push(("cluster-per-task", Topology::cluster_per_task(AwaitPolicy::Any)));
     out
 }
 
