@@ -53,23 +53,70 @@ impl Fault for ConcurrentMetadataChange {
                     format!("interval {} days", 30 + attempt),
                 )]);
                 let t = t.set_tbl_properties().with_properties(properties).with_raise_if_not_exists(false).await?;
-                Ok(t.version())
+                // Where the query's `txn` stands at the change, while it is stopped.
+                let before = t.snapshot()?.transaction_version(t.log_store().as_ref(), &query).await?;
+                Ok(t.version().map(|v| (v, before)))
             }
             .await;
             ctx.signal(&cluster, Signal::SIGCONT).await?;
-            let version = match changed {
+            let (version, before) = match changed {
                 Ok(None) => continue,
-                Ok(Some(version)) => version,
+                Ok(Some(changed)) => changed,
                 Err(e) => return Err(ctx.fail(format!("changing {table}: {e}"))),
             };
             let name =
                 format!("another job set a property of {table} (version {version}) while {file} was being written");
             ctx.record(Event::Phase { name });
             let cause = format!("{table}'s metadata changed under a write in flight");
-            ctx.await_failure(mark, &query, None, &cause).await?;
-            // It struck once.
-            return Ok(Heal::nothing());
+            // The file may have been another writer's (a job of the workload's own): then the
+            // query reads after the change and commits — its `txn` in the log moves past where
+            // it stood — and this attempt caught nothing. A writer without a `txn` is awaited.
+            let Some(before) = before else {
+                ctx.await_failure(mark, &query, None, &cause).await?;
+                return Ok(Heal::nothing());
+            };
+            let failed = tokio::select! {
+                failed = ctx.await_failure(mark, &query, None, &cause) => Some(failed),
+                () = committed_past(&location, &url, &query, before, ctx.reach_timeout()) => None,
+            };
+            match failed {
+                // It struck once.
+                Some(failed) => {
+                    failed?;
+                    return Ok(Heal::nothing());
+                }
+                None => ctx.record(Event::Phase {
+                    name: format!("{query} committed past the change: the write caught was another writer's"),
+                }),
+            }
         }
         Err(ctx.fail(format!("{ATTEMPTS} writes of {table} committed before they could be caught in flight")))
+    }
+}
+
+/// The newest `txn` version `app` committed to the table at `url`, if it commits with one.
+async fn txn(url: &url::Url, app: &str) -> Option<i64> {
+    let t = harness::deltalake::open_table(url.clone()).await.ok()?;
+    t.snapshot().ok()?.transaction_version(t.log_store().as_ref(), app).await.ok().flatten()
+}
+
+/// Returns once the table's log shows `app` committed past `before`; never, within `reach`,
+/// otherwise.
+async fn committed_past(
+    location: &std::path::Path,
+    url: &url::Url,
+    app: &str,
+    before: i64,
+    reach: std::time::Duration,
+) {
+    let deadline = tokio::time::Instant::now() + reach;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() || harness::storage::await_commit(location, left).await.is_err() {
+            return std::future::pending().await;
+        }
+        if txn(url, app).await.is_some_and(|v| v > before) {
+            return;
+        }
     }
 }

@@ -116,7 +116,8 @@ pub async fn await_commit(location: &Path, timeout: std::time::Duration) -> Resu
 
 /// Waits for the next data file a writer of the table at `location` starts to write (a Parquet
 /// file appearing in the table's directory: the writer has read its snapshot and not committed
-/// yet). Returns the file's name, as the table's log will name it.
+/// yet), other than one this process writes itself (a workload's own writer). Returns the
+/// file's name, as the table's log will name it.
 pub async fn await_data_file(location: &Path, timeout: std::time::Duration) -> Result<String> {
     await_data_file_then(location, timeout, || {}).await
 }
@@ -130,8 +131,11 @@ pub async fn await_data_file_then(
     then: impl FnOnce() + Send + 'static,
 ) -> Result<String> {
     let mut then = Some(then);
+    let dir = location.to_path_buf();
     let name = await_entry(location, timeout, move |name| {
-        let hit = name.contains(".parquet");
+        // A data file this process is writing is a writer of the harness's own (a workload's
+        // job appending to the table), not the one awaited.
+        let hit = name.contains(".parquet") && !open_here(&dir.join(name));
         if hit && let Some(f) = then.take() {
             f();
         }
@@ -140,6 +144,12 @@ pub async fn await_data_file_then(
     .await?;
     // object_store writes `<name>#<n>` and renames it into place.
     Ok(name.split('#').next().unwrap_or(&name).to_string())
+}
+
+/// Whether this process has `path` open.
+fn open_here(path: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return false };
+    fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
 }
 
 /// Waits for an entry whose name `wanted` accepts to be created in, or renamed into, `dir`.
@@ -196,6 +206,22 @@ async fn await_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_file_this_process_writes_is_told_from_another_writers() {
+        let dir =
+            std::env::temp_dir().join(format!("loudfail-datafile-{}-{}", std::process::id(), crate::time::now_us()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mine, theirs) = (dir.join("part-0-mine.parquet#1"), dir.join("part-1-theirs.parquet#1"));
+        // Written here (a workload's own writer), and by another process.
+        let held = std::fs::File::create(&mine).unwrap();
+        assert!(std::process::Command::new("touch").arg(&theirs).status().unwrap().success());
+        assert!(open_here(&mine), "a file this process is writing is its own");
+        assert!(!open_here(&theirs), "a file another process wrote is not");
+        drop(held);
+        assert!(!open_here(&mine), "closed, it is no longer told apart");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn a_frozen_directory_takes_no_new_entry_until_thawed() {
