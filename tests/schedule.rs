@@ -7,23 +7,9 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_while_a_poison_record_is_still_unfixed_is_judged_on_its_own_task() {
-    let _serial = SERIAL.lock().await;
-    let dir = scratch("schedule");
-    let faults = suites::faults();
-    let scenario = harness::Scenario::new(suites::registry().get("features-inference").unwrap())
-        .topology(Topology::cluster_per_task(AwaitPolicy::Any))
-        .fault(faults.get("poison-record").unwrap())
-        .fault_after(Duration::from_secs(120), faults.get("driver-crash").unwrap())
-        .seed(71)
-        .bin(bin())
-        .dir(&dir);
-    assert!(
-        scenario.replay_line().contains("--fault poison-record --fault driver-crash@2m00s"),
-        "{}",
-        scenario.replay_line()
-    );
-    let report = scenario.run().await.expect("valid input");
-    assert_nothing_left(&dir);
+    let faults = [("poison-record", 0), ("driver-crash", 120)];
+    let report = scheduled("features-inference", Topology::cluster_per_task(AwaitPolicy::Any), &faults, 71).await;
+    assert!(report.replay.contains("--fault poison-record --fault driver-crash@2m00s"), "{}", report.replay);
     let a = assert_loud_restarted(&report);
     let found: Vec<(&str, Vec<String>)> = a.faults.iter().map(|f| (f.fault.as_str(), f.blast_radius.clone())).collect();
     assert_eq!(
@@ -61,16 +47,24 @@ async fn a_fault_whose_target_an_earlier_fault_stopped_finds_nothing_to_strike_a
 /// `faults` one right after the other on `pipeline` under multi-query, awaiting by `policy`;
 /// nothing left running after.
 async fn back_to_back(pipeline: &str, policy: AwaitPolicy, faults: &[&str], seed: u64) -> harness::Report {
+    let faults: Vec<(&str, u64)> = faults.iter().map(|f| (*f, 0)).collect();
+    scheduled(pipeline, Topology::multi_query(policy), &faults, seed).await
+}
+
+/// `faults` on `pipeline` in `topology`, each a number of nominal seconds after the one before
+/// took effect; nothing left running after.
+async fn scheduled(pipeline: &str, topology: Topology, faults: &[(&str, u64)], seed: u64) -> harness::Report {
     let _serial = SERIAL.lock().await;
-    let dir = scratch(&format!("schedule-{}", faults.join("-")));
+    let names: Vec<&str> = faults.iter().map(|(f, _)| *f).collect();
+    let dir = scratch(&format!("schedule-{}", names.join("-")));
     let catalogue = suites::faults();
     let mut scenario = harness::Scenario::new(suites::registry().get(pipeline).unwrap())
-        .topology(Topology::multi_query(policy))
+        .topology(topology)
         .seed(seed)
         .bin(bin())
         .dir(&dir);
-    for f in faults {
-        scenario = scenario.fault(catalogue.get(f).unwrap());
+    for (f, gap) in faults {
+        scenario = scenario.fault_after(Duration::from_secs(*gap), catalogue.get(f).unwrap());
     }
     let report = scenario.run().await.expect("valid input");
     assert_nothing_left(&dir);
@@ -82,20 +76,8 @@ async fn a_metadata_change_strikes_the_query_not_the_workloads_own_writer_of_its
     // Found by `loudfail explore --seed 1` (3 runs in 16 SILENT): the ML writer appends to the
     // resolver's sink from the harness; a change caught under its write went unseen by the
     // resolver, and the fault waited out its reach.
-    let _serial = SERIAL.lock().await;
-    let dir = scratch("schedule-ml-writer");
-    let faults = suites::faults();
-    let report = harness::Scenario::new(suites::registry().get("telemetry").unwrap())
-        .topology(Topology::shared_cluster(AwaitPolicy::Any))
-        .fault_after(Duration::from_secs(60), faults.get("concurrent-metadata-change").unwrap())
-        .fault_after(Duration::from_secs(60), faults.get("checkpoint-corruption").unwrap())
-        .seed(607)
-        .bin(bin())
-        .dir(&dir)
-        .run()
-        .await
-        .expect("valid input");
-    assert_nothing_left(&dir);
+    let faults = [("concurrent-metadata-change", 60), ("checkpoint-corruption", 60)];
+    let report = scheduled("telemetry", Topology::shared_cluster(AwaitPolicy::Any), &faults, 607).await;
     let a = assert_loud_restarted(&report);
     let kinds: Vec<&str> = a.faults.iter().map(|f| f.error_kind.name()).collect();
     assert_eq!(kinds, vec!["MetadataChanged", "Checkpoint"], "{}", report.render());
