@@ -71,13 +71,15 @@ impl Fault for ConcurrentMetadataChange {
             // The file may have been another writer's (a job of the workload's own): then the
             // query reads after the change and commits — its `txn` in the log moves past where
             // it stood — and this attempt caught nothing. A writer without a `txn` is awaited.
-            let Some(before) = before else {
-                ctx.await_failure(mark, &query, None, &cause).await?;
-                return Ok(Heal::nothing());
+            let missed = async {
+                match before {
+                    Some(before) => committed_past(&location, &url, &query, before, ctx.reach_timeout()).await,
+                    None => std::future::pending().await,
+                }
             };
             let failed = tokio::select! {
                 failed = ctx.await_failure(mark, &query, None, &cause) => Some(failed),
-                () = committed_past(&location, &url, &query, before, ctx.reach_timeout()) => None,
+                () = missed => None,
             };
             match failed {
                 // It struck once.

@@ -140,7 +140,8 @@ pub async fn landed_ids(location: &Path, column: &str) -> Result<Vec<i64>> {
 /// The ids of every row of one Parquet data file, and how many rows had none.
 fn read_ids(path: &Path, column: &str) -> Result<(Vec<i64>, u64)> {
     let (mut ids, mut without) = (Vec::new(), 0u64);
-    for batch in read_columns(path, &[column], "id column")? {
+    let help = "name the column that carries the record's id in the spec's id_column";
+    for batch in read_columns(path, &[column], "id column", help)? {
         let col = deltalake::arrow::compute::cast(batch.column(0), &DataType::Int64).map_err(|e| damaged(path, &e))?;
         let a = col.as_primitive::<Int64Type>();
         for i in 0..a.len() {
@@ -154,9 +155,9 @@ fn read_ids(path: &Path, column: &str) -> Result<(Vec<i64>, u64)> {
     Ok((ids, without))
 }
 
-/// The rows of one Parquet data file, `columns` alone, in that order (each a `what`, for the
-/// error that names one missing).
-fn read_columns(path: &Path, columns: &[&str], what: &str) -> Result<Vec<RecordBatch>> {
+/// The rows of one Parquet data file, `columns` alone, in that order. A column missing is bad
+/// input, named as a `what`, with `help`.
+fn read_columns(path: &Path, columns: &[&str], what: &str, help: &str) -> Result<Vec<RecordBatch>> {
     let file = std::fs::File::open(path).map_err(|e| HarnessError::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| damaged(path, &e))?;
     let schema = builder.parquet_schema();
@@ -170,11 +171,7 @@ fn read_columns(path: &Path, columns: &[&str], what: &str) -> Result<Vec<RecordB
                     path.display(),
                     names.join(", ")
                 ),
-                if what == "id column" {
-                    "name the column that carries the record's id in the spec's id_column"
-                } else {
-                    "read the columns the table's writer writes"
-                },
+                help,
             ));
         };
         indices.push(index);
@@ -182,11 +179,8 @@ fn read_columns(path: &Path, columns: &[&str], what: &str) -> Result<Vec<RecordB
     let mask = ProjectionMask::leaves(schema, indices.iter().copied());
     let reader = builder.with_projection(mask).build().map_err(|e| damaged(path, &e))?;
     let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| damaged(path, &e))?;
-    // A projection keeps the file's column order: put them in the order asked for.
-    let mut order: Vec<usize> = (0..indices.len()).collect();
-    order.sort_by_key(|i| indices[*i]);
-    let wanted: Vec<usize> =
-        (0..indices.len()).map(|i| order.iter().position(|o| *o == i).expect("a permutation")).collect();
+    // A projection keeps the file's column order: a column asked for stands at its rank there.
+    let wanted: Vec<usize> = indices.iter().map(|i| indices.iter().filter(|j| *j < i).count()).collect();
     batches.into_iter().map(|b| b.project(&wanted).map_err(|e| damaged(path, &e))).collect()
 }
 
@@ -199,7 +193,7 @@ pub async fn landed_rows(location: &Path, columns: &[&str]) -> Result<Vec<Record
     };
     let mut rows = Vec::new();
     for f in log.files()? {
-        rows.extend(read_columns(&f, columns, "column")?);
+        rows.extend(read_columns(&f, columns, "column", "read the columns the table's writer writes")?);
     }
     Ok(rows)
 }
@@ -263,6 +257,10 @@ mod tests {
         assert!(ids.look().await.unwrap().changed);
         assert_eq!((ids.count(3), ids.count(4)), (2, 1), "a duplicate counts twice");
         assert!(!ids.look().await.unwrap().changed, "nothing new: nothing read");
+        let rows = landed_rows(&dir, &["note", "id"]).await.unwrap();
+        let names: Vec<&str> = rows[0].schema_ref().fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["note", "id"], "columns in the order asked for");
+        assert_eq!(rows.iter().map(|r| r.num_rows()).sum::<usize>(), 5);
         let mut wrong = LandedIds::new(&dir, "alert_id");
         let err = wrong.look().await.unwrap_err().to_string();
         assert!(err.contains("no id column \"alert_id\"") && err.contains("Help:"), "{err}");

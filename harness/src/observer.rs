@@ -5,8 +5,7 @@
 use crate::checkpoint::Checkpoint;
 use crate::delta_log::TableLog;
 use crate::history::{Event, History, Positions, lagging};
-use crate::kafka::Closing;
-use crate::kafka::client_config;
+use crate::kafka::{Closing, client_config};
 use crate::pipeline::{PipelineEnv, PipelinePlan, QuerySpec, SourceSpec};
 use crate::stream::partition_key;
 use rdkafka::consumer::{BaseConsumer, Consumer};

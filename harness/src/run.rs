@@ -382,7 +382,6 @@ impl Scenario {
         if let Err(e) = outcome {
             history.record(Event::harness_error(&e));
         }
-        tracing::debug!("run ending");
         history.record(Event::RunEnded);
         drop(broker);
         let records = history.snapshot();
@@ -848,7 +847,6 @@ impl Live {
             tracing::debug!(took = ?t.elapsed(), "tables audited");
         };
         tokio::join!(observed, audited);
-        tracing::debug!(took = ?t.elapsed(), "last sample taken and tables audited");
     }
 }
 
