@@ -66,11 +66,11 @@ mod tests {
 
     #[test]
     fn a_catalog_that_does_not_parse_names_the_file_and_the_fix() {
-        let p = std::env::temp_dir().join(format!("loudfail-catalog-{}.json", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let p = scratch.path().join("catalog.json");
         std::fs::write(&p, "{tables: nope").unwrap();
         let err = Catalog::load(&p).unwrap_err().to_string();
         assert!(err.contains("does not parse") && err.contains("Help:"), "{err}");
-        std::fs::remove_file(&p).unwrap();
     }
 
     #[test]

@@ -126,9 +126,8 @@ mod tests {
 
     #[test]
     fn resume_replays_a_planned_batch_and_skips_a_committed_one() {
-        let dir = std::env::temp_dir().join(format!("loudfail-ckpt-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let c = Checkpoint::open(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let c = Checkpoint::open(&scratch.path().join("checkpoint")).unwrap();
         assert_eq!(c.resume().unwrap(), Resume::Next { batch: 0, start: Positions::new() });
         let e0 = OffsetsEntry { batch: 0, start: Positions::new(), end: [("t/0".to_string(), 5)].into() };
         c.plan(&e0).unwrap();
@@ -136,6 +135,5 @@ mod tests {
         c.commit(0).unwrap();
         assert_eq!(c.resume().unwrap(), Resume::Next { batch: 1, start: e0.end.clone() });
         assert_eq!(c.last_committed().unwrap(), Some((0, e0.end)));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

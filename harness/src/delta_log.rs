@@ -257,8 +257,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_tail_says_what_delta_rs_says_and_a_cleaned_up_log_is_read_through_delta_rs() {
-        let dir = std::env::temp_dir().join(format!("loudfail-log-{}-{}", std::process::id(), crate::time::now_us()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         assert!(TableLog::open(&dir).await.unwrap().is_none(), "no table yet");
         write(&dir, &[1, 2], "a b", SaveMode::Append, Some(("q", 0))).await;
         let mut log = TableLog::open(&dir).await.unwrap().expect("a table");
@@ -287,6 +287,5 @@ mod tests {
         let cleaned = TableLog::open(&dir).await.unwrap().expect("a table");
         assert!(matches!(cleaned, TableLog::Table(_)), "a log without its first commits is delta-rs's to read");
         assert_eq!(seen(&cleaned, "q").await, truth(&dir, "q").await);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -267,7 +267,7 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
                 // The mock cluster's brokers are numbered from 1; it has one.
                 // Down closes the listener and binds its port again at once: never while a
                 // child being started holds a copy of it.
-                let r = if up { mock.broker_up(1) } else { crate::process::closing_sockets(|| mock.broker_down(1)) };
+                let r = if up { mock.broker_up(1) } else { crate::forks::closing_sockets(|| mock.broker_down(1)) };
                 let _ = reply.send(r.map_err(|e| HarnessError::broker(format!("cannot set the broker up={up}: {e}"))));
             }
             Request::RefuseOffsetCommits { refuse, reply } => {
@@ -372,7 +372,7 @@ mod tests {
                     Ok(())
                 });
             }
-            let status = crate::process::spawning(|| cmd.spawn()).unwrap().wait().unwrap();
+            let status = crate::forks::spawning(|| cmd.spawn()).unwrap().wait().unwrap();
             drop(starting);
             status
         });

@@ -236,8 +236,8 @@ mod tests {
 
     #[tokio::test]
     async fn ids_are_read_once_per_file_and_counted_with_their_duplicates() {
-        let dir =
-            std::env::temp_dir().join(format!("loudfail-landed-{}-{}", std::process::id(), crate::time::now_us()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("table");
         let mut ids = LandedIds::new(&dir, "id");
         assert_eq!(ids.look().await.unwrap(), Look::unchanged(-1), "no table yet holds nothing");
         let spec = crate::pipeline::TableSpec {
@@ -264,6 +264,5 @@ mod tests {
         let mut wrong = LandedIds::new(&dir, "alert_id");
         let err = wrong.look().await.unwrap_err().to_string();
         assert!(err.contains("no id column \"alert_id\"") && err.contains("Help:"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

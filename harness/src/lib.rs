@@ -63,6 +63,7 @@ pub mod error;
 pub mod error_kind;
 mod failpoint;
 pub mod fault;
+mod forks;
 mod frozen;
 pub mod history;
 pub mod junit;

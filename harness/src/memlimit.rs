@@ -395,33 +395,31 @@ mod tests {
     use super::*;
 
     /// A directory laid out like a cgroup: `files` written into it.
-    fn fake(name: &str, files: &[(&str, &str)]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("loudfail-fake-cgroup-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+    /// Removed when dropped.
+    fn fake(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         for (file, text) in files {
-            std::fs::write(dir.join(file), text).unwrap();
+            std::fs::write(dir.path().join(file), text).unwrap();
         }
         dir
     }
 
     #[test]
     fn a_process_memory_cgroup_is_found_in_either_hierarchy() {
-        let v2 = fake("root-v2", &[("cgroup.controllers", "cpu memory pids")]);
+        let fake_v2 = fake(&[("cgroup.controllers", "cpu memory pids")]);
+        let v2 = fake_v2.path();
         let hybrid = "12:pids:/user.slice\n4:memory:/process_api/abc\n0::/user.slice/x.scope\n";
-        assert_eq!(memory_cgroup_in(hybrid, &v2), Some(v2.join("memory/process_api/abc")), "v1's memory line first");
+        assert_eq!(memory_cgroup_in(hybrid, v2), Some(v2.join("memory/process_api/abc")), "v1's memory line first");
         let unified = "0::/system.slice/runner.service\n";
-        assert_eq!(memory_cgroup_in(unified, &v2), Some(v2.join("system.slice/runner.service")));
-        let v1_only = fake("root-v1", &[]);
-        assert_eq!(memory_cgroup_in(unified, &v1_only), None, "no unified hierarchy mounted there");
-        std::fs::remove_dir_all(v2).unwrap();
-        std::fs::remove_dir_all(v1_only).unwrap();
+        assert_eq!(memory_cgroup_in(unified, v2), Some(v2.join("system.slice/runner.service")));
+        let v1_only = fake(&[]);
+        assert_eq!(memory_cgroup_in(unified, v1_only.path()), None, "no unified hierarchy mounted there");
     }
 
     #[test]
     fn a_v2_cgroup_is_limited_without_swap_and_read_through_its_own_files() {
-        let parent = fake("parent-v2", &[("cgroup.controllers", "memory"), ("cgroup.subtree_control", "memory")]);
-        let limit = MemoryLimit { bytes: 256 << 20, mechanism: Mechanism::Cgroup, parent: Some(parent.clone()) };
+        let parent = fake(&[("cgroup.controllers", "memory"), ("cgroup.subtree_control", "memory")]);
+        let limit = MemoryLimit { bytes: 256 << 20, mechanism: Mechanism::Cgroup, parent: Some(parent.path().into()) };
         let cg = limit.cgroup("driver-run1-attempt1").unwrap().unwrap();
         assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap(), (256u64 << 20).to_string());
         assert_eq!(std::fs::read_to_string(cg.join("memory.swap.max")).unwrap(), "0");
@@ -444,25 +442,21 @@ mod tests {
         // Squeezed to its anonymous memory and a margin: the page cache is reclaimed to meet it.
         assert_eq!(squeeze(&cg, 1 << 20).unwrap(), (70 << 20) + (2 << 20));
         assert_eq!(std::fs::read_to_string(cg.join("memory.max")).unwrap(), ((70u64 << 20) + (2 << 20)).to_string());
-        std::fs::remove_dir_all(parent).unwrap();
     }
 
     #[test]
     fn a_v1_cgroup_is_read_through_its_own_files() {
-        let cg = fake(
-            "v1",
-            &[
-                ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
-                ("memory.max_usage_in_bytes", "4096\n"),
-                ("memory.usage_in_bytes", "3072\n"),
-                ("memory.stat", "cache 1024\nrss 2048\nrss_huge 0\ntotal_rss_huge 0\ntotal_rss 2048\n"),
-            ],
-        );
-        assert_eq!(Version::of(&cg), Version::V1);
-        assert_eq!(oom_kills(&cg), 2);
-        assert_eq!(peak_usage(&cg), Some(4096));
-        assert_eq!(charge(&cg), Some((3072, 2048)));
-        std::fs::remove_dir_all(cg).unwrap();
+        let fake_v1 = fake(&[
+            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            ("memory.max_usage_in_bytes", "4096\n"),
+            ("memory.usage_in_bytes", "3072\n"),
+            ("memory.stat", "cache 1024\nrss 2048\nrss_huge 0\ntotal_rss_huge 0\ntotal_rss 2048\n"),
+        ]);
+        let cg = fake_v1.path();
+        assert_eq!(Version::of(cg), Version::V1);
+        assert_eq!(oom_kills(cg), 2);
+        assert_eq!(peak_usage(cg), Some(4096));
+        assert_eq!(charge(cg), Some((3072, 2048)));
     }
 
     #[test]
@@ -503,7 +497,7 @@ impl Balloon {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit());
-        let mut child = crate::process::spawning(|| cmd.spawn()).map_err(|e| HarnessError::io(bin, e))?;
+        let mut child = crate::forks::spawning(|| cmd.spawn()).map_err(|e| HarnessError::io(bin, e))?;
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
         let _ = std::io::BufReader::new(stdout).read_line(&mut line);

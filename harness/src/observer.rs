@@ -17,6 +17,7 @@ use std::time::Duration;
 /// of sinks and checkpoints (a source end it cannot read is simply not observed this time).
 const BROKER_WAIT: Duration = Duration::from_millis(500);
 use tokio::sync::{oneshot, watch};
+use tokio_util::task::AbortOnDropHandle;
 
 /// What the world showed of one query at the last sample.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,8 +59,9 @@ impl World {
 #[derive(Debug)]
 pub struct Observer {
     world: watch::Receiver<World>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    stop: oneshot::Sender<()>,
+    /// Aborted if dropped without `stop()`.
+    task: AbortOnDropHandle<()>,
 }
 
 impl Observer {
@@ -75,7 +77,7 @@ impl Observer {
             }
             None => tokio::spawn(observe(env, plan.queries.clone(), history, interval, tx, stop_rx)),
         };
-        Observer { world: rx, stop: Some(stop_tx), task: Some(task) }
+        Observer { world: rx, stop: stop_tx, task: AbortOnDropHandle::new(task) }
     }
 
     /// The world as last sampled; `changed()` on it awaits the next sample.
@@ -84,20 +86,30 @@ impl Observer {
     }
 
     /// Takes one last sample and stops.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
     }
 }
 
-impl Drop for Observer {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
+/// A sample's moments: every `interval` (late ones not caught up), and one last when told to stop.
+struct Ticks {
+    ticker: tokio::time::Interval,
+    stop: oneshot::Receiver<()>,
+}
+
+impl Ticks {
+    fn new(interval: Duration, stop: oneshot::Receiver<()>) -> Ticks {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks { ticker, stop }
+    }
+
+    /// Waits for the next sample's moment; true for the last.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.ticker.tick() => false,
+            _ = &mut self.stop => true,
         }
     }
 }
@@ -119,7 +131,7 @@ async fn observe(
     history: History,
     interval: Duration,
     tx: watch::Sender<World>,
-    mut stop: oneshot::Receiver<()>,
+    stop: oneshot::Receiver<()>,
 ) {
     let consumer = client_config(&env.config.bootstrap)
         .set("group.id", "loudfail-observer")
@@ -135,13 +147,9 @@ async fn observe(
         tables: BTreeMap::new(),
         world: World::default(),
     };
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = Ticks::new(interval, stop);
     loop {
-        let last = tokio::select! {
-            _ = ticker.tick() => false,
-            _ = &mut stop => true,
-        };
+        let last = ticks.next().await;
         s.sample().await;
         tx.send_replace(s.world.clone());
         if last {
@@ -252,7 +260,7 @@ async fn observe_flows(
     history: History,
     interval: Duration,
     tx: watch::Sender<World>,
-    mut stop: oneshot::Receiver<()>,
+    stop: oneshot::Receiver<()>,
 ) {
     use crate::landed::LandedIds;
     use crate::oracle::FLOW_RECORDS;
@@ -292,13 +300,9 @@ async fn observe_flows(
     let mut last: BTreeMap<String, (i64, u64, u64)> = BTreeMap::new();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut failing: BTreeMap<String, String> = BTreeMap::new();
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = Ticks::new(interval, stop);
     loop {
-        let stopping = tokio::select! {
-            _ = ticker.tick() => false,
-            _ = &mut stop => true,
-        };
+        let stopping = ticks.next().await;
         world.samples += 1;
         // Produced first, then landed: a sample may show lag that is gone, never hide lag that
         // is there.
@@ -542,8 +546,8 @@ mod tests {
     /// metadata, then one line per source; `commits/<batch>` once its sink committed.
     #[test]
     fn a_spark_checkpoint_shows_its_last_committed_batch() {
-        let dir = std::env::temp_dir().join(format!("lf-spark-cp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("checkpoint");
         assert_eq!(last_committed_batch(&dir), None, "no checkpoint yet");
         std::fs::create_dir_all(dir.join("offsets")).unwrap();
         std::fs::create_dir_all(dir.join("commits")).unwrap();
@@ -559,6 +563,5 @@ mod tests {
         let (batch, offsets) = last_committed_batch(&dir).unwrap();
         assert_eq!(batch, 1);
         assert_eq!(offsets, serde_json::json!({"readings": {"0": 10, "1": 7}}));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -17,29 +17,6 @@ use tokio::sync::mpsc;
 
 static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
-/// Children being started, against a socket being closed and bound again. A child between its
-/// fork and its exec holds a copy of every descriptor of this process: a socket closed here
-/// meanwhile stays open there, its port taken, until the exec closes it. librdkafka's mock
-/// broker, taken down, closes its listener and binds a new one to the same port at once, and
-/// aborts the process when that bind fails — which a child being started by another run
-/// (`--jobs`) or by a restart made happen (`matrix --all --jobs 2`, session 11). Starting a
-/// child holds this for reading until its exec is done; such a close-and-bind holds it for
-/// writing.
-static FORKS: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-/// Starts a child (`spawn` returns once it has exec'd, or failed to), never while a socket
-/// is being closed and bound again ([`closing_sockets`]).
-pub(crate) fn spawning<T>(spawn: impl FnOnce() -> T) -> T {
-    let _forks = FORKS.read().unwrap_or_else(|e| e.into_inner());
-    spawn()
-}
-
-/// Closes a socket and binds its port again (`rebind`), with no child between fork and exec.
-pub(crate) fn closing_sockets<T>(rebind: impl FnOnce() -> T) -> T {
-    let _forks = FORKS.write().unwrap_or_else(|e| e.into_inner());
-    rebind()
-}
-
 /// Kills every live child process of this process (with SIGKILL, to its whole group), and puts
 /// back every directory a fault made read-only ([`crate::storage::thaw_all`]).
 /// Safe to call from a signal-handling task or a panic hook.
@@ -297,7 +274,7 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
             Ok(())
         });
     }
-    let mut child = spawning(|| cmd.spawn()).map_err(|e| {
+    let mut child = crate::forks::spawning(|| cmd.spawn()).map_err(|e| {
         if let Some(cg) = &cgroup {
             crate::memlimit::remove(cg);
         }

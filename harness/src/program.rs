@@ -774,13 +774,10 @@ mod tests {
     use super::*;
 
     fn spec(text: &str) -> std::result::Result<ProgramSpec, String> {
-        let dir = std::env::temp_dir().join(format!("loudfail-spec-{}-{}", std::process::id(), text.len()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("loudfail.toml");
+        let scratch = tempfile::tempdir().unwrap();
+        let p = scratch.path().join("loudfail.toml");
         std::fs::write(&p, text).unwrap();
-        let r = ProgramSpec::load(&p).map_err(|e| e.to_string());
-        std::fs::remove_dir_all(&dir).unwrap();
-        r
+        ProgramSpec::load(&p).map_err(|e| e.to_string())
     }
 
     const GOOD: &str = r#"

@@ -59,7 +59,7 @@ pub fn ensure(bin: &Path) {
             Ok(())
         });
     }
-    if let Ok(mut child) = crate::process::spawning(|| cmd.spawn()) {
+    if let Ok(mut child) = crate::forks::spawning(|| cmd.spawn()) {
         *link = child.stdin.take();
         // Not waited for: it outlives this process by design, and is reaped by init.
         std::mem::forget(child);

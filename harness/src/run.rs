@@ -101,7 +101,7 @@ fn free_port() -> Result<u16> {
     for i in 0..span {
         let port = from + (start + i) % span;
         // Probed with no child being started: one would keep the probe's port bound.
-        if crate::process::closing_sockets(|| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+        if crate::forks::closing_sockets(|| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()) {
             return Ok(port);
         }
     }

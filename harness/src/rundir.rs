@@ -148,24 +148,24 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("loudfail-rundir-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        p
+    /// A path in a directory removed when the first is dropped; nothing is there yet.
+    fn scratch() -> (tempfile::TempDir, PathBuf) {
+        let parent = tempfile::tempdir().unwrap();
+        let p = parent.path().join("run");
+        (parent, p)
     }
 
     #[test]
     fn a_new_directory_is_created_with_its_marker() {
-        let p = scratch("new");
+        let (_parent, p) = scratch();
         let d = RunDir::create(Some(&p), "r1").unwrap();
         assert_eq!(RunDir::marker(d.root()).unwrap().run_id, "r1");
         assert!(d.root().join("tables").is_dir());
-        std::fs::remove_dir_all(&p).unwrap();
     }
 
     #[test]
     fn a_foreign_directory_is_refused_and_left_untouched() {
-        let p = scratch("foreign");
+        let (_parent, p) = scratch();
         std::fs::create_dir_all(&p).unwrap();
         std::fs::write(p.join("precious.txt"), "keep").unwrap();
         let err = RunDir::create(Some(&p), "r1").unwrap_err();
@@ -173,15 +173,13 @@ mod tests {
         assert!(err.is_bad_input());
         let names: Vec<_> = std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("precious.txt")]);
-        std::fs::remove_dir_all(&p).unwrap();
     }
 
     #[test]
     fn an_earlier_run_is_refused_by_name() {
-        let p = scratch("earlier");
+        let (_parent, p) = scratch();
         RunDir::create(Some(&p), "r1").unwrap();
         let err = RunDir::create(Some(&p), "r2").unwrap_err();
         assert!(err.to_string().contains("already holds loudfail run r1"), "{err}");
-        std::fs::remove_dir_all(&p).unwrap();
     }
 }

@@ -209,9 +209,8 @@ mod tests {
 
     #[test]
     fn a_data_file_this_process_writes_is_told_from_another_writers() {
-        let dir =
-            std::env::temp_dir().join(format!("loudfail-datafile-{}-{}", std::process::id(), crate::time::now_us()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let (mine, theirs) = (dir.join("part-0-mine.parquet#1"), dir.join("part-1-theirs.parquet#1"));
         // Written here (a workload's own writer), and by another process.
         let held = std::fs::File::create(&mine).unwrap();
@@ -220,28 +219,25 @@ mod tests {
         assert!(!open_here(&theirs), "a file another process wrote is not");
         drop(held);
         assert!(!open_here(&mine), "closed, it is no longer told apart");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_frozen_directory_takes_no_new_entry_until_thawed() {
-        let dir = std::env::temp_dir().join(format!("loudfail-freeze-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mechanism = match freeze(&dir) {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
+        let mechanism = match freeze(dir) {
             Ok(m) => m,
             // A machine where storage cannot be made read-only says so; nothing to test here.
             Err(e @ HarnessError::Unsupported { .. }) => {
                 eprintln!("skipped: {e}");
-                std::fs::remove_dir_all(&dir).unwrap();
                 return;
             }
             Err(e) => panic!("{e}"),
         };
         let refused = std::fs::write(dir.join("x"), b"x").unwrap_err();
         assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied, "{mechanism:?}: {refused}");
-        thaw(&dir).unwrap();
+        thaw(dir).unwrap();
         std::fs::write(dir.join("x"), b"x").unwrap();
         assert_eq!(frozen_count(), 0);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,6 +29,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::ChildStdin;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 
 /// What the supervisor needs.
 #[derive(Debug, Clone)]
@@ -65,7 +66,9 @@ enum Cmd {
 #[derive(Debug)]
 pub struct Supervisor {
     cmds: mpsc::UnboundedSender<Cmd>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    /// Dropped without `stop()` (a panic, a cancelled run), the job task is aborted: that drops
+    /// the job, which kills every process it owns (see `Drop for Job`).
+    task: AbortOnDropHandle<()>,
     bin: PathBuf,
 }
 
@@ -75,7 +78,7 @@ impl Supervisor {
         let (tx, rx) = mpsc::unbounded_channel();
         let bin = config.bin.clone();
         let task = tokio::spawn(Job::new(config, rx).run());
-        Supervisor { cmds: tx, task: Some(task), bin }
+        Supervisor { cmds: tx, task: AbortOnDropHandle::new(task), bin }
     }
 
     /// The binary that runs the job's processes (and loudfail's helpers).
@@ -111,24 +114,12 @@ impl Supervisor {
     }
 
     /// Stops the job: every process is killed and reaped.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
         let (reply, rx) = oneshot::channel();
         if self.cmds.send(Cmd::Stop { reply }).is_ok() {
             let _ = rx.await;
         }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        // Dropped without stop() (a panic, a cancelled run): aborting the job task drops the
-        // job, which kills every process it owns (see `Drop for Job`).
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
+        let _ = self.task.await;
     }
 }
 
