@@ -9,7 +9,7 @@
 //! click landed once, 1 for a failing one, 2 for bad input or a harness error.
 
 use harness::deltalake::arrow::array::{ArrayRef, Int64Array, StringArray};
-use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
+use harness::deltalake::arrow::datatypes::SchemaRef;
 use harness::pipeline::{FieldType, MicroBatch, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan};
 use harness::pipeline::{QueryError, QueryLogic, QuerySpec, Registry};
 use harness::{Result, async_trait};
@@ -20,7 +20,7 @@ use suites::common::{append_with_batch_id, parse_all, schema};
 struct Clicks;
 
 fn clicks_schema() -> SchemaRef {
-    schema(&[("id", DataType::Int64, false), ("page", DataType::Utf8, false), ("batch", DataType::Int64, false)])
+    schema("id long, page string, batch long")
 }
 
 impl Pipeline for Clicks {

@@ -16,16 +16,9 @@ pub(crate) struct BenchArgs {
     pub(crate) dir: Option<PathBuf>,
 }
 
-pub(crate) async fn bench(args: BenchArgs) -> i32 {
-    let base = scenario(&args.scenario);
-    let mut base = match base {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
-    let parent = match parent_dir(args.dir.clone(), "bench") {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
+pub(crate) async fn bench(args: BenchArgs) -> Result<i32, HarnessError> {
+    let mut base = scenario(&args.scenario)?;
+    let parent = parent_dir(args.dir.clone(), "bench")?;
     base.replay = None;
     let (mut detection, mut restart, mut wall) = (Vec::new(), Vec::new(), Vec::new());
     let (mut cpu_harness, mut cpu_processes, mut memory, mut memory_harness, mut landed_per_s) =
@@ -33,29 +26,25 @@ pub(crate) async fn bench(args: BenchArgs) -> i32 {
     let mut failures = 0;
     for i in 0..args.runs {
         let s = base.clone().seed(args.scenario.seed + i as u64).dir(parent.join(format!("run-{i}")));
-        match s.run().await {
-            Ok(r) => {
-                println!(
-                    "run {i}: {}  detection {}  restart {}  wall {}",
-                    r.verdict(),
-                    opt(r.detection()),
-                    opt(r.restart()),
-                    human(r.wall)
-                );
-                if !r.verdict().passed() {
-                    failures += 1;
-                }
-                detection.extend(r.detection());
-                restart.extend(r.restart());
-                wall.push(r.wall);
-                cpu_harness.push(Duration::from_micros(r.cpu_us.harness));
-                cpu_processes.push(Duration::from_micros(r.cpu_us.processes));
-                memory = memory.max(r.peak_memory);
-                memory_harness = memory_harness.max(r.harness_memory);
-                landed_per_s.extend(landing_rate(&r));
-            }
-            Err(e) => return fail(&e),
+        let r = s.run().await?;
+        println!(
+            "run {i}: {}  detection {}  restart {}  wall {}",
+            r.verdict(),
+            opt(r.detection()),
+            opt(r.restart()),
+            human(r.wall)
+        );
+        if !r.verdict().passed() {
+            failures += 1;
         }
+        detection.extend(r.detection());
+        restart.extend(r.restart());
+        wall.push(r.wall);
+        cpu_harness.push(Duration::from_micros(r.cpu_us.harness));
+        cpu_processes.push(Duration::from_micros(r.cpu_us.processes));
+        memory = memory.max(r.peak_memory);
+        memory_harness = memory_harness.max(r.harness_memory);
+        landed_per_s.extend(landing_rate(&r));
     }
     println!(
         "\n{} runs (seeds {}..={}) of: {}",
@@ -76,7 +65,7 @@ pub(crate) async fn bench(args: BenchArgs) -> i32 {
         println!("  records landed per second (a flow's fastest second): {max:.0}");
     }
     println!("  artifacts: {}", parent.display());
-    if failures > 0 { 1 } else { 0 }
+    Ok(if failures > 0 { 1 } else { 0 })
 }
 
 /// The most records a run's flows landed in one second of wall time, from its history (program

@@ -39,14 +39,12 @@ pub(crate) struct ExploreArgs {
     pub(crate) spread: Spread,
 }
 
-pub(crate) async fn explore(args: ExploreArgs) -> i32 {
+pub(crate) async fn explore(args: ExploreArgs) -> Result<i32, HarnessError> {
     use suites::explore::{Exploration, Space, default_regressions};
-    if let Err(e) = args.spread.check() {
-        return fail(&e);
-    }
+    args.spread.check()?;
     let property = args.property;
     if args.budget == 0 || args.max_faults == 0 {
-        return fail(&HarnessError::bad_input(
+        return Err(HarnessError::bad_input(
             "a budget or a fault count of 0 explores nothing",
             "pass --budget and --max-faults of at least 1",
         ));
@@ -56,27 +54,21 @@ pub(crate) async fn explore(args: ExploreArgs) -> i32 {
         Some(t) => match harness::time::parse_human(t).filter(|d| !d.is_zero()) {
             Some(d) => Some(d),
             None => {
-                return fail(&HarnessError::bad_input(
+                return Err(HarnessError::bad_input(
                     format!("time budget {t:?} is not a duration"),
                     "pass --time like 45m or 2h (wall time)",
                 ));
             }
         },
     };
-    let dir = match parent_dir(args.dir.clone(), "explore") {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
+    let dir = parent_dir(args.dir.clone(), "explore")?;
     let space = match &args.pipeline_file {
-        None => suites::explore::Space::reference(),
-        Some(path) => harness::program::ProgramPipeline::load(path).and_then(|p| {
+        None => suites::explore::Space::reference()?,
+        Some(path) => {
+            let p = harness::program::ProgramPipeline::load(path)?;
             p.spec().check_startable()?;
-            Ok(Space::program(std::sync::Arc::new(p)))
-        }),
-    };
-    let space = match space {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
+            Space::program(std::sync::Arc::new(p))
+        }
     };
     let exploration = Exploration {
         space,
@@ -93,12 +85,8 @@ pub(crate) async fn explore(args: ExploreArgs) -> i32 {
         shard: args.spread.shard(),
     };
     // Bad input before anything is created.
-    if let Err(e) = exploration.load_regressions() {
-        return fail(&e);
-    }
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return fail(&HarnessError::io(&dir, e));
-    }
+    exploration.load_regressions()?;
+    std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io(&dir, e))?;
     println!(
         "exploring: property {}, seed {}, budget {}{}, {} at a time\n",
         property.name(),
@@ -116,11 +104,8 @@ pub(crate) async fn explore(args: ExploreArgs) -> i32 {
         })
     })
     .await;
-    let found = match found {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return fail(&e),
-        Err(e) => return fail(&HarnessError::bad_input(format!("the exploration panicked: {e}"), "report this")),
-    };
+    let found =
+        found.map_err(|e| HarnessError::bad_input(format!("the exploration panicked: {e}"), "report this"))??;
     let replay_self = format!(
         "loudfail explore{} --property {} --seed {} --budget {} --max-faults {}{}",
         args.pipeline_file.as_ref().map(|p| format!(" --pipeline-file {}", p.display())).unwrap_or_default(),
@@ -130,10 +115,7 @@ pub(crate) async fn explore(args: ExploreArgs) -> i32 {
         args.max_faults,
         args.spread.shard.map(|s| format!(" --shard {s}")).unwrap_or_default()
     );
-    let junit = match suites::explore::write_junit(&dir, property, args.spread.shard(), &found.runs) {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
+    let junit = suites::explore::write_junit(&dir, property, args.spread.shard(), &found.runs)?;
     println!(
         "\n{} runs ({} generated{}); artifacts: {} ({})",
         found.runs.len(),
@@ -149,7 +131,7 @@ pub(crate) async fn explore(args: ExploreArgs) -> i32 {
     for case in &found.regressions_failing {
         println!("kept regression still fails: {}\n  replay  {}", case.describe(), exploration.space.replay(case));
     }
-    match &found.minimal {
+    Ok(match &found.minimal {
         None if found.regressions_failing.is_empty() => {
             println!("every run held the property ({})\n  explore  {replay_self}", property.name());
             0
@@ -171,5 +153,5 @@ pub(crate) async fn explore(args: ExploreArgs) -> i32 {
             println!("  explore  {replay_self}");
             1
         }
-    }
+    })
 }

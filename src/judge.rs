@@ -11,9 +11,6 @@ pub(crate) struct JudgeArgs {
     pub(crate) json: bool,
 }
 
-pub(crate) fn judge(args: JudgeArgs) -> i32 {
-    match harness::Report::judge(&args.dir) {
-        Ok(report) => print_report(&report, args.json),
-        Err(e) => fail(&e),
-    }
+pub(crate) fn judge(args: JudgeArgs) -> Result<i32, HarnessError> {
+    Ok(print_report(&harness::Report::judge(&args.dir)?, args.json))
 }

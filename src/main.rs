@@ -76,11 +76,6 @@ fn print_report(report: &harness::Report, json: bool) -> i32 {
     report.exit_code()
 }
 
-fn fail(e: &HarnessError) -> i32 {
-    eprintln!("loudfail: {e}");
-    EXIT_ERROR
-}
-
 /// How a long command spreads its runs: several at once on this machine, and shares across
 /// machines.
 #[derive(Debug, Clone, Args)]
@@ -150,14 +145,19 @@ fn main() {
     harness::entry::run_main(&suites::registry(), || {
         let cli = Cli::parse();
         async move {
-            match cli.command {
-                Command::List => list(),
+            let code = match cli.command {
+                Command::List => Ok(list()),
                 Command::Judge(args) => judge(args),
                 Command::Run(args) => run(args).await,
                 Command::Bench(args) => bench(args).await,
                 Command::Matrix(args) => matrix(args).await,
                 Command::Explore(args) => explore(args).await,
-            }
+            };
+            // Bad input or a harness error: its problem and its help, and a non-zero exit.
+            code.unwrap_or_else(|e| {
+                eprintln!("loudfail: {e}");
+                EXIT_ERROR
+            })
         }
     })
 }

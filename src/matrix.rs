@@ -35,17 +35,15 @@ pub(crate) struct MatrixArgs {
     pub(crate) spread: Spread,
 }
 
-pub(crate) async fn matrix(args: MatrixArgs) -> i32 {
-    if let Err(e) = args.spread.check() {
-        return fail(&e);
-    }
+pub(crate) async fn matrix(args: MatrixArgs) -> Result<i32, HarnessError> {
+    args.spread.check()?;
     let shipped = match args.pipeline.as_deref() {
         None => None,
         Some(name) => match suites::shipped_program(name) {
             Some(path) => Some(path),
             None => {
                 let names: Vec<&str> = suites::SHIPPED_PROGRAMS.iter().map(|(n, _)| *n).collect();
-                return fail(&HarnessError::bad_input(
+                return Err(HarnessError::bad_input(
                     format!("matrix --pipeline {name:?}: not a program loudfail ships"),
                     format!(
                         "name one of {} (the engine's pipelines have their matrix without --pipeline), or pass --pipeline-file",
@@ -64,14 +62,8 @@ pub(crate) async fn matrix(args: MatrixArgs) -> i32 {
             }),
         None => suites::matrix::select(args.only.as_deref(), args.all),
     };
-    let cells = match cells {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let parent = match parent_dir(args.dir, "matrix") {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
+    let cells = cells?;
+    let parent = parent_dir(args.dir, "matrix")?;
     let shard = args.spread.shard();
     let cells = shard.of(cells);
     let started = std::time::Instant::now();
@@ -115,10 +107,7 @@ pub(crate) async fn matrix(args: MatrixArgs) -> i32 {
         if terminal {
             eprint!("\x1b[2K\r");
         }
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        };
+        let report = report?;
         let model = model.map(|m| {
             m.unwrap_or_else(|e| {
                 errors += 1;
@@ -163,9 +152,7 @@ pub(crate) async fn matrix(args: MatrixArgs) -> i32 {
     let junit = parent.join("junit.xml");
     let suite =
         if shard.is_whole() { "loudfail matrix".to_string() } else { format!("loudfail matrix (shard {shard})") };
-    if let Err(e) = harness::junit::write(&junit, &suite, cases) {
-        return fail(&e);
-    }
+    harness::junit::write(&junit, &suite, cases)?;
     println!(
         "\n{} cells{} in {} (seed {}, {} at a time); peak memory of one cell's processes together: {} MiB; artifacts: {} (junit.xml)",
         cells.len(),
@@ -179,11 +166,11 @@ pub(crate) async fn matrix(args: MatrixArgs) -> i32 {
     for (id, replay, dir) in &differ {
         println!("  {id} differs from its expectation: {}  replay: {replay}", dir.display());
     }
-    if errors > 0 {
+    Ok(if errors > 0 {
         2
     } else if differ.is_empty() {
         0
     } else {
         1
-    }
+    })
 }

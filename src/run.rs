@@ -115,16 +115,10 @@ pub(crate) fn scenario(a: &ScenarioArgs) -> Result<Scenario, HarnessError> {
     Ok(s)
 }
 
-pub(crate) async fn run(args: RunArgs) -> i32 {
-    let mut s = match scenario(&args.scenario) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
+pub(crate) async fn run(args: RunArgs) -> Result<i32, HarnessError> {
+    let mut s = scenario(&args.scenario)?;
     if let Some(d) = &args.dir {
         s = s.dir(d);
     }
-    match s.run().await {
-        Ok(report) => print_report(&report, args.json),
-        Err(e) => fail(&e),
-    }
+    Ok(print_report(&s.run().await?, args.json))
 }

@@ -54,6 +54,22 @@ fn landed_once(report: &harness::Report, why: &str) {
     assert_eq!((a.missing, a.duplicated), (0, 0), "{why}\n{}", report.render());
 }
 
+/// The healthy program (`loudfail.toml`, multi-query, seed 1) under `fault`: `verdict`, and every
+/// record landed once.
+async fn healthy(fault: &str, verdict: Verdict) -> harness::Report {
+    let report = run("loudfail.toml", &[fault], multi(), 1).await;
+    assert_eq!(report.verdict(), &verdict, "{}", report.render());
+    landed_once(&report, "");
+    report
+}
+
+/// A defective version of it (`defects/<defect>.toml`, multi-query, seed 1) under `fault`: LOSS.
+async fn lossy(defect: &str, fault: &str) -> harness::Report {
+    let report = run(&format!("defects/{defect}.toml"), &[fault], multi(), 1).await;
+    assert!(matches!(report.verdict(), Verdict::Loss(n) if *n > 0), "{}", report.render());
+    report
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_pipeline_killed_is_loud_restarted_and_exactly_once() {
     let report = run("loudfail.toml", &["driver-crash"], multi(), 1).await;
@@ -108,11 +124,8 @@ async fn read_only_storage_is_loud_for_the_healthy_pipeline_and_exactly_once_aft
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_that_swallows_its_write_errors_loses_records() {
     // A healthy pipeline fails on the refused commit and replays it.
-    let healthy = run("loudfail.toml", &["concurrent-metadata-change"], multi(), 1).await;
-    assert_eq!(healthy.verdict(), &Verdict::LoudRestarted, "{}", healthy.render());
-    landed_once(&healthy, "");
-    let report = run("defects/swallow-write-errors.toml", &["concurrent-metadata-change"], multi(), 1).await;
-    assert!(matches!(report.verdict(), Verdict::Loss(n) if *n > 0), "{}", report.render());
+    healthy("concurrent-metadata-change", Verdict::LoudRestarted).await;
+    let report = lossy("swallow-write-errors", "concurrent-metadata-change").await;
     assert!(audit(&report).missing > 0);
 }
 
@@ -144,27 +157,21 @@ async fn a_pipeline_that_exits_0_on_a_failed_write_succeeds_into_silence() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_schema_drift_is_ridden_out_by_schema_evolution_and_loses_records_without_it() {
-    let healthy = run("loudfail.toml", &["schema-drift"], multi(), 1).await;
-    assert_eq!(healthy.verdict(), &Verdict::Clean, "{}", healthy.render());
-    landed_once(&healthy, "");
-    let strict = run("defects/strict-schema.toml", &["schema-drift"], multi(), 1).await;
+    healthy("schema-drift", Verdict::Clean).await;
     // Loud — it fails at every start — but nothing produced since the drift ever lands.
-    assert!(matches!(strict.verdict(), Verdict::Loss(n) if *n > 0), "{}", strict.render());
+    let strict = lossy("strict-schema", "schema-drift").await;
     assert!(strict.analysis.faults[0].loud, "{}", strict.render());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_that_is_not_json_is_dead_lettered_or_blocks_everything_behind_it() {
-    let healthy = run("loudfail.toml", &["bad-record"], multi(), 1).await;
-    assert_eq!(healthy.verdict(), &Verdict::Clean, "{}", healthy.render());
-    landed_once(&healthy, "");
+    let healthy = healthy("bad-record", Verdict::Clean).await;
     let logs: Vec<_> = std::fs::read_dir(healthy.dir.join("logs")).unwrap().flatten().collect();
     assert!(
         logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("dead letter")),
         "the program dead-lettered it"
     );
-    let strict = run("defects/no-dead-letters.toml", &["bad-record"], multi(), 1).await;
-    assert!(matches!(strict.verdict(), Verdict::Loss(n) if *n > 0), "{}", strict.render());
+    let strict = lossy("no-dead-letters", "bad-record").await;
     assert!(strict.analysis.faults[0].loud, "{}", strict.render());
 }
 
@@ -177,9 +184,7 @@ async fn a_hung_program_is_silent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_a_commit_duplicates_only_a_sink_without_txn() {
-    let healthy = run("loudfail.toml", &["crash-after-commit"], multi(), 1).await;
-    assert_eq!(healthy.verdict(), &Verdict::LoudRestarted, "{}", healthy.render());
-    assert_eq!(audit(&healthy).duplicated, 0);
+    healthy("crash-after-commit", Verdict::LoudRestarted).await;
     let report = run("defects/no-txn.toml", &["crash-after-commit"], multi(), 1).await;
     // Loud and restarted, but the replayed batch landed twice: the duplicates decide.
     assert!(matches!(report.verdict(), Verdict::Duplicates(n) if *n > 0), "{}", report.render());

@@ -22,14 +22,8 @@ async fn a_catalog_outage_fails_every_query_it_meets_loudly_and_the_job_comes_ba
     assert!(report.dir.join("catalog.json").is_file() && !report.dir.join("catalog.json.unreachable").exists());
 
     // Every task depends on the catalog: whatever it reaches is within its reach.
-    let report = run_scenario(
-        "features-inference",
-        "catalog-blip",
-        Topology::shared_cluster(AwaitPolicy::Any),
-        31,
-        "blip-shared",
-    )
-    .await;
+    let shared = Topology::shared_cluster(AwaitPolicy::Any);
+    let report = run_scenario("features-inference", "catalog-blip", shared, 31, "blip-shared").await;
     let a = assert_loud_restarted(&report);
     assert!(a.faults[0].collateral.is_empty(), "{}", report.render());
     assert!(a.retrying_while_running_us > 0, "the failed task retried while the run said RUNNING");

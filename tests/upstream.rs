@@ -30,14 +30,8 @@ async fn a_poison_record_kills_the_resolver_behind_await_each_without_a_sound() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_field_fails_every_write_until_schema_evolution_is_deployed() {
-    let report = run_scenario(
-        "features-inference",
-        "schema-mismatch",
-        Topology::cluster_per_task(AwaitPolicy::Any),
-        52,
-        "new-field",
-    )
-    .await;
+    let per_task = Topology::cluster_per_task(AwaitPolicy::Any);
+    let report = run_scenario("features-inference", "schema-mismatch", per_task, 52, "new-field").await;
     let a = assert_loud_restarted(&report);
     assert_eq!(a.faults[0].query, "features");
     assert_eq!(a.faults[0].blast_radius, vec!["features"], "{}", report.render());

@@ -6,14 +6,31 @@ use harness::deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, String
 use harness::deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use harness::deltalake::datafusion::prelude::SessionContext;
 use harness::deltalake::operations::write::SchemaMode;
-use harness::pipeline::{ErrorKind, Input, KafkaRecord, MicroBatch, QueryError};
+use harness::history::{Event, History};
+use harness::pipeline::{Delivered, ErrorKind, Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// An Arrow schema from `(name, type, nullable)`.
-pub fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
-    Arc::new(Schema::new(fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect::<Vec<_>>()))
+/// An Arrow schema written `"id long, sensor string, score double?"`: each column's name and
+/// type (`long`, `double`, `string`), `?` after a type that may be null.
+///
+/// # Panics
+/// On a column that is not `name type`, or another type: a schema is written in the code.
+pub fn schema(columns: &str) -> SchemaRef {
+    let field = |column: &str| {
+        let (name, kind) = column.trim().split_once(' ').unwrap_or_else(|| panic!("{column:?} is not `name type`"));
+        let (kind, nullable) = kind.strip_suffix('?').map_or((kind, false), |k| (k, true));
+        let kind = match kind {
+            "long" => DataType::Int64,
+            "double" => DataType::Float64,
+            "string" => DataType::Utf8,
+            other => panic!("column {name:?}: type {other:?} is none of long, double, string"),
+        };
+        Field::new(name, kind, nullable)
+    };
+    Arc::new(Schema::new(columns.split(',').map(field).collect::<Vec<_>>()))
 }
 
 /// The Kafka records of a micro-batch.
@@ -127,4 +144,90 @@ pub async fn append_with_batch_id(
 
 pub use harness::pipeline::Producer;
 
+/// The field a firmware rollout adds to every reading (the `new-field` oddity).
+pub const NEW_FIELD: &str = "firmware";
+
+/// The readings a workload produces to its topic `lf-<run>-<stream>`: numbered from 0, each id
+/// reserved before it is sent (the audit expects every id reserved), each send recorded in the
+/// history as produced. After a firmware rollout every reading carries [`NEW_FIELD`].
+#[derive(Debug)]
+pub struct Readings {
+    stream: &'static str,
+    topic: String,
+    history: History,
+    producer: Producer,
+    next: Mutex<i64>,
+    firmware: AtomicBool,
+}
+
+impl Readings {
+    /// The readings of `stream`, sent with a producer of their own.
+    pub fn new(env: &PipelineEnv, history: History, stream: &'static str) -> Result<Readings> {
+        Ok(Readings {
+            stream,
+            topic: format!("lf-{}-{stream}", env.config.run_id),
+            history,
+            producer: Producer::new(&env.config.bootstrap)?,
+            next: Mutex::new(0),
+            firmware: AtomicBool::new(false),
+        })
+    }
+
+    /// The Kafka topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Readings reserved so far: ids `0..produced()`.
+    pub fn produced(&self) -> i64 {
+        *self.next.lock().expect("ledger")
+    }
+
+    /// Reserves `n` ids and sends the readings `make(id, extra)` gives as `(key, payload)`, `extra`
+    /// holding what the firmware adds; records them produced once delivered. Returns the first id.
+    pub async fn send(&self, n: i64, mut make: impl FnMut(i64, Extra) -> (String, Vec<u8>)) -> Result<i64> {
+        let first = {
+            let mut next = self.next.lock().expect("ledger");
+            *next += n;
+            *next - n
+        };
+        let mut extra = Extra::new();
+        if self.firmware.load(Ordering::Relaxed) {
+            extra.insert(NEW_FIELD.into(), "2.1.0".into());
+        }
+        let payloads = (first..first + n).map(|id| make(id, extra.clone())).collect();
+        self.producer.send_all(&self.topic, payloads).await?;
+        let stream = self.stream.into();
+        self.history.record(Event::Produced { stream, first: first as u64, last: (first + n - 1) as u64 });
+        Ok(first)
+    }
+
+    /// The firmware rollout: every reading from now on carries [`NEW_FIELD`].
+    pub fn roll_out_firmware(&self) -> Delivered {
+        self.firmware.store(true, Ordering::Relaxed);
+        Delivered { stream: self.topic.clone(), what: format!("readings with a new field {NEW_FIELD:?} from now on") }
+    }
+
+    /// The producer, for the workload's other topics.
+    pub fn producer(&self) -> &Producer {
+        &self.producer
+    }
+}
+
 pub use harness::pipeline::{Loops, TICK, Tick, per_tick, spawn_loop};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_is_written_as_columns() {
+        let s = schema("id long, sensor string, score double?");
+        let fields: Vec<_> =
+            s.fields().iter().map(|f| (f.name().as_str(), f.data_type().clone(), f.is_nullable())).collect();
+        assert_eq!(
+            fields,
+            [("id", DataType::Int64, false), ("sensor", DataType::Utf8, false), ("score", DataType::Float64, true)]
+        );
+    }
+}

@@ -11,10 +11,10 @@
 //! points at the wrong location loses data without a sound.
 
 use crate::audit::compare;
-use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, transform_delta};
+use crate::common::{Append, Extra, Loops, Readings, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, StringArray};
-use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
-use harness::history::{Event, History, TableAudit};
+use harness::deltalake::arrow::datatypes::SchemaRef;
+use harness::history::{History, TableAudit};
 use harness::pipeline::landed_ids;
 use harness::pipeline::{
     ConcurrentWriter, Delivered, MicroBatch, Oddity, Pipeline, PipelineEnv, PipelineOptions, PipelinePlan, QueryError,
@@ -24,7 +24,7 @@ use harness::{HarnessError, Result, async_trait};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The feature-extraction query.
 pub const FEATURES: &str = "features";
@@ -61,21 +61,12 @@ struct MaybeReading {
     extra: Extra,
 }
 
-/// The field a firmware rollout adds to every reading (the `new-field` oddity).
-pub const NEW_FIELD: &str = "firmware";
-
 fn features_schema() -> SchemaRef {
-    schema(&[
-        ("id", DataType::Int64, false),
-        ("sensor", DataType::Utf8, false),
-        ("f1", DataType::Float64, false),
-        ("f2", DataType::Float64, false),
-        ("batch", DataType::Int64, false),
-    ])
+    schema("id long, sensor string, f1 double, f2 double, batch long")
 }
 
 fn predictions_schema() -> SchemaRef {
-    schema(&[("id", DataType::Int64, false), ("score", DataType::Float64, true)])
+    schema("id long, score double?")
 }
 
 impl Pipeline for FeaturesInference {
@@ -142,17 +133,8 @@ impl Pipeline for FeaturesInference {
         history: History,
         seed: u64,
     ) -> Result<Arc<dyn Workload>> {
-        Ok(Arc::new(SensorWorkload {
-            inner: Arc::new(Inner {
-                env: env.clone(),
-                history,
-                seed,
-                producer: Producer::new(&env.config.bootstrap)?,
-                produced: Mutex::new(0),
-                firmware: std::sync::atomic::AtomicBool::new(false),
-            }),
-            loops: Loops::default(),
-        }))
+        let readings = Arc::new(Readings::new(env, history.clone(), "sensors")?);
+        Ok(Arc::new(SensorWorkload { env: env.clone(), history, seed, readings, loops: Loops::default() }))
     }
 }
 
@@ -200,87 +182,41 @@ impl QueryLogic for Inference {
     }
 }
 
-/// What the workload's loop shares.
-#[derive(Debug)]
-struct Inner {
-    env: PipelineEnv,
-    history: History,
-    seed: u64,
-    producer: Producer,
-    /// Readings produced: ids 0..produced (reserved before they are sent).
-    produced: Mutex<i64>,
-    /// Readings carry the new field (a firmware rollout happened).
-    firmware: std::sync::atomic::AtomicBool,
-}
-
-impl Inner {
-    /// Reserves `n` reading ids.
-    fn reserve(&self, n: i64) -> i64 {
-        let mut produced = self.produced.lock().expect("ledger");
-        let first = *produced;
-        *produced += n;
-        first
-    }
-
-    fn topic(&self) -> String {
-        format!("lf-{}-sensors", self.env.config.run_id)
-    }
-
-    /// Sends readings and records them produced.
-    async fn send(&self, first: i64, payloads: Vec<(String, Vec<u8>)>) -> Result<()> {
-        let n = payloads.len() as i64;
-        self.producer.send_all(&self.topic(), payloads).await?;
-        self.history.record(Event::Produced {
-            stream: "sensors".into(),
-            first: first as u64,
-            last: (first + n - 1) as u64,
-        });
-        Ok(())
-    }
-}
-
 /// The workload: sensor readings at the configured rate.
 #[derive(Debug)]
 pub struct SensorWorkload {
-    inner: Arc<Inner>,
+    env: PipelineEnv,
+    history: History,
+    seed: u64,
+    readings: Arc<Readings>,
     loops: Loops,
 }
 
-struct Readings {
-    inner: Arc<Inner>,
+struct Sensors {
+    readings: Arc<Readings>,
+    per_tick: i64,
     rng: rand::rngs::SmallRng,
 }
 
 #[async_trait]
-impl Tick for Readings {
+impl Tick for Sensors {
     async fn tick(&mut self) -> Result<()> {
-        let me = &self.inner;
-        let per_tick = crate::common::per_tick(me.env.config.options.rate);
-        let firmware = me.firmware.load(std::sync::atomic::Ordering::Relaxed);
-        let first = me.reserve(per_tick);
-        let payloads = (first..first + per_tick)
-            .map(|id| {
-                let mut r = SensorReading {
-                    id,
-                    sensor: format!("s-{}", self.rng.random_range(0..20)),
-                    reading: self.rng.random_range(0.0..10.0),
-                    extra: Extra::new(),
-                };
-                if firmware {
-                    r.extra.insert(NEW_FIELD.into(), "2.1.0".into());
-                }
-                (r.sensor.clone(), serde_json::to_vec(&r).expect("serializes"))
-            })
-            .collect();
-        me.send(first, payloads).await
+        let rng = &mut self.rng;
+        let reading = |id, extra| {
+            let sensor = format!("s-{}", rng.random_range(0..20));
+            let r = SensorReading { id, sensor, reading: rng.random_range(0.0..10.0), extra };
+            (r.sensor.clone(), serde_json::to_vec(&r).expect("serializes"))
+        };
+        self.readings.send(self.per_tick, reading).await.map(drop)
     }
 }
 
 #[async_trait]
 impl Workload for SensorWorkload {
     async fn start(&self) -> Result<()> {
-        let rng = rand::rngs::SmallRng::seed_from_u64(self.inner.seed);
-        self.loops.spawn(Box::new(Readings { inner: self.inner.clone(), rng }), self.inner.history.clone());
+        let rng = rand::rngs::SmallRng::seed_from_u64(self.seed);
+        let per_tick = crate::common::per_tick(self.env.config.options.rate);
+        self.loops.spawn(Box::new(Sensors { readings: self.readings.clone(), per_tick, rng }), self.history.clone());
         Ok(())
     }
 
@@ -290,8 +226,8 @@ impl Workload for SensorWorkload {
     }
 
     async fn audit(&self) -> Result<Vec<TableAudit>> {
-        let produced = *self.inner.produced.lock().expect("ledger");
-        let cat = &self.inner.env.catalog;
+        let produced = self.readings.produced();
+        let cat = &self.env.catalog;
         let mut out = Vec::new();
         for (table, q) in [(FEATURES, FEATURES), (PREDICTIONS, INFERENCE)] {
             // The table the catalog names is the one users read: that is what is audited.
@@ -306,22 +242,20 @@ impl Workload for SensorWorkload {
     }
 
     async fn send(&self, oddity: Oddity) -> Result<Delivered> {
-        let me = &self.inner;
+        let readings = &self.readings;
         match oddity {
             Oddity::Poison => {
                 // A sensor whose value is missing: `"reading": null`.
-                let id = me.reserve(1);
-                let payload = serde_json::json!({"id": id, "sensor": "s-0", "reading": null});
-                me.send(id, vec![("s-0".into(), payload.to_string().into_bytes())]).await?;
-                Ok(Delivered { stream: me.topic(), what: format!("reading {id} with a null value") })
+                let null = |id, _| {
+                    (
+                        "s-0".into(),
+                        serde_json::json!({"id": id, "sensor": "s-0", "reading": null}).to_string().into_bytes(),
+                    )
+                };
+                let id = readings.send(1, null).await?;
+                Ok(Delivered { stream: readings.topic().into(), what: format!("reading {id} with a null value") })
             }
-            Oddity::NewField => {
-                me.firmware.store(true, std::sync::atomic::Ordering::Relaxed);
-                Ok(Delivered {
-                    stream: me.topic(),
-                    what: format!("readings with a new field {NEW_FIELD:?} from now on"),
-                })
-            }
+            Oddity::NewField => Ok(readings.roll_out_firmware()),
         }
     }
 }

@@ -12,9 +12,9 @@
 //! RESOLVE is produced only after its alert's CREATE committed, so every resolved alert exists.
 
 use crate::audit::{compare, strings};
-use crate::common::{Append, Extra, Loops, Producer, Tick, parse_all, schema, transform_delta};
+use crate::common::{Append, Extra, Loops, Readings, Tick, parse_all, schema, transform_delta};
 use harness::deltalake::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
-use harness::deltalake::arrow::datatypes::{DataType, SchemaRef};
+use harness::deltalake::arrow::datatypes::SchemaRef;
 use harness::deltalake::datafusion::prelude::{SessionContext, col, lit};
 use harness::deltalake::kernel::transaction::CommitProperties;
 use harness::history::{Event, History, TableAudit};
@@ -58,9 +58,6 @@ pub struct Reading {
     pub extra: Extra,
 }
 
-/// The field a firmware rollout adds to every reading (the `new-field` oddity).
-pub const NEW_FIELD: &str = "firmware";
-
 /// An alert event on the `alert-events` topic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlertEvent {
@@ -90,26 +87,15 @@ fn parse_alert_number(id: &str) -> Option<u64> {
 }
 
 fn bronze_schema() -> SchemaRef {
-    schema(&[
-        ("id", DataType::Int64, false),
-        ("device", DataType::Utf8, false),
-        ("domain", DataType::Utf8, false),
-        ("value", DataType::Float64, false),
-        ("batch", DataType::Int64, false),
-    ])
+    schema("id long, device string, domain string, value double, batch long")
 }
 
 fn domain_schema() -> SchemaRef {
-    schema(&[("id", DataType::Int64, false), ("device", DataType::Utf8, false), ("value", DataType::Float64, false)])
+    schema("id long, device string, value double")
 }
 
 fn alerts_schema() -> SchemaRef {
-    schema(&[
-        ("alert_id", DataType::Utf8, false),
-        ("status", DataType::Utf8, false),
-        ("created_by", DataType::Utf8, false),
-        ("resolved_by", DataType::Int64, true),
-    ])
+    schema("alert_id string, status string, created_by string, resolved_by long?")
 }
 
 fn domain_query(d: &str) -> String {
@@ -280,7 +266,7 @@ impl QueryLogic for Resolver {
         let min = events.iter().map(|e| e.alert_id.clone()).min().unwrap_or_default();
         let max = events.iter().map(|e| e.alert_id.clone()).max().unwrap_or_default();
         let rb = RecordBatch::try_new(
-            schema(&[("alert_id", DataType::Utf8, false), ("event_id", DataType::Int64, false)]),
+            schema("alert_id string, event_id long"),
             vec![
                 Arc::new(StringArray::from_iter_values(events.iter().map(|e| e.alert_id.as_str()))),
                 Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.event_id))),
@@ -308,8 +294,6 @@ impl QueryLogic for Resolver {
 
 #[derive(Debug, Default)]
 struct Ledger {
-    /// Telemetry ids produced: 0..next_reading.
-    next_reading: i64,
     /// ML alerts created (committed): numbers 0..next_alert.
     next_alert: u64,
     /// Alerts created by faults.
@@ -332,11 +316,10 @@ struct Inner {
     env: PipelineEnv,
     history: History,
     seed: u64,
-    producer: Producer,
+    /// Telemetry, on topic `telemetry`; the producer sends alert events too.
+    readings: Readings,
     ledger: Arc<Mutex<Ledger>>,
     writer: Arc<MlWriter>,
-    /// Readings carry the new field (a firmware rollout happened).
-    firmware: std::sync::atomic::AtomicBool,
     /// Poison events sent (their event ids count down from -1, apart from the real ones).
     poisoned: std::sync::atomic::AtomicI64,
 }
@@ -401,19 +384,10 @@ impl ConcurrentWriter for MlWriter {
 
 impl TelemetryWorkload {
     fn new(env: PipelineEnv, history: History, seed: u64) -> Result<TelemetryWorkload> {
-        let producer = Producer::new(&env.config.bootstrap)?;
+        let readings = Readings::new(&env, history.clone(), "telemetry")?;
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let writer = Arc::new(MlWriter { env: env.clone(), ledger: ledger.clone(), history: history.clone() });
-        let inner = Arc::new(Inner {
-            env,
-            history,
-            seed,
-            producer,
-            ledger,
-            writer,
-            firmware: Default::default(),
-            poisoned: Default::default(),
-        });
+        let inner = Arc::new(Inner { env, history, seed, readings, ledger, writer, poisoned: Default::default() });
         Ok(TelemetryWorkload { inner, loops: Loops::default() })
     }
 }
@@ -427,31 +401,13 @@ impl Inner {
     async fn produce_readings(&self, rng: &mut rand::rngs::SmallRng) -> Result<()> {
         let per_tick = crate::common::per_tick(self.env.config.options.rate);
         let domains = self.env.config.options.domains as i64;
-        let first = self.ledger.lock().expect("ledger").next_reading;
-        let firmware = self.firmware.load(std::sync::atomic::Ordering::Relaxed);
-        let payloads = (first..first + per_tick)
-            .map(|id| {
-                let mut r = Reading {
-                    id,
-                    device: format!("dev-{}", rng.random_range(0..50)),
-                    domain: DOMAINS[(id % domains) as usize].to_string(),
-                    value: rng.random_range(-40.0..120.0),
-                    extra: Extra::new(),
-                };
-                if firmware {
-                    r.extra.insert(NEW_FIELD.into(), "2.1.0".into());
-                }
-                (r.device.clone(), serde_json::to_vec(&r).expect("serializes"))
-            })
-            .collect();
-        self.producer.send_all(&self.topic("telemetry"), payloads).await?;
-        self.ledger.lock().expect("ledger").next_reading = first + per_tick;
-        self.history.record(Event::Produced {
-            stream: "telemetry".into(),
-            first: first as u64,
-            last: (first + per_tick - 1) as u64,
-        });
-        Ok(())
+        let reading = |id, extra| {
+            let device = format!("dev-{}", rng.random_range(0..50));
+            let domain = DOMAINS[(id % domains) as usize].to_string();
+            let r = Reading { id, device, domain, value: rng.random_range(-40.0..120.0), extra };
+            (r.device.clone(), serde_json::to_vec(&r).expect("serializes"))
+        };
+        self.readings.send(per_tick, reading).await.map(drop)
     }
 
     /// One tick of the ML job: create a few alerts, then resolve some of the previous tick's.
@@ -500,7 +456,7 @@ impl Inner {
             .collect();
         let payloads =
             events.iter().map(|e| (e.alert_id.clone(), serde_json::to_vec(e).expect("serializes"))).collect();
-        self.producer.send_all(&self.topic("alert-events"), payloads).await?;
+        self.readings.producer().send_all(&self.topic("alert-events"), payloads).await?;
         let mut l = self.ledger.lock().expect("ledger");
         for e in &events {
             l.resolved.insert(e.alert_id.clone(), e.event_id);
@@ -536,7 +492,7 @@ impl Workload for TelemetryWorkload {
         let me = &self.inner;
         let (produced, alerts, fault_alerts, resolved) = {
             let l = me.ledger.lock().expect("ledger");
-            (l.next_reading, l.next_alert, l.fault_alerts.clone(), l.resolved.clone())
+            (me.readings.produced(), l.next_alert, l.fault_alerts.clone(), l.resolved.clone())
         };
         let cat = &me.env.catalog;
         let mut out = Vec::new();
@@ -579,16 +535,13 @@ impl Workload for TelemetryWorkload {
                 let id = -1 - me.poisoned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let payload = serde_json::json!({"event_id": id, "alert_id": null, "kind": "RESOLVE"});
                 let topic = me.topic("alert-events");
-                me.producer.send_all(&topic, vec![("poison".into(), payload.to_string().into_bytes())]).await?;
+                me.readings
+                    .producer()
+                    .send_all(&topic, vec![("poison".into(), payload.to_string().into_bytes())])
+                    .await?;
                 Ok(Delivered { stream: topic, what: format!("RESOLVE event {id} with a null alert id") })
             }
-            Oddity::NewField => {
-                me.firmware.store(true, std::sync::atomic::Ordering::Relaxed);
-                Ok(Delivered {
-                    stream: me.topic("telemetry"),
-                    what: format!("readings with a new field {NEW_FIELD:?} from now on"),
-                })
-            }
+            Oddity::NewField => Ok(me.readings.roll_out_firmware()),
         }
     }
 }
