@@ -585,17 +585,8 @@ impl ProgramSpec {
         if argv[0].contains('/') && !Path::new(&argv[0]).is_absolute() {
             argv[0] = workdir.join(&argv[0]).display().to_string();
         }
-        let mut vars: BTreeMap<String, String> =
-            t.env.iter().map(|(k, v)| Ok((k.clone(), fill(v)?))).collect::<Result<_>>()?;
-        // Its temporary files go in the run directory, not /tmp: a process the run kills leaves
-        // them behind (a JVM's shutdown hooks never run after SIGKILL), and there they stay with
-        // the run's other artifacts. A spec that sets TMPDIR keeps its own.
-        if !vars.contains_key("TMPDIR") {
-            let tmp = env.config.run_dir.join("tmp").join(&t.name);
-            std::fs::create_dir_all(&tmp).map_err(|e| HarnessError::io(&tmp, e))?;
-            vars.insert("TMPDIR".into(), tmp.display().to_string());
-        }
-        Ok(ProgramCommand { argv, env: vars, workdir })
+        let env = t.env.iter().map(|(k, v)| Ok((k.clone(), fill(v)?))).collect::<Result<_>>()?;
+        Ok(ProgramCommand { argv, env, workdir })
     }
 
     /// Checks, before anything is created, that every task's working directory exists and its
