@@ -46,6 +46,13 @@ async fn run_on(
         .expect("valid input");
     // The JVM and its Python workers are the program's descendants: none is left.
     assert_nothing_left(&dir);
+    // The driver's scratch (Spark's block manager) is in the run directory, each process's
+    // TMPDIR, not in /tmp where a killed JVM would leave it.
+    let tmp = dir.join("tmp");
+    let scratch = std::fs::read_dir(&tmp).into_iter().flatten().flatten();
+    let entries = scratch.flat_map(|task| std::fs::read_dir(task.path()).into_iter().flatten().flatten());
+    let block_managers = entries.filter(|e| e.file_name().to_string_lossy().starts_with("blockmgr-")).count();
+    assert!(block_managers > 0, "no Spark block manager directory under {}", tmp.display());
     report
 }
 

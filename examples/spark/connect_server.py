@@ -15,6 +15,8 @@ started is the server, and a SIGKILL to it is the driver's loss.
 import os
 import sys
 
+import lfspark_tmp
+
 here = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYSPARK_PYTHON"] = sys.executable
 os.environ["PYTHONPATH"] = here + os.pathsep + os.environ.get("PYTHONPATH", "")
@@ -30,6 +32,7 @@ args = [
     "--conf", "spark.driver.bindAddress=127.0.0.1",
     "--conf", "spark.ui.enabled=false",
     "--conf", "spark.sql.shuffle.partitions=2",
+    *lfspark_tmp.submit_args(),
     "spark-internal",
 ]
 print(f"connect-server: listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)

@@ -35,6 +35,7 @@ from pyspark.sql.streaming import StreamingQueryListener  # noqa: E402
 
 from delta_source import DeltaSource  # noqa: E402
 from kafka_source import KafkaSource  # noqa: E402
+import lfspark_tmp  # noqa: E402
 
 SPARK = None  # the driver's session, once it has one
 JOB = "spark"  # the job's name, for its log lines
@@ -140,15 +141,17 @@ def session(app):
 
             spark.client.set_retry_policies([DefaultPolicy(max_retries=int(retries), max_backoff=2000)])
     else:
-        spark = (
+        builder = (
             SparkSession.builder.master("local[2]")
             .appName(app)
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "2")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
-            .getOrCreate()
         )
+        for key, value in lfspark_tmp.confs():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
     SPARK = spark
     # How long the session took (a JVM's start in local mode, a gRPC connection on Connect),

@@ -121,6 +121,14 @@ impl RunDir {
         self.root.join("logs").join(format!("{name}.stderr"))
     }
 
+    /// A process's temporary directory (its `TMPDIR`), made if it is missing: what a process the
+    /// run kills leaves behind stays with the run's other artifacts, not in /tmp.
+    pub fn tmp(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.root.join("tmp").join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io(&dir, e))?;
+        Ok(dir)
+    }
+
     /// Writes a JSON file inside the run directory, atomically (temporary file, then rename).
     pub fn write_json<T: Serialize>(&self, rel: &str, value: &T) -> Result<PathBuf> {
         let path = self.root.join(rel);

@@ -253,7 +253,8 @@ impl Job {
     }
 
     fn spawn(&mut self, role: Role, name: &str, run: u32, attempt: u32, args: Vec<String>) -> Result<()> {
-        let log = self.cfg.run_dir.log(&format!("{name}-run{run}-attempt{attempt}"));
+        let process = format!("{name}-run{run}-attempt{attempt}");
+        let log = self.cfg.run_dir.log(&process);
         // A program is its own driver (or its cluster is): the clusters' memory limit is its own.
         let program = match role {
             Role::Task => self.cfg.job.tasks.iter().find(|t| t.name == name).and_then(|t| t.program.clone()),
@@ -274,6 +275,13 @@ impl Job {
             ),
             None => (self.cfg.bin.clone(), args, Vec::new()),
         };
+        // A program's temporary files go in the run directory, a directory for each process (a
+        // process the run kills — a JVM, whose shutdown hooks never run after SIGKILL — cannot
+        // clean up after itself, and its successor starts afresh). A spec that sets TMPDIR keeps
+        // its own.
+        if program.is_some() && !env.iter().any(|(k, _)| k == "TMPDIR") {
+            env.push(("TMPDIR".into(), self.cfg.run_dir.tmp(&process)?.display().to_string()));
+        }
         env.extend(self.cfg.env.iter().cloned());
         let spawned = process::spawn(
             Spec {
