@@ -21,7 +21,7 @@ use crate::error::HarnessError;
 use crate::failpoint::Failpoints;
 use crate::history::{ErrorKind, Event, Positions};
 use crate::kafka::{Closing, client_config};
-use crate::pipeline::{
+use crate::plan::{
     Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec, TableSpec,
 };
 use crate::proto::report;

@@ -6,11 +6,11 @@
 use crate::error::Result;
 use crate::history::{Event, History, TableAudit};
 use crate::kafka::Producer;
-use crate::pipeline::{PipelineEnv, PipelinePlan, SourceSpec, TopicSpec, Workload};
-use serde::{Deserialize, Serialize};
+use crate::plan::{PipelineEnv, PipelinePlan, SourceSpec, TopicSpec, Workload};
+use crate::program_spec::{FieldType, FlowView, Ledger};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One step of a workload loop (a producer tick, an ML job's commit).
@@ -94,61 +94,6 @@ impl Loops {
             let _ = h.await;
         }
     }
-}
-
-/// The type of a record's field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    /// Text.
-    String,
-    /// A 64-bit integer.
-    Int,
-    /// A double.
-    Float,
-    /// true or false.
-    Bool,
-}
-
-/// What the harness produced, per topic: the ids each delivery was acknowledged for.
-#[derive(Debug, Default)]
-pub struct Ledger {
-    produced: Mutex<BTreeMap<String, Vec<i64>>>,
-}
-
-impl Ledger {
-    /// The ids produced to `topic` (the run's topic name), in order.
-    pub fn ids(&self, topic: &str) -> Vec<i64> {
-        self.produced.lock().expect("ledger").get(topic).cloned().unwrap_or_default()
-    }
-
-    /// The ids produced to `topic` after the first `from`.
-    pub fn ids_from(&self, topic: &str, from: usize) -> Vec<i64> {
-        let produced = self.produced.lock().expect("ledger");
-        produced.get(topic).map(|v| v.get(from..).unwrap_or_default().to_vec()).unwrap_or_default()
-    }
-
-    /// How many records were produced to `topic`.
-    pub fn count(&self, topic: &str) -> u64 {
-        self.produced.lock().expect("ledger").get(topic).map_or(0, |v| v.len() as u64)
-    }
-
-    fn add(&self, topic: &str, ids: &[i64]) {
-        self.produced.lock().expect("ledger").entry(topic.to_string()).or_default().extend_from_slice(ids);
-    }
-}
-
-/// A flow as a run sees it: records of a topic landing in a table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowView {
-    /// Its name (the query's).
-    pub name: String,
-    /// The run's topic it reads.
-    pub topic: String,
-    /// The table it writes (catalog name).
-    pub table: String,
-    /// The table's id column.
-    pub id_column: String,
 }
 
 /// The flows of a plan: a program's as its spec declares them; an engine pipeline's are its
@@ -310,26 +255,26 @@ impl Workload for IdWorkload {
 
     /// A record that is not JSON (`Poison`), or upstream's schema drifting: from now on every
     /// record carries a new field (`NewField`).
-    async fn send(&self, oddity: crate::pipeline::Oddity) -> Result<crate::pipeline::Delivered> {
+    async fn send(&self, oddity: crate::plan::Oddity) -> Result<crate::plan::Delivered> {
         let streams: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
-        if oddity == crate::pipeline::Oddity::Poison {
+        if oddity == crate::plan::Oddity::Poison {
             // Not JSON: a record cut short. It has no id and is expected nowhere.
             let topic = streams.first().copied().unwrap_or_default();
             let payload = br#"{"id": 0, "ts": 17, "note": "cut sh"#.to_vec();
             self.producer.send_all(topic, vec![("bad".into(), payload)]).await?;
-            return Ok(crate::pipeline::Delivered {
+            return Ok(crate::plan::Delivered {
                 stream: topic.to_string(),
                 what: "a record that is not JSON (cut short)".into(),
             });
         }
         self.drifted.store(true, Ordering::Relaxed);
-        Ok(crate::pipeline::Delivered {
+        Ok(crate::plan::Delivered {
             stream: streams.join(", "),
             what: format!("records with a new field {DRIFT_FIELD:?} from now on"),
         })
     }
 
-    fn writer(&self, table: &str) -> Option<Arc<dyn crate::pipeline::ConcurrentWriter>> {
+    fn writer(&self, table: &str) -> Option<Arc<dyn crate::plan::ConcurrentWriter>> {
         let id_column = self.flows.iter().find(|f| f.table == table)?.id_column.clone();
         Some(Arc::new(ForeignWriter {
             table: table.to_string(),
@@ -391,7 +336,7 @@ struct ForeignWriter {
 const FOREIGN_ROWS: i64 = 10;
 
 #[async_trait::async_trait]
-impl crate::pipeline::ConcurrentWriter for ForeignWriter {
+impl crate::plan::ConcurrentWriter for ForeignWriter {
     async fn commit_overlapping(&self, _context: &serde_json::Value) -> Result<Vec<String>> {
         use deltalake::arrow::array::{ArrayRef, Int64Array, new_null_array};
         use deltalake::arrow::datatypes::DataType;
