@@ -36,7 +36,9 @@
 //! | `landed` | the ids a sink table holds, read incrementally from its data files |
 //! | `audit` | ids missing, duplicated and unexpected |
 //! | `supervisor` | the jobs service: runs, tasks, retries, backoff, and the states a UI shows |
-//! | `workload` | the loops a workload runs, stopped together |
+//! | `plan` | the vocabulary of pipelines: plans, specs, micro-batches, query errors, the traits below [`Pipeline`] |
+//! | `program_spec` | a program's spec file as data, and what a run keeps of a program (re-exported from [`program`]) |
+//! | `workload` | the loops a workload runs, stopped together; the generic workload |
 //! | `worker` | the cluster and task processes (the binary re-executed) |
 //! | `stream` | the micro-batch engine every query runs on: checkpoint, source, exactly-once sink |
 //! | `checkpoint` | `offsets/` and `commits/`, as Spark lays them out |
