@@ -3,9 +3,13 @@ program one of its own in the run directory), not /tmp. Spark deletes its `spark
 `blockmgr-*` and `artifacts-*` directories and its native libraries from a shutdown hook, which
 never runs when the driver is killed. A JVM reads java.io.tmpdir, not TMPDIR (Spark's local
 directory follows java.io.tmpdir when spark.local.dir is not set), and writes its perf data to
-/tmp unless told not to."""
+/tmp unless told not to. Spark's launcher (the short-lived JVM spark-submit starts to build the
+driver's command) takes its options from SPARK_LAUNCHER_OPTS alone; importing this module sets
+perf data off there too."""
 
 import os
+
+os.environ.setdefault("SPARK_LAUNCHER_OPTS", "-XX:-UsePerfData")
 
 
 def confs():

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 want="pyspark==4.3.0 deltalake==1.6.6 confluent-kafka==2.16.1 pyarrow==26.0.1 pandas<3 grpcio grpcio-status googleapis-common-protos zstandard protobuf"
 java_major() {
-  java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1
+  java -XX:-UsePerfData -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1
 }
 if ! command -v java > /dev/null; then
   echo "spark: Java is missing: install Java 17 or later (apt-get install openjdk-17-jre-headless)" >&2
