@@ -25,6 +25,34 @@ enum Request {
     Shutdown,
 }
 
+/// The end offset (high watermark) of each of `partitions` of `topic`, in one ListOffsets
+/// request: librdkafka's `query_watermark_offsets` sends two per partition (its low and high
+/// ends), and a query asks at every trigger.
+pub fn end_offsets(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: &[i32],
+    timeout: Duration,
+) -> rdkafka::error::KafkaResult<Vec<(i32, i64)>> {
+    use rdkafka::{Offset, TopicPartitionList};
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions {
+        // Asked for by timestamp: `End` (-1) is "the latest offset".
+        tpl.add_partition_offset(topic, *p, Offset::End)?;
+    }
+    let ends = consumer.offsets_for_times(tpl, timeout)?;
+    ends.elements()
+        .iter()
+        .map(|e| {
+            e.error()?;
+            match e.offset() {
+                Offset::Offset(o) => Ok((e.partition(), o)),
+                _ => Err(rdkafka::error::KafkaError::OffsetFetch(rdkafka::types::RDKafkaErrorCode::OffsetNotAvailable)),
+            }
+        })
+        .collect()
+}
+
 /// The run's Kafka.
 #[derive(Debug)]
 pub struct Broker {
@@ -395,5 +423,22 @@ mod tests {
         let external = Broker { bootstrap: "127.0.0.1:9".into(), embedded: None };
         let refused = external.set_available(false).await.unwrap_err().to_string();
         assert!(refused.contains("drop --broker"), "{refused}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn end_offsets_are_the_high_watermarks() {
+        let broker = Broker::embedded().unwrap();
+        broker.create_topic("ends", 3).await.unwrap();
+        let producer = Producer::new(broker.bootstrap()).unwrap();
+        let payloads = (0..20).map(|i| (format!("key-{i}"), b"x".to_vec())).collect();
+        producer.send_all("ends", payloads).await.unwrap();
+        let consumer: BaseConsumer = client_config(broker.bootstrap()).set("group.id", "ends").create().unwrap();
+        let ends = end_offsets(&consumer, "ends", &[0, 1, 2], Duration::from_secs(5)).unwrap();
+        assert_eq!(ends.len(), 3);
+        for (p, end) in &ends {
+            let (_, high) = consumer.fetch_watermarks("ends", *p, Duration::from_secs(5)).unwrap();
+            assert_eq!(*end, high, "partition {p}");
+        }
+        assert_eq!(ends.iter().map(|(_, e)| e).sum::<i64>(), 20, "every record counted once: {ends:?}");
     }
 }

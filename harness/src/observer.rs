@@ -186,11 +186,8 @@ impl Sampler {
                     md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect()
                 }
             };
-            let mut end = Positions::new();
-            for p in &partitions {
-                let (_, high) = c.fetch_watermarks(&t, *p, BROKER_WAIT).ok()?;
-                end.insert(partition_key(&t, *p), high);
-            }
+            let ends = crate::kafka::end_offsets(&c, &t, &partitions, BROKER_WAIT).ok()?;
+            let end: Positions = ends.into_iter().map(|(p, high)| (partition_key(&t, p), high)).collect();
             Some((partitions, end))
         })
         .await

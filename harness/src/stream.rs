@@ -112,19 +112,21 @@ impl Source {
             Source::Kafka { topic, partitions, consumer, timeout } => {
                 let (c, t, ps, timeout) = (consumer.get(), topic.clone(), partitions.clone(), *timeout);
                 blocking(move || {
-                    let mut end = Positions::new();
-                    for p in ps {
-                        let (_, high) = c.fetch_watermarks(&t, p, timeout)?;
-                        end.insert(partition_key(&t, p), high);
-                    }
-                    Ok(end)
+                    let ends = crate::kafka::end_offsets(&c, &t, &ps, timeout)?;
+                    Ok(ends.into_iter().map(|(p, high)| (partition_key(&t, p), high)).collect())
                 })
                 .await
             }
             Source::Delta { table, app_id, handle } => {
+                // A trigger usually finds nothing new. On local disk `txn_version` reads the
+                // log's tail itself, so the table's snapshot is brought up to date only by
+                // `read`, when there is a batch to read (delta-rs's update lists the log and
+                // replays it: most of an idle trigger's cost, 60 times a second at 600:1).
                 let t = match handle {
                     Some(t) => {
-                        t.update_incremental(None).await?;
+                        if t.table_url().to_file_path().is_err() {
+                            t.update_incremental(None).await?;
+                        }
                         t
                     }
                     None => handle.insert(open_table(catalog, table).await?),
