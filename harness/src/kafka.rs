@@ -25,15 +25,20 @@ enum Request {
     Shutdown,
 }
 
-/// The end offset (high watermark) of each of `partitions` of `topic`, in one ListOffsets
-/// request: librdkafka's `query_watermark_offsets` sends two per partition (its low and high
-/// ends), and a query asks at every trigger.
+/// Where a Kafka partition's position is kept.
+pub fn partition_key(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
+}
+
+/// The end offset (high watermark) of each of `partitions` of `topic`, keyed by
+/// [`partition_key`], in one ListOffsets request: librdkafka's `query_watermark_offsets` sends
+/// two per partition (its low and high ends), and a query asks at every trigger.
 pub fn end_offsets(
     consumer: &BaseConsumer,
     topic: &str,
     partitions: &[i32],
     timeout: Duration,
-) -> rdkafka::error::KafkaResult<Vec<(i32, i64)>> {
+) -> rdkafka::error::KafkaResult<crate::history::Positions> {
     use rdkafka::{Offset, TopicPartitionList};
     let mut tpl = TopicPartitionList::new();
     for p in partitions {
@@ -46,7 +51,7 @@ pub fn end_offsets(
         .map(|e| {
             e.error()?;
             match e.offset() {
-                Offset::Offset(o) => Ok((e.partition(), o)),
+                Offset::Offset(o) => Ok((partition_key(topic, e.partition()), o)),
                 _ => Err(rdkafka::error::KafkaError::OffsetFetch(rdkafka::types::RDKafkaErrorCode::OffsetNotAvailable)),
             }
         })
@@ -435,10 +440,10 @@ mod tests {
         let consumer: BaseConsumer = client_config(broker.bootstrap()).set("group.id", "ends").create().unwrap();
         let ends = end_offsets(&consumer, "ends", &[0, 1, 2], Duration::from_secs(5)).unwrap();
         assert_eq!(ends.len(), 3);
-        for (p, end) in &ends {
-            let (_, high) = consumer.fetch_watermarks("ends", *p, Duration::from_secs(5)).unwrap();
-            assert_eq!(*end, high, "partition {p}");
+        for p in 0..3 {
+            let (_, high) = consumer.fetch_watermarks("ends", p, Duration::from_secs(5)).unwrap();
+            assert_eq!(ends.get(&partition_key("ends", p)), Some(&high), "partition {p}: {ends:?}");
         }
-        assert_eq!(ends.iter().map(|(_, e)| e).sum::<i64>(), 20, "every record counted once: {ends:?}");
+        assert_eq!(ends.values().sum::<i64>(), 20, "every record counted once: {ends:?}");
     }
 }

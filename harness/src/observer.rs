@@ -7,7 +7,6 @@ use crate::delta_log::TableLog;
 use crate::history::{Event, History, Positions, lagging};
 use crate::kafka::{Closing, client_config};
 use crate::pipeline::{PipelineEnv, PipelinePlan, QuerySpec, SourceSpec};
-use crate::stream::partition_key;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -186,8 +185,7 @@ impl Sampler {
                     md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect()
                 }
             };
-            let ends = crate::kafka::end_offsets(&c, &t, &partitions, BROKER_WAIT).ok()?;
-            let end: Positions = ends.into_iter().map(|(p, high)| (partition_key(&t, p), high)).collect();
+            let end = crate::kafka::end_offsets(&c, &t, &partitions, BROKER_WAIT).ok()?;
             Some((partitions, end))
         })
         .await

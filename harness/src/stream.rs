@@ -20,7 +20,8 @@ use crate::delta_log::LogTail;
 use crate::error::HarnessError;
 use crate::failpoint::Failpoints;
 use crate::history::{ErrorKind, Event, Positions};
-use crate::kafka::{Closing, client_config};
+pub use crate::kafka::partition_key;
+use crate::kafka::{Closing, client_config, end_offsets};
 use crate::plan::{
     Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec, TableSpec,
 };
@@ -40,21 +41,22 @@ pub async fn open_table(catalog: &Catalog, table: &str) -> Result<DeltaTable, Qu
 /// has its log read incrementally, each commit file once in this process ([`LogTail`]); a log
 /// replay at every batch (the kernel's) costs more with every commit. Elsewhere, delta-rs's.
 pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, deltalake::DeltaTableError> {
-    static TAILS: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, LogTail>> =
-        std::sync::Mutex::new(std::collections::BTreeMap::new());
-    if let Ok(path) = table.table_url().to_file_path() {
-        let mut tails = TAILS.lock().expect("log tails");
-        let tail = tails.entry(path.clone()).or_insert_with(|| LogTail::new(&path));
-        if tail.advance().is_ok() && tail.version() >= 0 {
-            return Ok(tail.txn(app_id));
-        }
+    match tail_txn(table, app_id) {
+        Some(txn) => Ok(txn),
+        None => table.snapshot()?.transaction_version(table.log_store().as_ref(), app_id).await,
     }
-    table.snapshot()?.transaction_version(table.log_store().as_ref(), app_id).await
 }
 
-/// Where a Kafka partition's position is kept.
-pub fn partition_key(topic: &str, partition: i32) -> String {
-    format!("{topic}/{partition}")
+/// The `txn` version of `app_id` as the table's log on local disk shows it now, read
+/// incrementally; None where that log cannot be read so (not on local disk, no commit yet, an
+/// unreadable commit file): the table's snapshot must answer.
+fn tail_txn(table: &DeltaTable, app_id: &str) -> Option<Option<i64>> {
+    static TAILS: std::sync::Mutex<std::collections::BTreeMap<std::path::PathBuf, LogTail>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let path = table.table_url().to_file_path().ok()?;
+    let mut tails = TAILS.lock().expect("log tails");
+    let tail = tails.entry(path.clone()).or_insert_with(|| LogTail::new(&path));
+    (tail.advance().is_ok() && tail.version() >= 0).then(|| tail.txn(app_id))
 }
 
 /// A query's source.
@@ -111,31 +113,26 @@ impl Source {
         match self {
             Source::Kafka { topic, partitions, consumer, timeout } => {
                 let (c, t, ps, timeout) = (consumer.get(), topic.clone(), partitions.clone(), *timeout);
-                blocking(move || {
-                    let ends = crate::kafka::end_offsets(&c, &t, &ps, timeout)?;
-                    Ok(ends.into_iter().map(|(p, high)| (partition_key(&t, p), high)).collect())
-                })
-                .await
+                blocking(move || end_offsets(&c, &t, &ps, timeout)).await
             }
             Source::Delta { table, app_id, handle } => {
-                // A trigger usually finds nothing new. On local disk `txn_version` reads the
-                // log's tail itself, so the table's snapshot is brought up to date only by
-                // `read`, when there is a batch to read (delta-rs's update lists the log and
-                // replays it: most of an idle trigger's cost, 60 times a second at 600:1).
                 let t = match handle {
-                    Some(t) => {
-                        if t.table_url().to_file_path().is_err() {
-                            t.update_incremental(None).await?;
-                        }
-                        t
-                    }
+                    Some(t) => t,
                     None => handle.insert(open_table(catalog, table).await?),
                 };
-                let mut end = Positions::new();
-                if let Some(v) = txn_version(t, app_id).await? {
-                    end.insert(table.clone(), v);
-                }
-                Ok(end)
+                // A trigger usually finds nothing new: where the log's tail answers, the
+                // table's snapshot is brought up to date only by `read`, when there is a batch
+                // (delta-rs's update lists the log and replays it: most of an idle trigger's
+                // cost, 60 times a second at 600:1). Where it cannot, the snapshot answers,
+                // brought up to date first.
+                let txn = match tail_txn(t, app_id) {
+                    Some(txn) => txn,
+                    None => {
+                        t.update_incremental(None).await?;
+                        t.snapshot()?.transaction_version(t.log_store().as_ref(), app_id).await?
+                    }
+                };
+                Ok(txn.map(|v| Positions::from([(table.clone(), v)])).unwrap_or_default())
             }
         }
     }
