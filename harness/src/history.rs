@@ -189,8 +189,8 @@ pub enum Event {
     },
     /// Every query (a program's every flow) had committed its first batches this long after the
     /// job started: its cold start, measured (processes, the first batches; a JVM and a Spark
-    /// session for a program). A restart cannot be faster, so the restart bound is never below
-    /// one and a half of it.
+    /// session for a program). A restart is a start, so the restart bound holds it on top, and
+    /// is never below one and a half of it.
     Started {
         /// Microseconds from the start of the warm-up.
         took_us: i64,
@@ -567,6 +567,13 @@ struct Inner {
 #[derive(Clone)]
 pub struct History {
     inner: Arc<Inner>,
+}
+
+impl History {
+    /// What tells this history (and so its run) from any other alive in this process.
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
 }
 
 impl std::fmt::Debug for History {

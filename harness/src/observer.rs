@@ -218,9 +218,18 @@ impl Sampler {
                 self.history.record(Event::SinkObserved { query: q.name.clone(), table: q.sink.clone(), version, txn });
             }
         }
+        // Queries reading one topic share its ends: one request per topic and sample.
+        let mut topic_ends: BTreeMap<String, Option<Positions>> = BTreeMap::new();
         for q in self.queries.clone() {
             let end = match &q.source {
-                SourceSpec::Kafka { topic } => self.kafka_end(topic).await,
+                SourceSpec::Kafka { topic } => match topic_ends.get(topic) {
+                    Some(end) => end.clone(),
+                    None => {
+                        let end = self.kafka_end(topic).await;
+                        topic_ends.insert(topic.clone(), end.clone());
+                        end
+                    }
+                },
                 SourceSpec::Delta { table, app_id } => {
                     let upstream = self.queries.iter().find(|u| u.app_id() == app_id && u.sink == *table);
                     let txn = upstream.and_then(|u| txns.get(&u.name).copied().flatten());

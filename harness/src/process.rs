@@ -7,7 +7,7 @@
 
 use crate::error::{HarnessError, Result};
 use crate::history::{Event, History, Record, Role};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
 
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+/// Every live child (its pid, which is also its process group), with the run that started it:
+/// the key of that run's history ([`History::key`]).
+static LIVE: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
 
 /// Kills every live child process of this process (with SIGKILL, to its whole group), and puts
 /// back every directory a fault made read-only ([`crate::storage::thaw_all`]).
@@ -23,7 +25,7 @@ static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 pub fn kill_all() {
     // A child started from now on is killed as soon as it is registered (see `spawn`).
     STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
-    let pids: Vec<i32> = LIVE.lock().map(|l| l.iter().copied().collect()).unwrap_or_default();
+    let pids: Vec<i32> = LIVE.lock().map(|l| l.keys().copied().collect()).unwrap_or_default();
     for &pid in &pids {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
@@ -73,6 +75,18 @@ pub fn cpu_times() -> (std::time::Duration, std::time::Duration) {
 
 /// [`resident_memory`] of this process, and of its live children together.
 pub fn resident_memory_split() -> (u64, u64) {
+    resident_memory_of(|_| true)
+}
+
+/// [`resident_memory`] of this process, and of the live children one run started (`history`
+/// is that run's): with several runs at once (`--jobs`), a run's figure holds its own processes
+/// only, and its sampler reads no other run's.
+pub fn run_memory_split(history: &History) -> (u64, u64) {
+    let key = history.key();
+    resident_memory_of(|run| run == key)
+}
+
+fn resident_memory_of(runs: impl Fn(usize) -> bool) -> (u64, u64) {
     let pss = |pid: &str| -> Option<u64> {
         let t = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
         t.lines()
@@ -88,13 +102,14 @@ pub fn resident_memory_split() -> (u64, u64) {
             .unwrap_or(0)
     };
     let of = |p: &str| pss(p).unwrap_or_else(|| rss(p));
-    (of("self"), descendants().into_iter().map(|p| of(&p.to_string())).sum())
+    let groups: BTreeSet<i32> =
+        LIVE.lock().map(|l| l.iter().filter(|(_, run)| runs(**run)).map(|(pid, _)| *pid).collect()).unwrap_or_default();
+    (of("self"), descendants(&groups).into_iter().map(|p| of(&p.to_string())).sum())
 }
 
-/// Every live child and every process in a child's process group: what a program started (a
+/// Every process of `groups` (live children, each its own group): what a program started (a
 /// JVM, its Python workers) is charged to it.
-fn descendants() -> Vec<i32> {
-    let groups: BTreeSet<i32> = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+fn descendants(groups: &BTreeSet<i32>) -> Vec<i32> {
     if groups.is_empty() {
         return Vec::new();
     }
@@ -103,7 +118,7 @@ fn descendants() -> Vec<i32> {
         // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
         stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
     };
-    let Ok(entries) = std::fs::read_dir("/proc") else { return groups.into_iter().collect() };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return groups.iter().copied().collect() };
     entries
         .flatten()
         .filter_map(|e| {
@@ -293,7 +308,7 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
             mechanism: m.mechanism,
         });
     }
-    LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32);
+    LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32, history.key());
     crate::reaper::watch_group(pid);
     if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
         // Started while everything is being killed (Ctrl-C): it goes too.

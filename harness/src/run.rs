@@ -358,16 +358,16 @@ impl Scenario {
         let own_peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let cpu_before = crate::process::cpu_times();
         let sampler = {
-            let (peak, own_peak) = (peak.clone(), own_peak.clone());
+            let (peak, own_peak, history) = (peak.clone(), own_peak.clone(), history.clone());
             tokio::spawn(async move {
                 loop {
                     let took = Instant::now();
-                    let (own, children) = crate::process::resident_memory_split();
+                    let (own, children) = crate::process::run_memory_split(&history);
                     peak.fetch_max(own + children, std::sync::atomic::Ordering::Relaxed);
                     own_peak.fetch_max(own, std::sync::atomic::Ordering::Relaxed);
                     // Reading a large process's PSS walks its page tables (a JVM's take tens of
-                    // milliseconds of kernel time): the sampler keeps to 5% of one core.
-                    tokio::time::sleep((took.elapsed() * 20).max(Duration::from_millis(50))).await;
+                    // milliseconds of kernel time): the sampler keeps to 2% of one core.
+                    tokio::time::sleep((took.elapsed() * 50).max(Duration::from_millis(50))).await;
                 }
             })
         };
@@ -396,7 +396,7 @@ impl Scenario {
             expected: self.expectation(&plan),
             scale: self.scale,
             detection_bound: self.scale.real(self.timings.detection_bound),
-            // What the oracles judged by: a program's is never below 1.5× its cold start.
+            // What the oracles judged by: the bound plus the cold start (at least 1.5× it).
             restart_bound: crate::oracle::Bounds::of(&records).map_or_else(
                 || self.scale.real(self.timings.restart_bound),
                 |b| Duration::from_micros(b.restart_us.max(0) as u64),
@@ -461,8 +461,8 @@ impl Scenario {
         steps.provision().await.doing(|| "creating the run's topics and tables".into())?;
         let workload = steps.start(bin, live).await.doing(|| "starting the workload".into())?;
         let warmup_took = steps.warm_up().await?;
-        // What the job may take to come back: the restart bound, never less than one and a half
-        // of its own cold start (the oracles judge by the same).
+        // What the job may take to come back: the restart bound with its own cold start on top
+        // (the oracles judge by the same).
         let restart_bound =
             crate::oracle::restart_bound(self.scale.real(self.timings.restart_bound), Some(warmup_took));
         let supervisor = live.supervisor.as_ref().expect("started above");

@@ -72,7 +72,7 @@ pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView)
             .filter(|q| *q != query)
             .cloned()
             .collect();
-        let affected: Vec<String> = affected_queries(records, t0, until, query, &stalled, bounds.restart_us, job)
+        let affected: Vec<String> = affected_queries(records, t0, until, query, &stalled, bounds.stall_us, job)
             .into_iter()
             .filter(|q| !broken.contains(q))
             .collect();

@@ -134,7 +134,8 @@ mod tests {
     /// nothing (0).
     #[test]
     fn the_verdict_is_a_precedence_over_every_pair_of_findings() {
-        let bounds = Bounds { detection_us: 250_000, restart_us: 1_000_000, silence_us: 1_000_000 };
+        let bounds =
+            Bounds { detection_us: 250_000, restart_us: 1_000_000, stall_us: 1_000_000, silence_us: 1_000_000 };
         let atoms: [(&str, Findings); 10] = [
             ("E", Findings { error: Some("boom".into()), ..Findings::default() }),
             ("L", Findings { lost: 3, ..Findings::default() }),
