@@ -67,7 +67,6 @@ pub fn reap_on_panic() {
 /// this it would tell the user of a panic that broke nothing. Where such a panic is not caught
 /// there, the task that awaited it reports what it broke (a query's panic, the workload's).
 fn caught_by_design(file: &str, message: &str) -> bool {
-    let file = file.replace('\\', "/");
     file.contains("/object_store-") && file.ends_with("/src/buffered.rs") && message == "Already shut down"
 }
 

@@ -53,7 +53,7 @@ pub fn live_count() -> usize {
 /// proportional set sizes (PSS, as `smem` reports), so pages they share — the binary's text,
 /// above all — count once, not once per process. Falls back to RSS where PSS is not available.
 pub fn resident_memory() -> u64 {
-    let (own, children) = resident_memory_split();
+    let (own, children) = resident_memory_of(|_| true);
     own + children
 }
 
@@ -71,11 +71,6 @@ pub fn cpu_times() -> (std::time::Duration, std::time::Duration) {
             .unwrap_or_default()
     };
     (of(UsageWho::RUSAGE_SELF), of(UsageWho::RUSAGE_CHILDREN))
-}
-
-/// [`resident_memory`] of this process, and of its live children together.
-pub fn resident_memory_split() -> (u64, u64) {
-    resident_memory_of(|_| true)
 }
 
 /// [`resident_memory`] of this process, and of the live children one run started (`history`

@@ -68,7 +68,7 @@ impl Bounds {
                 Some(Bounds {
                     detection_us: us(timings.detection_bound),
                     restart_us: restart_bound(bound, Some(cold)).as_micros() as i64,
-                    stall_us: bound.max(cold.mul_f64(1.5)).as_micros() as i64,
+                    stall_us: stall_bound(bound, cold).as_micros() as i64,
                     silence_us: us(timings.restart_bound),
                 })
             }
@@ -87,7 +87,13 @@ impl Bounds {
 /// machine stretches the start and the bound alike.
 pub fn restart_bound(bound: Duration, cold_start: Option<Duration>) -> Duration {
     let cold = cold_start.unwrap_or_default();
-    (bound + cold).max(cold.mul_f64(1.5))
+    stall_bound(bound, cold).max(bound + cold)
+}
+
+/// How long a query may make no progress before it counts as stopped ([`Bounds::stall_us`]):
+/// `bound`, never below one and a half of the job's cold start.
+fn stall_bound(bound: Duration, cold: Duration) -> Duration {
+    bound.max(cold.mul_f64(1.5))
 }
 
 /// Everything the oracles found.
@@ -246,6 +252,9 @@ fn job_of(records: &[Record]) -> JobView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{ErrorKind, Positions, RunState, Step, TaskState};
+    use crate::time::{TimeScale, Timings};
+    use loud::progressed;
 
     #[test]
     fn the_restart_bound_holds_the_cold_start_on_top() {
@@ -256,9 +265,6 @@ mod tests {
         // A Spark session: one and a half of its start, which is longer than both together.
         assert_eq!(restart_bound(ms(1000), Some(ms(30_000))), ms(45_000));
     }
-    use crate::history::{ErrorKind, Positions, RunState, Step, TaskState};
-    use crate::time::{TimeScale, Timings};
-    use loud::progressed;
 
     /// A scenario record of `faults` (name, scope, persistent, absorbable) on `job`.
     fn scenario(faults: Vec<(&str, Scope, bool, bool)>, job: serde_json::Value) -> crate::history::ScenarioRecord {
