@@ -7,6 +7,7 @@
 //! `Send`, so one thread owns it for the life of the run and serves requests over a channel.
 
 use crate::error::{HarnessError, Result};
+use crate::time::TimeScale;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -232,6 +233,19 @@ pub fn client_config(bootstrap: &str) -> ClientConfig {
     c
 }
 
+/// librdkafka's retry timers, set to their defaults in the run's nominal time. They are real
+/// time: after a retriable error a partition's fetches wait `fetch.error.backoff.ms` (500 ms), a
+/// retried request `retry.backoff.ms` (100 ms, doubling up to `retry.backoff.max.ms`, 1 s), and
+/// a partition that lost its leader is looked up again at that pace. At 600:1 the 500 ms alone
+/// are five nominal minutes: a pipeline riding out `broker-errors` stalled 0.6-0.7 s (six
+/// nominal minutes) after a few failed fetches, past a second under load, against the ten
+/// minutes' silence bound. Scaled like the pipeline's other timers, a retry takes at 600:1 what
+/// it takes a real job at 1:1 (at least a millisecond, librdkafka's floor).
+pub fn nominal_retry_timers(config: &mut ClientConfig, scale: TimeScale) -> &mut ClientConfig {
+    let ms = |default: u64| scale.real(Duration::from_millis(default)).as_millis().max(1).to_string();
+    config.set("fetch.error.backoff.ms", ms(500)).set("retry.backoff.ms", ms(100)).set("retry.backoff.max.ms", ms(1000))
+}
+
 /// A producer that waits for every record's delivery.
 #[derive(Clone)]
 pub struct Producer {
@@ -384,6 +398,19 @@ impl Drop for Closing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_timers_are_librdkafkas_defaults_in_nominal_time() {
+        let timers = |scale| {
+            let mut c = ClientConfig::new();
+            nominal_retry_timers(&mut c, scale);
+            ["fetch.error.backoff.ms", "retry.backoff.ms", "retry.backoff.max.ms"]
+                .map(|k| c.get(k).unwrap().to_string())
+        };
+        assert_eq!(timers(TimeScale::REAL), ["500", "100", "1000"]);
+        assert_eq!(timers(TimeScale::parse("0.01").unwrap()), ["5", "1", "10"]);
+        assert_eq!(timers(TimeScale::TEST), ["1", "1", "1"], "never below librdkafka's floor");
+    }
 
     #[allow(unsafe_code)]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use crate::error::HarnessError;
 use crate::failpoint::Failpoints;
 use crate::history::{ErrorKind, Event, Positions};
 pub use crate::kafka::partition_key;
-use crate::kafka::{Closing, client_config, end_offsets};
+use crate::kafka::{Closing, client_config, end_offsets, nominal_retry_timers};
 use crate::plan::{
     Input, KafkaRecord, MicroBatch, PipelineEnv, QueryError, QueryLogic, QuerySpec, SourceSpec, TableSpec,
 };
@@ -79,7 +79,8 @@ impl Source {
     async fn open(spec: &SourceSpec, env: &PipelineEnv, query: &str) -> Result<Source, QueryError> {
         Ok(match spec {
             SourceSpec::Kafka { topic } => {
-                let consumer: BaseConsumer = client_config(&env.config.bootstrap)
+                let mut config = client_config(&env.config.bootstrap);
+                let consumer: BaseConsumer = nominal_retry_timers(&mut config, env.config.scale)
                     .set("group.id", format!("loudfail-{query}"))
                     .set("enable.auto.commit", "false")
                     .set("enable.auto.offset.store", "false")
