@@ -463,8 +463,7 @@ impl Scenario {
         let warmup_took = steps.warm_up().await?;
         // What the job may take to come back: the restart bound with its own cold start on top
         // (the oracles judge by the same).
-        let restart_bound =
-            crate::oracle::restart_bound(self.scale.real(self.timings.restart_bound), Some(warmup_took));
+        let restart_bound = crate::oracle::restart_bound(self.scale.real(self.timings.restart_bound), warmup_took);
         let supervisor = live.supervisor.as_ref().expect("started above");
         let faults = Faults { steps: &steps, supervisor, workload: &workload, restart_bound };
         let effect_mark = history.len();

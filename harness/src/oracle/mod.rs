@@ -46,7 +46,6 @@ pub struct Bounds {
     /// (on a hung driver, say): the restart bound without the cold start on top, since a query
     /// that stalls has not restarted (still never below one and a half of the cold start: a
     /// lull that long is the machine's).
-    #[serde(default)]
     pub stall_us: i64,
     /// Longest stall tolerated in a run without faults.
     pub silence_us: i64,
@@ -67,7 +66,7 @@ impl Bounds {
                 let bound = Duration::from_micros(us(timings.restart_bound).max(0) as u64);
                 Some(Bounds {
                     detection_us: us(timings.detection_bound),
-                    restart_us: restart_bound(bound, Some(cold)).as_micros() as i64,
+                    restart_us: restart_bound(bound, cold).as_micros() as i64,
                     stall_us: stall_bound(bound, cold).as_micros() as i64,
                     silence_us: us(timings.restart_bound),
                 })
@@ -85,9 +84,8 @@ impl Bounds {
 /// nominal minutes, so that it can be back within the bound once a fault is healed) would
 /// otherwise pass or fail the bound by milliseconds, as the machine's load fell. A loaded
 /// machine stretches the start and the bound alike.
-pub fn restart_bound(bound: Duration, cold_start: Option<Duration>) -> Duration {
-    let cold = cold_start.unwrap_or_default();
-    stall_bound(bound, cold).max(bound + cold)
+pub fn restart_bound(bound: Duration, cold_start: Duration) -> Duration {
+    stall_bound(bound, cold_start).max(bound + cold_start)
 }
 
 /// How long a query may make no progress before it counts as stopped ([`Bounds::stall_us`]):
@@ -259,11 +257,11 @@ mod tests {
     #[test]
     fn the_restart_bound_holds_the_cold_start_on_top() {
         let ms = Duration::from_millis;
-        assert_eq!(restart_bound(ms(1000), None), ms(1000));
+        assert_eq!(restart_bound(ms(1000), Duration::ZERO), ms(1000));
         // The engine at 600:1: a start of 0.4 s on top of the scaled 10 minutes.
-        assert_eq!(restart_bound(ms(1000), Some(ms(400))), ms(1400));
+        assert_eq!(restart_bound(ms(1000), ms(400)), ms(1400));
         // A Spark session: one and a half of its start, which is longer than both together.
-        assert_eq!(restart_bound(ms(1000), Some(ms(30_000))), ms(45_000));
+        assert_eq!(restart_bound(ms(1000), ms(30_000)), ms(45_000));
     }
 
     /// A scenario record of `faults` (name, scope, persistent, absorbable) on `job`.
