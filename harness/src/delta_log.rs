@@ -7,13 +7,154 @@
 //! the whole log, and arrow on top). A [`LogTail`] reads each commit file once, in order; a
 //! commit file appears whole (Delta commits by an atomic create), so what it has read stays
 //! true. Where the log cannot be read this way — its first commits cleaned up behind a
-//! checkpoint, a data file with a deletion vector, a table that is not on local disk — a
-//! [`TableLog`] reads it through delta-rs instead, and says the same.
+//! checkpoint, a table that is not on local disk — a [`TableLog`] reads it through delta-rs
+//! instead, and says the same.
+//!
+//! Whoever wrote the table, its rows are read as its log defines them: a data file's rows less
+//! those its deletion vector removed (Spark's and Databricks' DELETE, UPDATE and MERGE), and a
+//! column by its physical name where the table maps columns (`delta.columnMapping.mode`).
 
 use crate::error::{HarnessError, Result};
 use deltalake::DeltaTable;
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// A data file live in a table: where it is, and the deletion vector that removed some of its
+/// rows, if any. A file whose deletion vector changes is another `DataFile`: its live rows
+/// changed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DataFile {
+    /// The Parquet file.
+    pub path: PathBuf,
+    /// Rows of it that are deleted.
+    pub deletion_vector: Option<DeletionVector>,
+}
+
+/// A deletion vector as a log's `add` action describes it (the Delta protocol's "Deletion
+/// Vector Descriptor"): which rows of its file, by index, are gone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionVector {
+    /// `u`: a file beside the table's data, named by a UUID (with an optional directory
+    /// prefix); `i`: inline, the bitmap itself; `p`: a file at an absolute path.
+    pub storage_type: String,
+    /// The prefix and Z85-encoded UUID (`u`), the Z85-encoded bitmap (`i`), or the path (`p`).
+    pub path_or_inline_dv: String,
+    /// Where in its file the vector starts (`u`, `p`).
+    #[serde(default)]
+    pub offset: Option<i32>,
+    /// Its size in bytes (undecoded).
+    pub size_in_bytes: i32,
+    /// How many rows it removes.
+    pub cardinality: i64,
+}
+
+/// The magic number of a Delta deletion vector: a portable `RoaringBitmapArray`.
+const PORTABLE_ROARING: u32 = 1_681_511_377;
+
+impl DeletionVector {
+    /// The indexes of the rows it removes, read from where it is stored (`root`: the table's
+    /// directory). An error names the vector and what is wrong with it: a table whose deletion
+    /// vectors cannot be read cannot be counted.
+    pub fn deleted_rows(&self, root: &Path) -> Result<roaring::RoaringTreemap> {
+        let broken = |problem: String| HarnessError::Check {
+            what: format!("a deletion vector of the table at {}", root.display()),
+            problem,
+        };
+        let bitmap = match self.storage_type.as_str() {
+            "i" => z85::decode(&self.path_or_inline_dv)
+                .map_err(|e| broken(format!("its inline bitmap does not decode: {e}")))?,
+            "u" | "p" => {
+                let path = self.file(root).map_err(broken)?;
+                let bytes = std::fs::read(&path).map_err(|e| HarnessError::io(&path, e))?;
+                // A version byte, then per vector at its offset: its size (big-endian), the
+                // bitmap with its magic, a CRC.
+                let start = self.offset.unwrap_or(1).max(0) as usize;
+                let size = self.size_in_bytes.max(0) as usize;
+                let stated = bytes.get(start..start + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                if bytes.first() != Some(&1) || stated != Some(size as u32) || bytes.len() < start + 4 + size {
+                    return Err(broken(format!(
+                        "{} does not hold a vector of {size} bytes at offset {start}",
+                        path.display()
+                    )));
+                }
+                bytes[start + 4..start + 4 + size].to_vec()
+            }
+            other => return Err(broken(format!("storage type {other:?} is not one of u, i, p"))),
+        };
+        let magic = bitmap.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if magic != Some(PORTABLE_ROARING) {
+            return Err(broken(format!("its magic number is {magic:?}, not {PORTABLE_ROARING}")));
+        }
+        let rows = roaring::RoaringTreemap::deserialize_from(&bitmap[4..])
+            .map_err(|e| broken(format!("its bitmap does not parse: {e}")))?;
+        if rows.len() != self.cardinality.max(0) as u64 {
+            return Err(broken(format!("it removes {} rows where the log says {}", rows.len(), self.cardinality)));
+        }
+        Ok(rows)
+    }
+
+    /// The file a stored vector is in.
+    fn file(&self, root: &Path) -> std::result::Result<PathBuf, String> {
+        if self.storage_type == "p" {
+            return url::Url::parse(&self.path_or_inline_dv)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .ok_or_else(|| format!("{:?} is not a path on local disk", self.path_or_inline_dv));
+        }
+        let encoded = &self.path_or_inline_dv;
+        let split = encoded.len().checked_sub(20).filter(|i| encoded.is_char_boundary(*i));
+        let Some((prefix, uuid)) = split.map(|i| encoded.split_at(i)) else {
+            return Err(format!("{encoded:?} is too short to end in an encoded UUID"));
+        };
+        let uuid = z85::decode(uuid).map_err(|e| format!("{encoded:?} does not end in an encoded UUID: {e}"))?;
+        let hex: String = uuid.iter().map(|b| format!("{b:02x}")).collect();
+        if hex.len() != 32 {
+            return Err(format!("{encoded:?} does not end in a 16-byte UUID"));
+        }
+        let name = format!(
+            "deletion_vector_{}-{}-{}-{}-{}.bin",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        Ok(if prefix.is_empty() { root.join(name) } else { root.join(prefix).join(name) })
+    }
+}
+
+/// A table's column mapping: the physical name (in its data files) of each top-level column
+/// that has one. Empty where the table does not map columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns(BTreeMap<String, String>);
+
+impl Columns {
+    /// The mapping a `metaData` action defines: its configuration's `delta.columnMapping.mode`
+    /// (`name` or `id`) and its schema's `delta.columnMapping.physicalName` of each field.
+    fn of(configuration: Option<&serde_json::Value>, schema: &serde_json::Value) -> Columns {
+        let mode = configuration.and_then(|c| c.get("delta.columnMapping.mode")).and_then(|m| m.as_str());
+        if !matches!(mode, Some("name" | "id")) {
+            return Columns::default();
+        }
+        let fields = schema.get("fields").and_then(|f| f.as_array()).into_iter().flatten();
+        Columns(
+            fields
+                .filter_map(|f| {
+                    let name = f.get("name")?.as_str()?;
+                    let physical = f.get("metadata")?.get("delta.columnMapping.physicalName")?.as_str()?;
+                    Some((name.to_string(), physical.to_string()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The name column `logical` has in the table's data files.
+    pub fn physical<'a>(&'a self, logical: &'a str) -> &'a str {
+        self.0.get(logical).map_or(logical, String::as_str)
+    }
+}
 
 /// A Delta log on local disk read incrementally: the commits written since the last read, and
 /// no other.
@@ -23,7 +164,8 @@ pub struct LogTail {
     log: PathBuf,
     version: i64,
     txns: BTreeMap<String, i64>,
-    files: BTreeSet<PathBuf>,
+    files: BTreeMap<PathBuf, Option<DeletionVector>>,
+    columns: Columns,
 }
 
 impl LogTail {
@@ -35,7 +177,8 @@ impl LogTail {
             log: location.join("_delta_log"),
             version: -1,
             txns: BTreeMap::new(),
-            files: BTreeSet::new(),
+            files: BTreeMap::new(),
+            columns: Columns::default(),
         }
     }
 
@@ -56,7 +199,7 @@ impl LogTail {
                 Err(e) => return Err(e),
             };
             // Applied only once the whole commit is understood.
-            let (mut txns, mut added, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut txns, mut added, mut removed, mut columns) = (Vec::new(), Vec::new(), Vec::new(), None);
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let action: serde_json::Value = serde_json::from_str(line)
                     .map_err(|e| unreadable(format!("commit {} does not parse: {e}", next.display())))?;
@@ -65,22 +208,35 @@ impl LogTail {
                         txns.push((app.to_string(), v.as_i64().unwrap_or(-1)));
                     }
                 } else if let Some(add) = action.get("add") {
-                    if add.get("deletionVector").is_some_and(|d| !d.is_null()) {
-                        return Err(unreadable(format!(
-                            "commit {} adds a file with a deletion vector",
-                            next.display()
-                        )));
-                    }
-                    added.push(self.file(add)?);
+                    let dv = match add.get("deletionVector").filter(|d| !d.is_null()) {
+                        None => None,
+                        Some(d) => Some(DeletionVector::deserialize(d).map_err(|e| {
+                            unreadable(format!(
+                                "commit {} has a deletion vector that does not parse: {e}",
+                                next.display()
+                            ))
+                        })?),
+                    };
+                    added.push((self.file(add)?, dv));
                 } else if let Some(remove) = action.get("remove") {
                     removed.push(self.file(remove)?);
+                } else if let Some(metadata) = action.get("metaData") {
+                    let schema = metadata.get("schemaString").and_then(|s| s.as_str()).unwrap_or("{}");
+                    let schema: serde_json::Value = serde_json::from_str(schema).map_err(|e| {
+                        unreadable(format!("the schema of commit {} does not parse: {e}", next.display()))
+                    })?;
+                    columns = Some(Columns::of(metadata.get("configuration"), &schema));
                 }
             }
             self.txns.extend(txns);
+            // A file whose deletion vector changes is removed and added again in one commit.
             for f in removed {
                 self.files.remove(&f);
             }
             self.files.extend(added);
+            if let Some(columns) = columns {
+                self.columns = columns;
+            }
             self.version += 1;
         }
     }
@@ -107,8 +263,8 @@ impl LogTail {
     }
 
     /// The data files live at the newest version read.
-    pub fn files(&self) -> &BTreeSet<PathBuf> {
-        &self.files
+    pub fn files(&self) -> BTreeSet<DataFile> {
+        self.files.iter().map(|(path, dv)| DataFile { path: path.clone(), deletion_vector: dv.clone() }).collect()
     }
 }
 
@@ -150,7 +306,7 @@ impl TableLog {
     }
 
     /// Reads what was committed since the last look. A tail that can no longer be read its way
-    /// (a commit with a deletion vector) goes on through delta-rs.
+    /// goes on through delta-rs.
     pub async fn update(&mut self) -> Result<()> {
         match self {
             TableLog::Tail(tail) => {
@@ -185,12 +341,52 @@ impl TableLog {
         }
     }
 
-    /// The data files live at the newest version read.
-    pub fn files(&self) -> Result<BTreeSet<PathBuf>> {
+    /// The data files live at the newest version read, each with its deletion vector.
+    pub fn files(&self) -> Result<BTreeSet<DataFile>> {
         match self {
-            TableLog::Tail(tail) => Ok(tail.files().clone()),
-            TableLog::Table(t) => t.get_file_uris()?.map(|uri| file_path(&uri)).collect(),
+            TableLog::Tail(tail) => Ok(tail.files()),
+            TableLog::Table(t) => t
+                .snapshot()?
+                .log_data()
+                .into_iter()
+                .map(|view| {
+                    let path = file_path(&t.log_store().to_uri(&view.object_store_path()))?;
+                    let deletion_vector = view.deletion_vector_descriptor().map(|d| DeletionVector {
+                        storage_type: d.storage_type.to_string(),
+                        path_or_inline_dv: d.path_or_inline_dv,
+                        offset: d.offset,
+                        size_in_bytes: d.size_in_bytes,
+                        cardinality: d.cardinality,
+                    });
+                    Ok(DataFile { path, deletion_vector })
+                })
+                .collect(),
         }
+    }
+
+    /// The table's column mapping at the newest version read.
+    pub fn columns(&self) -> Result<Columns> {
+        match self {
+            TableLog::Tail(tail) => Ok(tail.columns.clone()),
+            TableLog::Table(t) => {
+                let state = t.snapshot()?;
+                let configuration = serde_json::to_value(state.metadata().configuration()).unwrap_or_default();
+                let schema = serde_json::to_value(state.schema().as_ref()).unwrap_or_default();
+                Ok(Columns::of(Some(&configuration), &schema))
+            }
+        }
+    }
+
+    /// The table's directory.
+    pub fn root(&self) -> Result<PathBuf> {
+        let url = match self {
+            TableLog::Tail(tail) => tail.root.clone(),
+            TableLog::Table(t) => t.table_url().clone(),
+        };
+        url.to_file_path().map_err(|()| HarnessError::Check {
+            what: format!("the table at {url}"),
+            problem: "it is not on local disk".into(),
+        })
     }
 }
 
@@ -252,7 +448,7 @@ mod tests {
     }
 
     async fn seen(log: &TableLog, app: &str) -> (i64, BTreeSet<PathBuf>, Option<i64>) {
-        (log.version(), log.files().unwrap(), log.txn(app).await.unwrap())
+        (log.version(), log.files().unwrap().into_iter().map(|f| f.path).collect(), log.txn(app).await.unwrap())
     }
 
     #[tokio::test]
