@@ -258,3 +258,28 @@ async fn exploration_draws_from_the_faults_that_fit_the_program() {
     assert!(t.contains("loudfail explore --pipeline-file"), "the replay line names the spec: {t}");
     assert_nothing_left(&dir);
 }
+
+/// A program that starts a helper in a session of its own (`setsid`, as a daemon does): the
+/// helper has left the program's process group, yet it goes with the program, under a crash of
+/// its driver and at the end of the run alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_program_starts_in_a_session_of_its_own_goes_with_it() {
+    let example = example_dir();
+    let spec = std::fs::read_to_string(example.join("loudfail.toml")).unwrap();
+    let command = format!(
+        "command = [\"bash\", \"-c\", \"setsid sleep 600 & exec {} {}\"]",
+        example.join(".venv/bin/python").display(),
+        example.join("pipeline.py").display()
+    );
+    let spec: String = spec
+        .lines()
+        .map(|l| if l.starts_with("command = ") { command.clone() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = scratch("program-with-a-daemon").join("loudfail.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, spec).unwrap();
+    // Every helper carries the run's table location in its environment: `run` finds any left.
+    let report = run(path.to_str().unwrap(), &["driver-crash"], multi(), 1).await;
+    assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
+}

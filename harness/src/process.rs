@@ -1,6 +1,8 @@
 //! Child processes: each in its own process group, killed by the kernel if the harness thread
 //! that started it dies (`PR_SET_PDEATHSIG`), killed on drop, and listed in a process-wide
-//! registry so a Ctrl-C handler can reap them all ([`kill_all`]).
+//! registry so a Ctrl-C handler can reap them all ([`kill_all`]). Each carries a mark in its
+//! environment ([`MARK`]) that whatever it starts inherits: what left its process group (a
+//! helper in a session of its own, a daemon) is found by it and goes with the child.
 //!
 //! A child's stdout is the history channel: every line that is a [`Record`] is appended to the
 //! history, any other line goes to its log file in the run directory, with its stderr.
@@ -29,6 +31,9 @@ pub fn kill_all() {
     for &pid in &pids {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     }
+    // What they started that left their groups.
+    let mine = marks_of(std::process::id());
+    kill_marked(|m| m.starts_with(&mine));
     crate::storage::thaw_all();
     // A process sent SIGKILL is not gone yet: wait (boundedly) until each has died, so that
     // whoever started this one finds nothing of it running once it has exited.
@@ -39,6 +44,58 @@ pub fn kill_all() {
     }
     // Their memory cgroups: the tasks that would remove them will not run again.
     crate::memlimit::remove_own();
+}
+
+/// The environment variable every child carries, and what it starts inherits: `<harness
+/// pid>/<n>`, one `n` per child.
+pub const MARK: &str = "LOUDFAIL_PROCESS";
+
+/// The number of the next child's mark.
+static NEXT_MARK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// The marks of every child of the harness `pid` start so.
+pub(crate) fn marks_of(pid: u32) -> String {
+    format!("{pid}/")
+}
+
+/// Kills (SIGKILL) every process whose environment carries a [`MARK`] that `matches`, until a
+/// look at every process finds none (what one forks while it is being killed is found the next
+/// time). Returns how many it killed. Processes of other users, and this one, are passed over.
+pub(crate) fn kill_marked(matches: impl Fn(&str) -> bool) -> usize {
+    let me = std::process::id().to_string();
+    let key = format!("{MARK}=");
+    let mut killed = 0;
+    for _ in 0..20 {
+        let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
+        let found: Vec<i32> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let pid: i32 = name.parse().ok()?;
+                if name == me {
+                    return None;
+                }
+                let environ = std::fs::read(format!("/proc/{name}/environ")).ok()?;
+                environ
+                    .split(|b| *b == 0)
+                    .filter_map(|v| std::str::from_utf8(v).ok()?.strip_prefix(key.as_str()))
+                    .any(&matches)
+                    .then_some(pid)
+            })
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for pid in found {
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+        // A process killed is gone from /proc once its parent (or init) has reaped it; until
+        // then its environment reads empty.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    killed
 }
 
 /// Set once every child is being killed: the process is about to exit.
@@ -258,8 +315,11 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
     if let Some(dir) = spec.workdir {
         cmd.current_dir(dir);
     }
+    let mark =
+        format!("{}{}", marks_of(std::process::id()), NEXT_MARK.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env(MARK, &mark)
         .stdin(Stdio::piped())
         .stdout(stdout)
         .stderr(Stdio::from(log))
@@ -351,8 +411,10 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
     tokio::spawn(async move {
         let status = child.wait().await;
         // What the process started and left behind (a JVM, its Python workers) goes with it:
-        // it shares the process group unless it left it, and then the cgroup still holds it.
+        // its process group, and what left the group (a helper in a session of its own) by its
+        // mark.
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        let _ = tokio::task::spawn_blocking(move || kill_marked(|m| m == mark)).await;
         crate::reaper::reaped_group(pid);
         let raised = reader.await.ok().flatten();
         if let Ok(mut l) = LIVE.lock() {

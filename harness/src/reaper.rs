@@ -7,8 +7,9 @@
 //! immutable cannot even be deleted. So the first run of a process starts a reaper — the same
 //! binary as `BINARY __reaper`, in a session of its own, reading a pipe from the harness. The
 //! harness tells it what it starts and freezes, and what it has cleaned up itself; when the pipe
-//! closes (the harness has exited, however), the reaper kills the process groups still listed,
-//! puts back the directories still frozen, removes the harness's memory cgroups, and exits.
+//! closes (the harness has exited, however), the reaper kills the process groups still listed
+//! and every process carrying the harness's mark (what left those groups), puts back the
+//! directories still frozen, removes the harness's memory cgroups, and exits.
 
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -141,6 +142,9 @@ fn clean_up(left: &Left, harness: u32) {
     for &pgid in &left.groups {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
     }
+    // What they started that left their groups: a helper in a session of its own.
+    let marks = crate::process::marks_of(harness);
+    crate::process::kill_marked(|m| m.starts_with(&marks));
     for (dir, mechanism) in &left.frozen {
         let _ = crate::frozen::undo(dir, *mechanism);
     }
