@@ -259,27 +259,45 @@ async fn exploration_draws_from_the_faults_that_fit_the_program() {
     assert_nothing_left(&dir);
 }
 
-/// A program that starts a helper in a session of its own (`setsid`, as a daemon does): the
-/// helper has left the program's process group, yet it goes with the program, under a crash of
-/// its driver and at the end of the run alike.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_a_program_starts_in_a_session_of_its_own_goes_with_it() {
+/// The Python example's spec with its task's command replaced by `bash -c SCRIPT`, where
+/// `{python}` and `{script}` in SCRIPT stand for the venv's Python and the pipeline's script,
+/// written in a scratch directory named for `name`.
+fn launched_by(name: &str, script: &str) -> String {
     let example = example_dir();
     let spec = std::fs::read_to_string(example.join("loudfail.toml")).unwrap();
-    let command = format!(
-        "command = [\"bash\", \"-c\", \"setsid sleep 600 & exec {} {}\"]",
-        example.join(".venv/bin/python").display(),
-        example.join("pipeline.py").display()
-    );
+    let script = script
+        .replace("{python}", &example.join(".venv/bin/python").display().to_string())
+        .replace("{script}", &example.join("pipeline.py").display().to_string());
+    let command = format!("command = [\"bash\", \"-c\", \"{script}\"]");
     let spec: String = spec
         .lines()
         .map(|l| if l.starts_with("command = ") { command.clone() } else { l.to_string() })
         .collect::<Vec<_>>()
         .join("\n");
-    let path = scratch("program-with-a-daemon").join("loudfail.toml");
+    let path = scratch(name).join("loudfail.toml");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, spec).unwrap();
+    path.display().to_string()
+}
+
+/// A program that starts a helper in a session of its own (`setsid`, as a daemon does): the
+/// helper has left the program's process group, yet it goes with the program, under a crash of
+/// its driver and at the end of the run alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_program_starts_in_a_session_of_its_own_goes_with_it() {
+    let spec = launched_by("program-with-a-daemon", "setsid sleep 600 & exec {python} {script}");
     // Every helper carries the run's table location in its environment: `run` finds any left.
-    let report = run(path.to_str().unwrap(), &["driver-crash"], multi(), 1).await;
+    let report = run(&spec, &["driver-crash"], multi(), 1).await;
     assert_eq!(report.verdict(), &Verdict::LoudRestarted, "{}", report.render());
+}
+
+/// A program whose driver runs in a session of its own, behind a launcher that waits for it: a
+/// hung driver is the whole of it, the launcher and what it launched. Silent for as long as the
+/// hang lasts (before, only the launcher stopped, and the window was one batch's gap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_behind_a_launcher_hangs_whole() {
+    let spec = launched_by("program-behind-a-launcher", "setsid {python} {script} & wait $!");
+    let report = run(&spec, &["driver-hang"], multi(), 1).await;
+    let Verdict::Silent(us) = report.verdict() else { panic!("{}", report.render()) };
+    assert!(*us as u128 >= report.horizon.as_micros() / 2, "{}", report.render());
 }

@@ -17,9 +17,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStdin, Command};
 use tokio::sync::mpsc;
 
-/// Every live child (its pid, which is also its process group), with the run that started it:
-/// the key of that run's history ([`History::key`]).
-static LIVE: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
+/// Every live child (its pid, which is also its process group), with the run that started it
+/// (the key of that run's history, [`History::key`]) and its [`MARK`].
+static LIVE: Mutex<BTreeMap<i32, (usize, String)>> = Mutex::new(BTreeMap::new());
 
 /// Kills every live child process of this process (with SIGKILL, to its whole group), and puts
 /// back every directory a fault made read-only ([`crate::storage::thaw_all`]).
@@ -62,10 +62,16 @@ pub(crate) fn marks_of(pid: u32) -> String {
 /// look at every process finds none (what one forks while it is being killed is found the next
 /// time). Returns how many it killed. Processes of other users, and this one, are passed over.
 pub(crate) fn kill_marked(matches: impl Fn(&str) -> bool) -> usize {
+    signal_marked(matches, nix::sys::signal::Signal::SIGKILL, 20)
+}
+
+/// Sends `sig` to every process whose environment carries a [`MARK`] that `matches`, looking
+/// again (at most `rounds` times) until a look finds none. Returns how many it signalled.
+fn signal_marked(matches: impl Fn(&str) -> bool, sig: nix::sys::signal::Signal, rounds: usize) -> usize {
     let me = std::process::id().to_string();
     let key = format!("{MARK}=");
     let mut killed = 0;
-    for _ in 0..20 {
+    for _ in 0..rounds {
         let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
         let found: Vec<i32> = entries
             .flatten()
@@ -87,9 +93,12 @@ pub(crate) fn kill_marked(matches: impl Fn(&str) -> bool) -> usize {
             break;
         }
         for pid in found {
-            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).is_ok() {
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).is_ok() {
                 killed += 1;
             }
+        }
+        if rounds == 1 {
+            break;
         }
         // A process killed is gone from /proc once its parent (or init) has reaped it; until
         // then its environment reads empty.
@@ -154,8 +163,10 @@ fn resident_memory_of(runs: impl Fn(usize) -> bool) -> (u64, u64) {
             .unwrap_or(0)
     };
     let of = |p: &str| pss(p).unwrap_or_else(|| rss(p));
-    let groups: BTreeSet<i32> =
-        LIVE.lock().map(|l| l.iter().filter(|(_, run)| runs(**run)).map(|(pid, _)| *pid).collect()).unwrap_or_default();
+    let groups: BTreeSet<i32> = LIVE
+        .lock()
+        .map(|l| l.iter().filter(|(_, (run, _))| runs(*run)).map(|(pid, _)| *pid).collect())
+        .unwrap_or_default();
     (of("self"), descendants(&groups).into_iter().map(|p| of(&p.to_string())).sum())
 }
 
@@ -183,10 +194,17 @@ fn descendants(groups: &BTreeSet<i32>) -> Vec<i32> {
 
 pub use nix::sys::signal::Signal;
 
-/// Sends a signal to a child's process group.
+/// Sends a signal to a child's process group, and to what the child started that left the
+/// group (by its [`MARK`]): a driver stopped or killed is the whole of it.
 pub fn signal(pid: u32, sig: nix::sys::signal::Signal) -> Result<()> {
     nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), sig)
-        .map_err(|e| HarnessError::Process { name: pid.to_string(), problem: format!("cannot send {sig}: {e}") })
+        .map_err(|e| HarnessError::Process { name: pid.to_string(), problem: format!("cannot send {sig}: {e}") })?;
+    let mark = LIVE.lock().ok().and_then(|l| l.get(&(pid as i32)).map(|(_, m)| m.clone()));
+    if let Some(mark) = mark {
+        // One look: once the child has ended, what is left of it is killed (see `spawn`).
+        signal_marked(|m| m == mark, sig, 1);
+    }
+    Ok(())
 }
 
 /// How a child ended.
@@ -363,7 +381,7 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
             mechanism: m.mechanism,
         });
     }
-    LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32, history.key());
+    LIVE.lock().map_err(|_| err("process registry poisoned".into()))?.insert(pid as i32, (history.key(), mark.clone()));
     crate::reaper::watch_group(pid);
     if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
         // Started while everything is being killed (Ctrl-C): it goes too.
