@@ -301,3 +301,19 @@ async fn a_program_behind_a_launcher_hangs_whole() {
     let Verdict::Silent(us) = report.verdict() else { panic!("{}", report.render()) };
     assert!(*us as u128 >= report.horizon.as_micros() / 2, "{}", report.render());
 }
+
+/// A crash right after the broker takes an offset commit, before the program hears back, loses
+/// only what a program claimed there before writing it. One that commits after its write comes
+/// back with every record once; one that commits first loses the batch it claimed. The healthy
+/// program keeps its progress in its sink and commits no offsets: it is killed without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_right_after_an_offset_commit_loses_what_was_claimed_before_it_was_written() {
+    let after = run("defects/no-txn.toml", &["crash-after-offset-commit"], multi(), 1).await;
+    assert_eq!(after.verdict(), &Verdict::LoudRestarted, "{}", after.render());
+    landed_once(&after, "offsets committed after the write: nothing was claimed unwritten");
+    let first = lossy("offsets-first", "crash-after-offset-commit").await;
+    assert_eq!(audit(&first).duplicated, 0, "{}", first.render());
+    let healthy = healthy("crash-after-offset-commit", Verdict::LoudRestarted).await;
+    let effect = healthy.analysis.faults[0].error_kind.clone();
+    assert_eq!(effect, harness::history::ErrorKind::DriverCrashed, "killed without a commit: {}", healthy.render());
+}

@@ -10,7 +10,7 @@ complaint, so the program checks it itself before each write.
 
 Everything it needs comes from its environment (loudfail fills these in from the spec):
   LF_BOOTSTRAP  Kafka bootstrap servers     LF_TOPIC  the topic
-  LF_TABLE      the Delta table's location  LF_GROUP  a consumer group (used by LF_DEFECT=no-txn)
+  LF_TABLE      the Delta table's location  LF_GROUP  a consumer group (LF_DEFECT=no-txn, offsets-first)
   LF_APP_ID     txn app id prefix (default "ingest")
   LF_EVENTS     a file to write what it says about itself (optional; no verdict depends on it)
 
@@ -20,6 +20,8 @@ LF_DEFECT plants a realistic defect, so each of loudfail's verdicts can be shown
   swallow-write-errors  a failed write is logged and the batch dropped: records are lost
   no-txn                appends without txn; progress kept as committed consumer-group offsets,
                         committed after the write: a crash between the two duplicates a batch
+  offsets-first         as no-txn, but the offsets are committed before the write (at most
+                        once): a crash between the two loses a batch
   retry-forever         a failed write is retried in place, forever: alive, silent, stuck
   exit-zero             a failed write ends the program with exit code 0, as if the stream had
                         finished: nothing in a jobs UI turns red
@@ -74,13 +76,27 @@ def written_offsets(location, app, partitions):
     return out
 
 
+def commit_offsets(consumer, topic, last):
+    """Records in the consumer group that every record up to `last` (partition -> offset) is done."""
+    consumer.commit(offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()], asynchronous=False)
+
+
 def main():
     bootstrap = os.environ["LF_BOOTSTRAP"]
     topic = os.environ["LF_TOPIC"]
     location = os.environ["LF_TABLE"]
     app = os.environ.get("LF_APP_ID", "ingest")
     defect = os.environ.get("LF_DEFECT", "")
-    if defect not in ("", "swallow-write-errors", "no-txn", "retry-forever", "exit-zero", "strict-schema", "no-dead-letters"):
+    if defect not in (
+        "",
+        "swallow-write-errors",
+        "no-txn",
+        "offsets-first",
+        "retry-forever",
+        "exit-zero",
+        "strict-schema",
+        "no-dead-letters",
+    ):
         log(f"unknown LF_DEFECT {defect!r}")
         return 2
 
@@ -99,7 +115,8 @@ def main():
         return 1
     partitions = sorted(meta.topics[topic].partitions)
 
-    if defect == "no-txn":
+    in_group = defect in ("no-txn", "offsets-first")
+    if in_group:
         committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
         start = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
     else:
@@ -134,7 +151,7 @@ def main():
             last[m.partition()] = max(last.get(m.partition(), -1), m.offset())
         if not rows:
             continue
-        if defect != "no-txn":
+        if not in_group:
             # delta-rs does not enforce txn versions: skip what the table already holds.
             done = written_offsets(location, app, sorted(last))
             rows = [r for r in rows if r["offset"] > done.get(r["partition"], -1)]
@@ -144,6 +161,8 @@ def main():
             commit = CommitProperties(app_transactions=[Transaction(f"{app}-{p}", o) for p, o in last.items()])
         else:
             commit = None
+        if defect == "offsets-first":
+            commit_offsets(consumer, topic, last)
         data = pa.Table.from_pylist(rows)
         while True:
             try:
@@ -166,10 +185,7 @@ def main():
                 return 0 if defect == "exit-zero" else 1
         say("progress", rows=len(rows))
         if defect == "no-txn":
-            consumer.commit(
-                offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()],
-                asynchronous=False,
-            )
+            commit_offsets(consumer, topic, last)
 
 
 if __name__ == "__main__":

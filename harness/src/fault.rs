@@ -856,6 +856,24 @@ impl FaultCtx<'_> {
         Ok(())
     }
 
+    /// Waits until a consumer group commits offsets on the embedded broker, at most `timeout`:
+    /// the broker takes that commit at once and holds its answer for `hold`, so a consumer
+    /// that waits for it is caught between its commit and whatever it does next. True once the
+    /// commit came; false when none came in time (the broker then holds the answer to the
+    /// next one, whenever it comes).
+    pub async fn await_offset_commit(&self, hold: Duration, timeout: Duration) -> Result<bool> {
+        self.broker.hold_next_offset_commit_answer(hold).await?;
+        self.record(Event::Phase { name: "broker holds the answer to the next offset commit".into() });
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.broker.offset_commit_taken().await? {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(false)
+    }
+
     /// The PID of a process of the run now (None when it is not running).
     pub async fn pid(&self, process: &str) -> Result<Option<u32>> {
         self.supervisor.pid(process).await

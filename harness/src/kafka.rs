@@ -23,6 +23,8 @@ enum Request {
     RefuseOffsetCommits { refuse: bool, reply: mpsc::Sender<Result<()>> },
     RoundTrip { delay: Duration, reply: mpsc::Sender<Result<()>> },
     FailSome { on: bool, reply: mpsc::Sender<Result<()>> },
+    HoldOffsetCommitAnswer { hold: Duration, reply: mpsc::Sender<Result<()>> },
+    HeldOffsetCommitAnswers { reply: mpsc::Sender<Result<usize>> },
     Shutdown,
 }
 
@@ -145,7 +147,10 @@ impl Broker {
     }
 
     /// Asks the thread that owns the mock cluster to do something, and awaits its answer.
-    async fn send(e: &Embedded, request: impl FnOnce(mpsc::Sender<Result<()>>) -> Request) -> Result<()> {
+    async fn send<T: Send + 'static>(
+        e: &Embedded,
+        request: impl FnOnce(mpsc::Sender<Result<T>>) -> Request,
+    ) -> Result<T> {
         let (reply, rx) = mpsc::channel();
         e.requests.send(request(reply)).map_err(|_| HarnessError::broker("the broker thread is gone"))?;
         tokio::task::spawn_blocking(move || rx.recv())
@@ -178,6 +183,21 @@ impl Broker {
     /// that clients are meant to retry through.
     pub async fn fail_some_requests(&self, on: bool) -> Result<()> {
         self.ask("made to fail requests", |reply| Request::FailSome { on, reply }).await
+    }
+
+    /// Makes the embedded broker take the next consumer-group offset commit at once and answer
+    /// it only `hold` later: a consumer that waits for the answer is caught between its commit
+    /// and what follows it. See [`Broker::offset_commit_taken`].
+    pub async fn hold_next_offset_commit_answer(&self, hold: Duration) -> Result<()> {
+        self.ask("made to hold an answer", |reply| Request::HoldOffsetCommitAnswer { hold, reply }).await
+    }
+
+    /// Whether the offset commit [`Broker::hold_next_offset_commit_answer`] waits for has come.
+    pub async fn offset_commit_taken(&self) -> Result<bool> {
+        match &self.embedded {
+            Some(e) => Ok(Self::send(e, |reply| Request::HeldOffsetCommitAnswers { reply }).await? == 0),
+            None => Err(self.not_ours("asked about its requests")),
+        }
     }
 
     fn not_ours(&self, what: &str) -> HarnessError {
@@ -350,6 +370,12 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
                 }
                 let _ = reply.send(Ok(()));
             }
+            Request::HoldOffsetCommitAnswer { hold, reply } => {
+                let _ = reply.send(hold_offset_commit_answer(owner.client(), hold));
+            }
+            Request::HeldOffsetCommitAnswers { reply } => {
+                let _ = reply.send(held_offset_commit_answers(owner.client()));
+            }
             Request::Shutdown => break,
         }
     }
@@ -368,6 +394,57 @@ fn remove_initial_rebalance_delay<C: rdkafka::ClientContext>(client: &rdkafka::c
         if !mcluster.is_null() {
             rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, 0);
         }
+    }
+}
+
+/// Pushes one answer delay for the next OffsetCommit request on the mock cluster's broker: the
+/// request is carried out at once (librdkafka's mock applies a request with no error before it
+/// answers) and its answer sent `hold` later.
+#[allow(unsafe_code)]
+fn hold_offset_commit_answer<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    hold: Duration,
+) -> Result<()> {
+    use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let rtt_ms = std::os::raw::c_int::try_from(hold.as_millis()).unwrap_or(std::os::raw::c_int::MAX);
+    // SAFETY: `client` owns the mock cluster (created with `test.mock.num.brokers`) and outlives
+    // this call; the variadic arguments are one (error, rtt) pair of C ints, as `cnt` says.
+    let err = unsafe {
+        let mcluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
+        if mcluster.is_null() {
+            return Err(HarnessError::broker("librdkafka has no mock cluster"));
+        }
+        rdkafka_sys::rd_kafka_mock_broker_push_request_error_rtts(
+            mcluster,
+            1,
+            RDKafkaApiKey::OffsetCommit as i16,
+            1,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR as std::os::raw::c_int,
+            rtt_ms,
+        )
+    };
+    match err {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(()),
+        e => Err(HarnessError::broker(format!("cannot hold an offset commit's answer: {e:?}"))),
+    }
+}
+
+/// How many answer delays pushed by [`hold_offset_commit_answer`] no request has taken yet.
+#[allow(unsafe_code)]
+fn held_offset_commit_answers<C: rdkafka::ClientContext>(client: &rdkafka::client::Client<C>) -> Result<usize> {
+    use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let mut count = 0usize;
+    // SAFETY: as in `hold_offset_commit_answer`; `count` outlives the call.
+    let err = unsafe {
+        let mcluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
+        if mcluster.is_null() {
+            return Err(HarnessError::broker("librdkafka has no mock cluster"));
+        }
+        rdkafka_sys::rd_kafka_mock_broker_error_stack_cnt(mcluster, 1, RDKafkaApiKey::OffsetCommit as i16, &mut count)
+    };
+    match err {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(count),
+        e => Err(HarnessError::broker(format!("cannot count the held answers: {e:?}"))),
     }
 }
 
