@@ -9,8 +9,7 @@
 //! conflict fails, and is judged like any failure.
 
 use harness::fault::{Fault, FaultCtx, FaultInfo, Heal};
-use harness::pipeline::PipelinePlan;
-use harness::{HarnessError, Result, async_trait};
+use harness::{Result, async_trait};
 use std::time::Duration;
 
 /// The fault.
@@ -34,24 +33,13 @@ const INFO: FaultInfo = FaultInfo::new(
     "another job appends rows of its own to a sink while the pipeline writes it; they must survive",
 )
 .strikes("the sink of")
-.fits_programs()
+.programs_only("the reference pipelines' other writers are concurrent-append's", "concurrent-append")
 .absorbable();
 
 #[async_trait]
 impl Fault for ConcurrentWriter {
     fn info(&self) -> FaultInfo {
         INFO
-    }
-
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        self.query(plan)?;
-        if !plan.is_program() {
-            return Err(HarnessError::bad_input(
-                "concurrent-writer fits programs (--pipeline-file): the reference pipelines' other writers are concurrent-append's",
-                "choose concurrent-append for a reference pipeline",
-            ));
-        }
-        Ok(())
     }
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {

@@ -12,9 +12,8 @@
 //! program that commits no offsets within the reach timeout is killed then, without one.
 
 use harness::fault::{ErrorKind, Expect, Expectation, Fault, FaultCtx, FaultInfo, Heal, Scope};
-use harness::pipeline::PipelinePlan;
 use harness::process::Signal;
-use harness::{HarnessError, Result, async_trait};
+use harness::{Result, async_trait};
 use std::time::Duration;
 
 /// The fault.
@@ -28,7 +27,10 @@ const INFO: FaultInfo = FaultInfo::new(
 )
 .strikes("the driver of")
 .scope(Scope::Cluster)
-.fits_programs()
+.programs_only(
+    "the reference pipelines keep their progress in their checkpoints, not in a consumer group",
+    "crash-after-commit",
+)
 .expect(Expect::Always(Expectation::LoudRestarted));
 
 /// How long the broker holds the answer: far longer than the kill takes to follow the commit.
@@ -38,17 +40,6 @@ const HOLD: Duration = Duration::from_secs(2);
 impl Fault for CrashAfterOffsetCommit {
     fn info(&self) -> FaultInfo {
         INFO
-    }
-
-    fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        self.query(plan)?;
-        if !plan.is_program() {
-            return Err(HarnessError::bad_input(
-                "crash-after-offset-commit fits programs (--pipeline-file): the reference pipelines keep their progress in their checkpoints, not in a consumer group",
-                "choose crash-after-commit for a reference pipeline",
-            ));
-        }
-        Ok(())
     }
 
     async fn inject(&self, ctx: &FaultCtx<'_>) -> Result<Heal> {

@@ -107,6 +107,10 @@ pub struct FaultInfo {
     /// tables — not only on pipelines running on loudfail's engine (a failpoint inside a
     /// query, a query's own report, a catalog it reads at every batch).
     pub fits_programs: bool,
+    /// Set for a fault that fits programs only: why it does not fit loudfail's engine
+    /// pipelines, and the fault to choose for them instead. [`Fault::check`] refuses an engine
+    /// pipeline with them.
+    pub programs_only: Option<(&'static str, &'static str)>,
     /// True for a degradation a healthy pipeline is meant to ride out (broker latency,
     /// retriable request errors): when nothing fails because of it, it is no fault that went
     /// unnoticed but one absorbed, and the run is judged as if it had none — CLEAN, unless the
@@ -132,6 +136,7 @@ impl FaultInfo {
             strikes: "",
             scope: Scope::Query,
             fits_programs: false,
+            programs_only: None,
             absorbable: false,
             persists_until_healed: false,
             expect: Expect::QueryFailure,
@@ -153,6 +158,14 @@ impl FaultInfo {
     /// It works on any program.
     pub const fn fits_programs(mut self) -> Self {
         self.fits_programs = true;
+        self
+    }
+
+    /// It fits programs only (`--pipeline-file`): `why` not loudfail's engine pipelines, and
+    /// the fault to choose for them `instead`.
+    pub const fn programs_only(mut self, why: &'static str, instead: &'static str) -> Self {
+        self.fits_programs = true;
+        self.programs_only = Some((why, instead));
         self
     }
 
@@ -277,9 +290,16 @@ pub trait Fault: Send + Sync + Debug {
     }
 
     /// Checks that the pipeline has what the fault needs (a query, a writer, ...); by default
-    /// that its query is there.
+    /// that its query is there, and that it is a program when the fault fits programs only.
     fn check(&self, plan: &PipelinePlan) -> Result<()> {
-        self.query(plan).map(drop)
+        self.query(plan)?;
+        match self.info().programs_only {
+            Some((why, instead)) if !plan.is_program() => Err(HarnessError::bad_input(
+                format!("{} fits programs (--pipeline-file): {why}", self.name()),
+                format!("choose {instead} for a reference pipeline"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The memory limit clusters need for this fault to act (a driver that can run out).

@@ -266,15 +266,23 @@ mod tests {
     use deltalake::arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
 
+    /// The tests' table: an `id`, a `note`.
+    fn schema() -> Arc<Schema> {
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("note", DataType::Utf8, true)]))
+    }
+
+    /// Creates the tests' table at `location`.
+    async fn create(location: &Path) {
+        let spec = crate::pipeline::TableSpec { name: "t".into(), schema: schema(), properties: Default::default() };
+        let url = url::Url::from_directory_path(location).unwrap();
+        crate::stream::create_table(&url, &spec).await.unwrap();
+    }
+
     async fn append(location: &Path, ids: &[i64]) {
         let url = url::Url::from_directory_path(location).unwrap();
         let table = deltalake::open_table(url).await.unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, true),
-            Field::new("note", DataType::Utf8, true),
-        ]));
         let rb = RecordBatch::try_new(
-            schema,
+            schema(),
             vec![
                 Arc::new(Int64Array::from(ids.to_vec())),
                 Arc::new(StringArray::from(ids.iter().map(|i| format!("n{i}")).collect::<Vec<_>>())),
@@ -290,15 +298,7 @@ mod tests {
         let dir = scratch.path().join("table");
         let mut ids = LandedIds::new(&dir, "id");
         assert_eq!(ids.look().await.unwrap(), Look::unchanged(-1), "no table yet holds nothing");
-        let spec = crate::pipeline::TableSpec {
-            name: "t".into(),
-            schema: Arc::new(Schema::new(vec![
-                Field::new("id", DataType::Int64, true),
-                Field::new("note", DataType::Utf8, true),
-            ])),
-            properties: Default::default(),
-        };
-        crate::stream::create_table(&url::Url::from_directory_path(&dir).unwrap(), &spec).await.unwrap();
+        create(&dir).await;
         append(&dir, &[1, 2, 3]).await;
         let first = ids.look().await.unwrap();
         assert!(first.changed);
@@ -382,16 +382,8 @@ mod tests {
         use buoyant_kernel::actions::deletion_vector_writer::{KernelDeletionVector, StreamingDeletionVectorWriter};
         let scratch = tempfile::tempdir().unwrap();
         let dir = scratch.path().join("table");
-        let spec = crate::pipeline::TableSpec {
-            name: "t".into(),
-            schema: Arc::new(Schema::new(vec![
-                Field::new("id", DataType::Int64, true),
-                Field::new("note", DataType::Utf8, true),
-            ])),
-            properties: Default::default(),
-        };
         let url = url::Url::from_directory_path(&dir).unwrap();
-        crate::stream::create_table(&url, &spec).await.unwrap();
+        create(&dir).await;
         append(&dir, &(0..10).collect::<Vec<_>>()).await;
         let commit = std::fs::read_to_string(dir.join("_delta_log").join(format!("{:020}.json", 1))).unwrap();
         let add: serde_json::Value = commit
