@@ -5,8 +5,7 @@
 //! |---|---|
 //! | [`broker_outage`] | every broker stops answering for a while, then comes back |
 //! | [`catalog_blip`] | the catalog (metastore) is unreachable for a while |
-//! | [`commit_crash`] | the writer dies right after a sink commit lands, before it records its progress |
-//! | [`offset_commit_crash`] | a program's driver dies right after the broker takes its offset commit, before it hears back |
+//! | [`commit_crash`] | the writer dies right after a sink commit lands, before it records its progress; or a program's driver, right after the broker takes its offset commit |
 //! | [`checkpoint_corruption`] | the driver dies mid-write and leaves a query's offsets entry torn |
 //! | [`concurrent_change`] | another job changes the sink's metadata between a writer's read and its commit |
 //! | [`concurrent_append`] | a writer commits what a resolver's MERGE read, between its read and its commit |
@@ -29,7 +28,6 @@ pub mod concurrent_writer;
 pub mod driver;
 pub mod driver_oom;
 pub mod external_location;
-pub mod offset_commit_crash;
 pub mod outage;
 pub mod schema_drift;
 pub mod storage_read_only;
@@ -53,8 +51,8 @@ pub fn catalog() -> FaultCatalog {
         .with(Arc::new(upstream::DataFault::poison_record()))
         .with(Arc::new(upstream::DataFault::schema_mismatch()))
         .with(Arc::new(storage_read_only::StorageReadOnly))
-        .with(Arc::new(commit_crash::CrashAfterCommit))
-        .with(Arc::new(offset_commit_crash::CrashAfterOffsetCommit))
+        .with(Arc::new(commit_crash::CrashAfterCommit::sink()))
+        .with(Arc::new(commit_crash::CrashAfterCommit::offsets()))
         .with(Arc::new(broker_outage::BrokerOutage::default()))
         .with(Arc::new(broker_outage::BrokerOutage::latency()))
         .with(Arc::new(broker_outage::BrokerOutage::errors()))
