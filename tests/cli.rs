@@ -1,6 +1,6 @@
 //! The `loudfail` command as a user meets it: exit codes, bad input, and nothing left behind.
 
-use crate::support::{SERIAL, assert_nothing_left, bin, interrupt, scratch};
+use crate::support::{SERIAL, assert_nothing_left, bin, interrupt, scratch, spec_with};
 use std::process::{Command, Output};
 
 fn loudfail(args: &[&str]) -> Output {
@@ -253,16 +253,6 @@ async fn driver_oom_under_rlimit_as_where_no_cgroup_is_used() {
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(history.contains(r#""mechanism":"rlimit-as""#));
     assert_nothing_left(&dir);
-}
-
-/// A spec file in a scratch directory, from the Python example's with `edit` applied.
-fn spec_with(name: &str, edit: impl Fn(String) -> String) -> std::path::PathBuf {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline/loudfail.toml");
-    let dir = scratch(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("loudfail.toml");
-    std::fs::write(&path, edit(std::fs::read_to_string(example).unwrap())).unwrap();
-    path
 }
 
 #[test]

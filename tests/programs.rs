@@ -3,7 +3,7 @@
 //! world alone. The healthy program gets its documented expectation under every fault that fits
 //! it; each planted defect gets the verdict that is true of it, never ERROR, never a pass.
 
-use crate::support::{SERIAL, assert_nothing_left, scratch};
+use crate::support::{SERIAL, assert_nothing_left, scratch, spec_with};
 use harness::Verdict;
 use std::path::{Path, PathBuf};
 
@@ -264,20 +264,17 @@ async fn exploration_draws_from_the_faults_that_fit_the_program() {
 /// written in a scratch directory named for `name`.
 fn launched_by(name: &str, script: &str) -> String {
     let example = example_dir();
-    let spec = std::fs::read_to_string(example.join("loudfail.toml")).unwrap();
     let script = script
         .replace("{python}", &example.join(".venv/bin/python").display().to_string())
         .replace("{script}", &example.join("pipeline.py").display().to_string());
     let command = format!("command = [\"bash\", \"-c\", \"{script}\"]");
-    let spec: String = spec
-        .lines()
-        .map(|l| if l.starts_with("command = ") { command.clone() } else { l.to_string() })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let path = scratch(name).join("loudfail.toml");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, spec).unwrap();
-    path.display().to_string()
+    let spec = spec_with(name, |spec| {
+        spec.lines()
+            .map(|l| if l.starts_with("command = ") { command.clone() } else { l.to_string() })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    spec.display().to_string()
 }
 
 /// A program that starts a helper in a session of its own (`setsid`, as a daemon does): the

@@ -21,6 +21,17 @@ pub fn scratch(name: &str) -> PathBuf {
     p
 }
 
+/// A spec file in a scratch directory named for `name`, from the Python example's with `edit`
+/// applied.
+pub fn spec_with(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline/loudfail.toml");
+    let dir = scratch(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("loudfail.toml");
+    std::fs::write(&path, edit(std::fs::read_to_string(example).unwrap())).unwrap();
+    path
+}
+
 /// Processes whose command line or environment mentions `dir` (every cluster and task of a run
 /// is started with `--run-dir <dir>`; a program gets its tables' locations, inside it), other
 /// than this test process.

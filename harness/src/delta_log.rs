@@ -400,6 +400,17 @@ fn file_path(uri: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(uri))
 }
 
+/// Writes a checkpoint of the table at `dir` and deletes the commits before it, as a log
+/// cleanup does: its log is then delta-rs's to read.
+#[cfg(test)]
+pub(crate) async fn clean_up_behind_a_checkpoint(dir: &Path) {
+    let t = deltalake::open_table(url::Url::from_directory_path(dir).unwrap()).await.unwrap();
+    deltalake::checkpoints::create_checkpoint(&t, None).await.unwrap();
+    for v in 0..=t.version().unwrap() {
+        std::fs::remove_file(dir.join("_delta_log").join(format!("{v:020}.json"))).unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,11 +486,7 @@ mod tests {
         assert_eq!(log.files().unwrap().len(), 1, "an overwrite removes what was live");
 
         // A checkpoint, then the commits before it cleaned up: delta-rs reads it from there.
-        let t = deltalake::open_table(url::Url::from_directory_path(&dir).unwrap()).await.unwrap();
-        deltalake::checkpoints::create_checkpoint(&t, None).await.unwrap();
-        for v in 0..3 {
-            std::fs::remove_file(dir.join("_delta_log").join(format!("{v:020}.json"))).unwrap();
-        }
+        clean_up_behind_a_checkpoint(&dir).await;
         let cleaned = TableLog::open(&dir).await.unwrap().expect("a table");
         assert!(matches!(cleaned, TableLog::Table(_)), "a log without its first commits is delta-rs's to read");
         assert_eq!(seen(&cleaned, "q").await, truth(&dir, "q").await);

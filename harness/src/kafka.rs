@@ -383,17 +383,28 @@ fn own_mock_cluster(requests: mpsc::Receiver<Request>, ready: mpsc::Sender<Resul
     let _ = owner.flush(Duration::from_millis(100));
 }
 
+/// The mock cluster `client` owns, for librdkafka's mock API (which rdkafka does not wrap
+/// whole). `client` was created with `test.mock.num.brokers`, so the cluster lives as long as
+/// it: use the pointer only while `client` lives, on the thread that owns it.
+#[allow(unsafe_code)]
+fn mock_of<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+) -> Result<*mut rdkafka_sys::rd_kafka_mock_cluster_t> {
+    // SAFETY: `native_ptr` is a live handle for as long as `client`; this only reads it.
+    let mcluster = unsafe { rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr()) };
+    if mcluster.is_null() {
+        return Err(HarnessError::broker("librdkafka has no mock cluster"));
+    }
+    Ok(mcluster)
+}
+
 /// Sets the mock group coordinator's initial rebalance delay to 0 (it is 3 s by default, which
 /// every consumer-group start would pay).
 #[allow(unsafe_code)]
 fn remove_initial_rebalance_delay<C: rdkafka::ClientContext>(client: &rdkafka::client::Client<C>) {
-    // SAFETY: `client` was created with `test.mock.num.brokers`, so it owns a mock cluster that
-    // lives as long as it; the pointer is used only during this call, on the owning thread.
-    unsafe {
-        let mcluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
-        if !mcluster.is_null() {
-            rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, 0);
-        }
+    if let Ok(mcluster) = mock_of(client) {
+        // SAFETY: the cluster lives as long as `client` (see `mock_of`).
+        unsafe { rdkafka_sys::rd_kafka_mock_group_initial_rebalance_delay_ms(mcluster, 0) };
     }
 }
 
@@ -407,13 +418,10 @@ fn hold_offset_commit_answer<C: rdkafka::ClientContext>(
 ) -> Result<()> {
     use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
     let rtt_ms = std::os::raw::c_int::try_from(hold.as_millis()).unwrap_or(std::os::raw::c_int::MAX);
-    // SAFETY: `client` owns the mock cluster (created with `test.mock.num.brokers`) and outlives
-    // this call; the variadic arguments are one (error, rtt) pair of C ints, as `cnt` says.
+    let mcluster = mock_of(client)?;
+    // SAFETY: the cluster lives as long as `client` (see `mock_of`); the variadic arguments are
+    // one (error, rtt) pair of C ints, as `cnt` says.
     let err = unsafe {
-        let mcluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
-        if mcluster.is_null() {
-            return Err(HarnessError::broker("librdkafka has no mock cluster"));
-        }
         rdkafka_sys::rd_kafka_mock_broker_push_request_error_rtts(
             mcluster,
             1,
@@ -434,12 +442,9 @@ fn hold_offset_commit_answer<C: rdkafka::ClientContext>(
 fn held_offset_commit_answers<C: rdkafka::ClientContext>(client: &rdkafka::client::Client<C>) -> Result<usize> {
     use rdkafka_sys::types::{RDKafkaApiKey, RDKafkaRespErr};
     let mut count = 0usize;
-    // SAFETY: as in `hold_offset_commit_answer`; `count` outlives the call.
+    let mcluster = mock_of(client)?;
+    // SAFETY: the cluster lives as long as `client` (see `mock_of`); `count` outlives the call.
     let err = unsafe {
-        let mcluster = rdkafka_sys::rd_kafka_handle_mock_cluster(client.native_ptr());
-        if mcluster.is_null() {
-            return Err(HarnessError::broker("librdkafka has no mock cluster"));
-        }
         rdkafka_sys::rd_kafka_mock_broker_error_stack_cnt(mcluster, 1, RDKafkaApiKey::OffsetCommit as i16, &mut count)
     };
     match err {

@@ -199,12 +199,13 @@ fn read_columns(
         Some(dv) => Some(dv.deleted_rows(root)?),
         None => None,
     };
+    // Named as the table names them, not as the file does.
+    let renamed = wanted.iter().any(|c| mapping.physical(c) != *c);
     let mut first_row = 0u64;
     let mut out = Vec::with_capacity(batches.len());
     for b in batches {
         let mut b = b.project(&order).map_err(|e| damaged(path, &e))?;
-        if wanted.iter().any(|c| mapping.physical(c) != *c) {
-            // Named as the table names them, not as the file does.
+        if renamed {
             let fields: Vec<_> = b
                 .schema_ref()
                 .fields()
@@ -335,14 +336,9 @@ mod tests {
         }
     }
 
-    /// Writes a checkpoint of the table and deletes the commits before it: the log is then
-    /// delta-rs's to read.
+    /// [`crate::delta_log::clean_up_behind_a_checkpoint`]; the log is then delta-rs's to read.
     async fn clean_up_behind_a_checkpoint(dir: &Path) {
-        let t = deltalake::open_table(url::Url::from_directory_path(dir).unwrap()).await.unwrap();
-        deltalake::checkpoints::create_checkpoint(&t, None).await.unwrap();
-        for v in 0..=t.version().unwrap() {
-            std::fs::remove_file(dir.join("_delta_log").join(format!("{v:020}.json"))).unwrap();
-        }
+        crate::delta_log::clean_up_behind_a_checkpoint(dir).await;
         assert!(matches!(TableLog::open(dir).await.unwrap(), Some(TableLog::Table(_))));
     }
 
