@@ -59,6 +59,21 @@ pub fn reap_on_panic() {
     }));
 }
 
+/// In a cluster or task process: a panic a dependency raises on purpose and catches itself
+/// ([`caught_by_design`]) is not printed; every other goes to the default hook, with the
+/// backtrace `RUST_BACKTRACE` asks for. Under `storage-read-only` every data file write raises
+/// one, and with `RUST_BACKTRACE=1` the default hook printed a symbolized backtrace of each
+/// into the cluster's log: panics that broke nothing, read out of the debug info at a cost.
+pub fn quiet_designed_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = crate::error::panic_message(info.payload());
+        if !caught_by_design(info.location().map_or("", |l| l.file()), &message) {
+            default_hook(info);
+        }
+    }));
+}
+
 /// Whether a panic is one a dependency raises on purpose and catches itself, which says nothing
 /// is wrong: object_store's `BufWriter::abort` panics ("Already shut down") once its upload has
 /// begun to complete, and delta-rs calls it under `catch_unwind` after a failed finish

@@ -165,6 +165,7 @@ pub fn serve_if_worker(registry: &Registry) -> Option<i32> {
             return Some(EXIT_SETUP);
         }
     };
+    crate::entry::quiet_designed_panics();
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
