@@ -118,7 +118,10 @@ async fn the_incident_configuration_exits_1_and_leaves_nothing_running() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("VERDICT     SILENT(") && t.contains("(as expected)"), "{t}");
-    assert!(t.contains("replay      loudfail run --pipeline telemetry --topology multi-query --await each"), "{t}");
+    assert!(
+        t.contains("replay      loudfail run --pipeline telemetry --domains 2 --topology multi-query --await each"),
+        "{t}"
+    );
     assert!(dir.join("history.jsonl").is_file() && dir.join("report.json").is_file());
     // CI systems read the same verdict from junit.xml: one case, failed as SILENT.
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();

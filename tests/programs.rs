@@ -83,6 +83,9 @@ async fn the_python_pipeline_killed_is_loud_restarted_and_exactly_once() {
         logs.iter().any(|l| std::fs::read_to_string(l.path()).unwrap_or_default().contains("pipeline: started")),
         "the program's own output is in logs/"
     );
+    // Its replay line names what shapes it: --domains shapes the telemetry pipeline alone.
+    assert!(!report.replay.contains("--domains"), "{}", report.replay);
+    assert!(report.replay.contains("--pipeline-file "), "{}", report.replay);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

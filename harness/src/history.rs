@@ -548,9 +548,14 @@ pub struct TableAudit {
     pub duplicated: u64,
     /// Rows that should not be there at all.
     pub unexpected: u64,
-    /// Records that received a RESOLVE and are still open (alerts tables only).
+    /// Records that received a RESOLVE and are still open (where [`Self::resolutions`] were
+    /// checked).
     #[serde(default)]
     pub unresolved: u64,
+    /// Whether the audit checked that what was resolved is closed (an alerts table of a
+    /// reference pipeline); a program's table, whatever its name, is audited by its ids alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resolutions: bool,
     /// Up to 20 ids of each problem, for the report.
     #[serde(default)]
     pub samples: BTreeMap<String, Vec<String>>,

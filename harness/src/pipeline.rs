@@ -31,8 +31,9 @@ pub trait Pipeline: Send + Sync + Debug {
     fn summary(&self, _options: &PipelineOptions) -> String {
         self.name().to_string()
     }
-    /// How a `loudfail run` line names this pipeline (`--pipeline telemetry`).
-    fn replay_args(&self) -> String {
+    /// How a `loudfail run` line names this pipeline with the options that shape it
+    /// (`--pipeline telemetry --domains 2`).
+    fn replay_args(&self, _options: &PipelineOptions) -> String {
         format!("--pipeline {}", self.name())
     }
     /// Checks options and describes topics, tables, queries and tasks.

@@ -206,7 +206,7 @@ impl crate::Pipeline for ProgramPipeline {
         self.about
     }
 
-    fn replay_args(&self) -> String {
+    fn replay_args(&self, _options: &PipelineOptions) -> String {
         format!("--pipeline-file {}", self.spec.path.display())
     }
 

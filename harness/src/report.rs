@@ -269,16 +269,7 @@ impl Report {
             "exactly once", a.missing, a.duplicated, a.unexpected
         );
         for t in &a.audits {
-            let extra = if t.unresolved > 0 || t.table.contains("alert") {
-                format!(", {} resolved alerts still open", t.unresolved)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                s,
-                "    {:<26} {}/{} present, {} duplicated{extra}",
-                t.table, t.present, t.expected, t.duplicated
-            );
+            let _ = writeln!(s, "    {}", audit_line(t));
             for (what, ids) in &t.samples {
                 let _ = writeln!(s, "      {what}: {}", ids.join(", "));
             }
@@ -324,6 +315,17 @@ impl Report {
     }
 }
 
+/// A sink's audit in a line: its table, what is present of what was expected, what is there
+/// twice, and where the audit checked resolutions, what was resolved and is still open.
+fn audit_line(t: &crate::history::TableAudit) -> String {
+    let extra = if t.unresolved > 0 || t.resolutions {
+        format!(", {} resolved alerts still open", t.unresolved)
+    } else {
+        String::new()
+    };
+    format!("{:<26} {}/{} present, {} duplicated{extra}", t.table, t.present, t.expected, t.duplicated)
+}
+
 /// One line of the figures table: label, what was measured, the bound it is judged by.
 fn row(s: &mut String, label: &str, measured: &str, bound: &str) {
     let _ = writeln!(s, "  {label:<28} {measured:<24} {bound}");
@@ -331,4 +333,24 @@ fn row(s: &mut String, label: &str, measured: &str, bound: &str) {
 
 fn us(v: i64) -> Duration {
     Duration::from_micros(v.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::TableAudit;
+
+    #[test]
+    fn resolutions_are_reported_only_where_the_audit_checked_them() {
+        let audit = |table: &str, resolutions| TableAudit {
+            table: table.into(),
+            expected: 10,
+            present: 10,
+            resolutions,
+            ..TableAudit::default()
+        };
+        // A program's table is audited by its ids, whatever it is called.
+        assert!(!audit_line(&audit("alerts", false)).contains("resolved"), "{}", audit_line(&audit("alerts", false)));
+        assert!(audit_line(&audit("alerts", true)).ends_with("0 duplicated, 0 resolved alerts still open"));
+    }
 }

@@ -195,11 +195,10 @@ impl Scenario {
             return r.clone();
         }
         let mut s = format!(
-            "loudfail run {} --topology {} --await {} --domains {}",
-            self.pipeline.replay_args(),
+            "loudfail run {} --topology {} --await {}",
+            self.pipeline.replay_args(&self.options),
             self.topology.kind.name(),
             self.topology.await_policy.name(),
-            self.options.domains
         );
         if self.topology.monitor_queries {
             s.push_str(" --monitor-queries");

@@ -116,7 +116,11 @@ impl Cell {
             .seed(seed)
             .scale(self.scale)
             .options(PipelineOptions::default());
-        let program = if self.plan.is_program() { format!("{} ", self.pipeline.replay_args()) } else { String::new() };
+        let program = if self.plan.is_program() {
+            format!("{} ", self.pipeline.replay_args(&PipelineOptions::default()))
+        } else {
+            String::new()
+        };
         s.replay = Some(format!("loudfail matrix {program}--only {} --seed {seed}", self.id));
         Ok(s)
     }

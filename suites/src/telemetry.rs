@@ -115,6 +115,10 @@ impl Pipeline for Telemetry {
         format!("{} ({} domains)", self.name(), options.domains)
     }
 
+    fn replay_args(&self, options: &PipelineOptions) -> String {
+        format!("--pipeline {} --domains {}", self.name(), options.domains)
+    }
+
     fn plan(&self, run_id: &str, o: &PipelineOptions) -> Result<PipelinePlan> {
         if !(1..=DOMAINS.len()).contains(&o.domains) {
             return Err(HarnessError::bad_input(
@@ -514,6 +518,7 @@ impl Workload for TelemetryWorkload {
         let open_resolved: Vec<String> =
             resolved.keys().filter(|a| status.get(*a).map(String::as_str) != Some("CLOSED")).cloned().collect();
         audit.unresolved = open_resolved.len() as u64;
+        audit.resolutions = true;
         if !open_resolved.is_empty() {
             audit.samples.insert("resolved but open".into(), open_resolved.into_iter().take(20).collect());
         }
