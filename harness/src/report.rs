@@ -269,7 +269,9 @@ impl Report {
             "exactly once", a.missing, a.duplicated, a.unexpected
         );
         for t in &a.audits {
-            let _ = writeln!(s, "    {}", audit_line(t));
+            // Where flows share a sink (a program's fan-in), each line names its own.
+            let shared = a.audits.iter().filter(|o| o.table == t.table).count() > 1;
+            let _ = writeln!(s, "    {}", audit_line(t, shared));
             for (what, ids) in &t.samples {
                 let _ = writeln!(s, "      {what}: {}", ids.join(", "));
             }
@@ -317,13 +319,14 @@ impl Report {
 
 /// A sink's audit in a line: its table, what is present of what was expected, what is there
 /// twice, and where the audit checked resolutions, what was resolved and is still open.
-fn audit_line(t: &crate::history::TableAudit) -> String {
+fn audit_line(t: &crate::history::TableAudit, shared: bool) -> String {
     let extra = if t.unresolved > 0 || t.resolutions {
         format!(", {} resolved alerts still open", t.unresolved)
     } else {
         String::new()
     };
-    format!("{:<26} {}/{} present, {} duplicated{extra}", t.table, t.present, t.expected, t.duplicated)
+    let name = if shared { format!("{} ← {}", t.table, t.query) } else { t.table.clone() };
+    format!("{name:<26} {}/{} present, {} duplicated{extra}", t.present, t.expected, t.duplicated)
 }
 
 /// One line of the figures table: label, what was measured, the bound it is judged by.
@@ -350,7 +353,15 @@ mod tests {
             ..TableAudit::default()
         };
         // A program's table is audited by its ids, whatever it is called.
-        assert!(!audit_line(&audit("alerts", false)).contains("resolved"), "{}", audit_line(&audit("alerts", false)));
-        assert!(audit_line(&audit("alerts", true)).ends_with("0 duplicated, 0 resolved alerts still open"));
+        let line = audit_line(&audit("alerts", false), false);
+        assert!(!line.contains("resolved"), "{line}");
+        assert!(audit_line(&audit("alerts", true), false).ends_with("0 duplicated, 0 resolved alerts still open"));
+    }
+
+    #[test]
+    fn flows_sharing_a_sink_are_told_apart() {
+        let audit = TableAudit { table: "events".into(), query: "clicks".into(), ..TableAudit::default() };
+        assert!(audit_line(&audit, true).starts_with("events ← clicks "), "{}", audit_line(&audit, true));
+        assert!(audit_line(&audit, false).starts_with("events "));
     }
 }
