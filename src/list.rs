@@ -35,5 +35,9 @@ pub(crate) fn list() -> i32 {
         };
         println!("  {:<width$}  {:<17} {}", f.name(), fits, f.about());
     }
+    let on_the_broker: Vec<&str> =
+        faults.all().iter().filter(|f| f.info().acts_on_the_broker).map(|f| f.name()).collect();
+    println!("acting on the broker itself, so on the embedded broker only (refused with --broker):");
+    println!("  {}", on_the_broker.join(", "));
     0
 }

@@ -93,6 +93,24 @@ fn a_foreign_directory_is_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_fault_that_acts_on_the_broker_is_refused_with_an_external_one_before_anything_runs() {
+    // Nothing needs to listen there: the refusal comes before the broker is asked anything.
+    for fault in ["broker-outage", "broker-latency", "broker-errors"] {
+        rejects(
+            &["--broker", "127.0.0.1:1", "--fault", fault],
+            &format!("fault {fault} acts on the broker itself"),
+            "drop --broker",
+        );
+    }
+    let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-pipeline/loudfail.toml");
+    rejects(
+        &["--pipeline-file", spec.to_str().unwrap(), "--broker", "127.0.0.1:1", "--fault", "crash-after-offset-commit"],
+        "only to its embedded broker",
+        "drop --broker",
+    );
+}
+
+#[test]
 fn a_broker_that_does_not_answer_is_a_clear_error() {
     // Port 1 on loopback: nothing listens there.
     let t = refused(&["run", "--broker", "127.0.0.1:1"], "the broker at 127.0.0.1:1 did not answer", "drop --broker");

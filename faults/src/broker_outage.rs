@@ -60,6 +60,7 @@ const OUTAGE: FaultInfo =
     FaultInfo::new("broker-outage", "every broker stops answering for 3 nominal minutes, then comes back")
         .scope(Scope::All)
         .fits_programs()
+        .acts_on_the_broker()
         .persists_until_healed()
         .expect(Expect::Always(Expectation::Silent));
 

@@ -70,10 +70,12 @@ const OFFSETS: FaultInfo = FaultInfo {
     name: "crash-after-offset-commit",
     about: "the driver is killed right after the broker takes its consumer group's offset commit, before it hears back",
     strikes: "the driver of",
-    ..SINK.programs_only(
-        "the reference pipelines keep their progress in their checkpoints, not in a consumer group",
-        "crash-after-commit",
-    )
+    ..SINK
+        .programs_only(
+            "the reference pipelines keep their progress in their checkpoints, not in a consumer group",
+            "crash-after-commit",
+        )
+        .acts_on_the_broker()
 };
 
 /// How long the broker holds an offset commit's answer: far longer than the kill takes to

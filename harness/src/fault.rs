@@ -122,6 +122,10 @@ pub struct FaultInfo {
     /// that ends on its own before the horizon (an outage) records its end with
     /// [`FaultCtx::healed`].
     pub persists_until_healed: bool,
+    /// True when it acts on the broker itself (takes it down, slows or fails its answers,
+    /// holds an answer): only the embedded broker can be made to, so a run with `--broker` (an
+    /// external one) refuses it before it starts.
+    pub acts_on_the_broker: bool,
     /// What each topology is expected to make of it.
     pub expect: Expect,
 }
@@ -139,8 +143,15 @@ impl FaultInfo {
             programs_only: None,
             absorbable: false,
             persists_until_healed: false,
+            acts_on_the_broker: false,
             expect: Expect::QueryFailure,
         }
+    }
+
+    /// It acts on the broker itself, which only the embedded broker can be made to.
+    pub const fn acts_on_the_broker(mut self) -> Self {
+        self.acts_on_the_broker = true;
+        self
     }
 
     /// What of its target it strikes (`the cluster of`).

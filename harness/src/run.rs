@@ -262,6 +262,15 @@ impl Scenario {
                 ));
             }
             f.check(&plan)?;
+            if let Some(addr) = self.broker.as_deref().filter(|_| f.info().acts_on_the_broker) {
+                return Err(HarnessError::bad_input(
+                    format!(
+                        "fault {} acts on the broker itself, which loudfail can do only to its embedded broker, and --broker names an external one ({addr})",
+                        f.name()
+                    ),
+                    "drop --broker to run it on the embedded broker, or choose a fault that leaves the broker alone (`loudfail list`)",
+                ));
+            }
         }
         if let Some(c) = &self.catalog {
             check_catalog(c, &plan)?;
