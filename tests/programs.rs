@@ -142,6 +142,21 @@ async fn a_pipeline_that_retries_in_place_forever_is_silent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_deadlocks_with_no_fault_is_silent_and_loses_nothing() {
+    let report = run("defects/deadlock.toml", &[], multi(), 1).await;
+    // Alive and RUNNING while nothing landed: a stall nobody heard, for longer than a run
+    // without faults tolerates (the restart bound, without the cold start on top).
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    let tolerated = report.scale.real(harness::time::Timings::default().restart_bound);
+    assert!(report.silent_window() > tolerated, "{}", report.render());
+    // The engineer restarted it, and what it had not written landed then: the records waited
+    // in Kafka, none is lost.
+    let history = harness::history::History::read(&report.dir.join("history.jsonl")).unwrap();
+    assert!(history.iter().any(|r| matches!(r.event, harness::history::Event::OperatorRestart { .. })));
+    landed_once(&report, "the restarted program lands what the deadlocked one never wrote");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_that_exits_0_on_a_failed_write_succeeds_into_silence() {
     let report = run("defects/exit-zero.toml", &["storage-read-only"], multi(), 1).await;
     // Each run's task SUCCEEDED, as a jobs UI shows a stream that stopped by itself, and the

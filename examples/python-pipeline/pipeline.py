@@ -28,11 +28,14 @@ LF_DEFECT plants a realistic defect, so each of loudfail's verdicts can be shown
   strict-schema         writes without schema evolution: a record with a new field fails every
                         write from then on
   no-dead-letters       a record that is not JSON fails the program, at every start
+  deadlock              8 s after it starts it stops consuming, for good: alive, no fault
+                        needed, nothing lands (a lock taken twice, a thread waiting on itself)
 """
 
 import json
 import os
 import sys
+import threading
 import time
 
 import pyarrow as pa
@@ -41,6 +44,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 BATCH_SECONDS = 0.2
 MAX_RECORDS = 2000
+DEADLOCK_AFTER = 8.0
 
 
 def log(msg):
@@ -96,6 +100,7 @@ def main():
         "exit-zero",
         "strict-schema",
         "no-dead-letters",
+        "deadlock",
     ):
         log(f"unknown LF_DEFECT {defect!r}")
         return 2
@@ -125,7 +130,11 @@ def main():
     log(f"started: {topic} -> {location}, from {start or 'the beginning'}{' [' + defect + ']' if defect else ''}")
     say("query_started")
 
+    started = time.monotonic()
     while True:
+        if defect == "deadlock" and time.monotonic() - started > DEADLOCK_AFTER:
+            log("deadlocked: alive, consuming nothing")
+            threading.Event().wait()
         messages = consumer.consume(num_messages=MAX_RECORDS, timeout=BATCH_SECONDS)
         rows, last = [], {}
         for m in messages:

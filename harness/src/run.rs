@@ -808,6 +808,53 @@ impl Faults<'_> {
             if !left.is_empty() {
                 supervisor.operator_restart(&format!("no progress since the fault in {}", left.join(", ")))?;
             }
+        } else {
+            self.restart_what_stalled().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Faults<'_> {
+    /// A run without faults in which a query stalls without a sound (a program that
+    /// deadlocked) meets the same engineer at the end of the horizon: a stall still open then
+    /// is watched until the query moves again, or until it has lasted longer than a run without
+    /// faults tolerates, and then the job is restarted. What it never wrote is then judged as
+    /// the stall it is (SILENT, its window up to the restart), not as records lost: they wait
+    /// in Kafka, and the restarted job lands them.
+    async fn restart_what_stalled(&self) -> Result<()> {
+        let history = self.steps.history;
+        let Some(bound) = crate::oracle::Bounds::of(&history.snapshot()).map(|b| b.silence_us) else {
+            return Ok(());
+        };
+        // Each query's stall still open at the end of the history: since when. It lasts until
+        // now (the observer records only what changes).
+        let open = || -> (std::collections::BTreeMap<String, i64>, usize) {
+            let records = history.snapshot();
+            let last = records.last().map_or(0, |r| r.at);
+            let stalls = crate::oracle::stalls(&records, true).into_iter().filter(|s| s.to >= last);
+            (stalls.map(|s| (s.query, s.from)).collect(), records.len())
+        };
+        let (mut waiting, since) = open();
+        let Some(due) = waiting.values().map(|from| from + bound).min() else { return Ok(()) };
+        let now = crate::time::now_us();
+        if due > now {
+            // Ended early by the progress of every query that was stalled.
+            let _ = history
+                .wait_for(since, Duration::from_micros((due - now) as u64 + 1), "a stalled query to move again", |r| {
+                    if let Some(q) = r.event.progress_of() {
+                        waiting.remove(q);
+                    }
+                    waiting.is_empty().then_some(())
+                })
+                .await;
+        }
+        let (still, _) = open();
+        let now = crate::time::now_us();
+        let stalled: Vec<String> = still.into_iter().filter(|(_, from)| now - from > bound).map(|(q, _)| q).collect();
+        if !stalled.is_empty() {
+            self.supervisor
+                .operator_restart(&format!("{} stalled without a sound, and no fault", stalled.join(", ")))?;
         }
         Ok(())
     }
