@@ -813,9 +813,7 @@ impl Faults<'_> {
         }
         Ok(())
     }
-}
 
-impl Faults<'_> {
     /// A run without faults in which a query stalls without a sound (a program that
     /// deadlocked) meets the same engineer at the end of the horizon: a stall still open then
     /// is watched until the query moves again, or until it has lasted longer than a run without
