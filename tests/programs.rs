@@ -157,6 +157,17 @@ async fn a_program_that_deadlocks_with_no_fault_is_silent_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_deadlocks_after_it_recovered_from_a_crash_is_silent_and_loses_nothing() {
+    let report = run("defects/deadlock.toml", &["driver-crash"], multi(), 1).await;
+    // The crash was loud and the job came back; then, 8 s into its new start, it stalled
+    // without a sound: a relapse the crash does not explain.
+    let f = &report.analysis.faults[0];
+    assert!(f.loud && f.restarted, "{}", report.render());
+    assert!(matches!(report.verdict(), Verdict::Silent(_)), "{}", report.render());
+    landed_once(&report, "the restarted program lands what the deadlocked one never wrote");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_that_exits_0_on_a_failed_write_succeeds_into_silence() {
     let report = run("defects/exit-zero.toml", &["storage-read-only"], multi(), 1).await;
     // Each run's task SUCCEEDED, as a jobs UI shows a stream that stopped by itself, and the

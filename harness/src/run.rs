@@ -807,22 +807,27 @@ impl Faults<'_> {
                 plan.queries.iter().filter(|q| !committed.contains(&q.name)).map(|q| q.name.clone()).collect();
             if !left.is_empty() {
                 supervisor.operator_restart(&format!("no progress since the fault in {}", left.join(", ")))?;
+            } else {
+                // Back after the fault, and stalled again since: a relapse longer than a lull.
+                self.restart_what_stalled(|b| b.stall_us, "after the job had recovered").await?;
             }
         } else {
-            self.restart_what_stalled().await?;
+            self.restart_what_stalled(|b| b.silence_us, "and no fault").await?;
         }
         Ok(())
     }
 
-    /// A run without faults in which a query stalls without a sound (a program that
-    /// deadlocked) meets the same engineer at the end of the horizon: a stall still open then
-    /// is watched until the query moves again, or until it has lasted longer than a run without
-    /// faults tolerates, and then the job is restarted. What it never wrote is then judged as
-    /// the stall it is (SILENT, its window up to the restart), not as records lost: they wait
-    /// in Kafka, and the restarted job lands them.
-    async fn restart_what_stalled(&self) -> Result<()> {
+    /// A query that stalls without a sound where no fault explains it — in a run without faults,
+    /// or after the job had recovered from every fault (a program that deadlocked) — meets the
+    /// same engineer at the end of the horizon: a stall still open then is watched until the
+    /// query moves again, or until it has lasted longer than the run tolerates (`bound`: a run
+    /// without faults, its restart bound; after a recovery, a lull's), and then the job is
+    /// restarted. What it never wrote is then judged as the stall it is (SILENT, its window up
+    /// to the restart), not as records lost: they wait in Kafka, and the restarted job lands
+    /// them.
+    async fn restart_what_stalled(&self, bound: fn(&crate::oracle::Bounds) -> i64, when: &str) -> Result<()> {
         let history = self.steps.history;
-        let Some(bound) = crate::oracle::Bounds::of(&history.snapshot()).map(|b| b.silence_us) else {
+        let Some(bound) = crate::oracle::Bounds::of(&history.snapshot()).map(|b| bound(&b)) else {
             return Ok(());
         };
         // Each query's stall still open at the end of the history: since when. It lasts until
@@ -851,8 +856,7 @@ impl Faults<'_> {
         let now = crate::time::now_us();
         let stalled: Vec<String> = still.into_iter().filter(|(_, from)| now - from > bound).map(|(q, _)| q).collect();
         if !stalled.is_empty() {
-            self.supervisor
-                .operator_restart(&format!("{} stalled without a sound, and no fault", stalled.join(", ")))?;
+            self.supervisor.operator_restart(&format!("{} stalled without a sound, {when}", stalled.join(", ")))?;
         }
         Ok(())
     }

@@ -36,6 +36,9 @@ pub struct FaultFinding {
     pub loud: bool,
     /// Restarted within the restart bound.
     pub restarted: bool,
+    /// When every affected query progressed again (restarted faults only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_at: Option<i64>,
     /// A degradation meant to be ridden out, and nothing failed because of it: the run is
     /// judged as if it had not happened (see [`crate::Fault::absorbable`]).
     #[serde(default)]
@@ -76,7 +79,7 @@ pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView)
             .into_iter()
             .filter(|q| !broken.contains(q))
             .collect();
-        let (mut restart_us, mut restarted) = (None, false);
+        let (mut restart_us, mut restarted, mut recovered_at) = (None, false, None);
         if let Some((loud_at, _)) = &loud {
             // A fault that lasts until healed can only be recovered from after the heal.
             let healed_at = records.iter().find_map(|r| match &r.event {
@@ -114,6 +117,7 @@ pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView)
             }
             restart_us = latest;
             restarted = latest.is_some_and(|us| us <= bounds.restart_us);
+            recovered_at = latest.filter(|_| restarted).map(|us| loud_at + us);
         }
         let detection_us = loud.as_ref().map(|(at, _)| at - t0);
         let blast: BTreeSet<String> = affected.iter().filter_map(|q| job.task_of(q)).collect();
@@ -132,6 +136,7 @@ pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView)
             affected,
             loud: detection_us.is_some_and(|us| us <= bounds.detection_us),
             restarted,
+            recovered_at,
             absorbed: job.absorbable.contains(fault) && *error_kind == ErrorKind::Unseen,
         });
     }

@@ -22,7 +22,7 @@ pub use loud::FaultFinding;
 pub use silence::{Silence, silent_window, stalls};
 pub use verdict::{Findings, Verdict};
 
-use crate::history::{Event, FaultRecord, Record, TableAudit};
+use crate::history::{Event, FaultRecord, Record, Step, TableAudit};
 use crate::topology::{JobSpec, Scope};
 use loud::fault_findings;
 use serde::{Deserialize, Serialize};
@@ -175,6 +175,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
         .max()
         .unwrap_or(0);
     let silent_us = silence.as_ref().map(|s| s.to - s.from).unwrap_or(0);
+    let relapsed_us = relapse(&records, &faults);
     let verdict = Findings {
         error: errors.first().cloned(),
         lost: missing + unresolved,
@@ -184,6 +185,7 @@ pub fn analyze(records: &[Record]) -> Analysis {
         silent_us,
         not_restarted: faults.iter().any(|f| f.loud && !f.restarted),
         collateral: faults.iter().find(|f| !f.collateral.is_empty()).map(|f| f.collateral.clone()),
+        relapsed_us,
     }
     .verdict(&bounds);
     let retrying_while_running_us = retrying_while_running(&records);
@@ -202,6 +204,27 @@ pub fn analyze(records: &[Record]) -> Analysis {
         retrying_while_running_us,
         verdict,
     }
+}
+
+/// The longest stall without a sound (every state RUNNING, lag, no progress) that began once
+/// the job had recovered from every fault, up to where the harness stepped in (the on-call
+/// engineer's restart, the drain), in µs; 0 when a fault was not recovered from (or none took
+/// effect), whose own findings judge the run.
+fn relapse(records: &[Record], faults: &[FaultFinding]) -> i64 {
+    let struck: Vec<&FaultFinding> = faults.iter().filter(|f| !f.absorbed).collect();
+    let recovered = struck.iter().map(|f| f.recovered_at).collect::<Option<Vec<i64>>>();
+    let Some(at) = recovered.and_then(|r| r.into_iter().max()) else { return 0 };
+    let stepped_in = records
+        .iter()
+        .filter(|r| r.at >= at)
+        .find(|r| matches!(r.event, Event::OperatorRestart { .. }) || r.event.starts(Step::Drain))
+        .map_or(i64::MAX, |r| r.at);
+    stalls(records, true)
+        .iter()
+        .filter(|s| s.from >= at && s.from < stepped_in)
+        .map(|s| s.to.min(stepped_in) - s.from)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The job and the faults' scopes, as the run recorded them.
@@ -628,7 +651,7 @@ mod tests {
 
     /// Every finding alone, then every pair: the graver one decides, in the documented order
     /// ERROR > LOSS > DUPLICATES > SILENT (a stall) > LOUD-NOT-RESTARTED > SILENT (no harm seen)
-    /// > COLLATERAL > LOUD+RESTARTED; a run without faults is CLEAN unless it stalled.
+    /// > SILENT (a relapse after recovery) > COLLATERAL > LOUD+RESTARTED; a run without faults is CLEAN unless it stalled.
     #[test]
     fn the_verdict_is_a_precedence_over_findings() {
         let bounds =
@@ -641,6 +664,7 @@ mod tests {
             ("SILENT", Findings { quiet: true, silent_us: 2_000_000, ..base.clone() }),
             ("LOUD-NOT-RESTARTED", Findings { not_restarted: true, ..base.clone() }),
             ("SILENT", Findings { quiet: true, silent_us: 1_000, ..base.clone() }),
+            ("SILENT", Findings { relapsed_us: 2_000_000, ..base.clone() }),
             ("COLLATERAL", Findings { collateral: Some(vec!["other".into()]), ..base.clone() }),
             ("LOUD+RESTARTED", base.clone()),
         ];
@@ -653,6 +677,7 @@ mod tests {
             silent_us: a.silent_us.max(b.silent_us),
             not_restarted: a.not_restarted || b.not_restarted,
             collateral: a.collateral.clone().or(b.collateral.clone()),
+            relapsed_us: a.relapsed_us.max(b.relapsed_us),
         };
         for (i, (name, f)) in findings.iter().enumerate() {
             assert_eq!(f.verdict(&bounds).name(), *name, "{f:?}");

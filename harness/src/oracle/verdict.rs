@@ -88,6 +88,9 @@ pub struct Findings {
     pub not_restarted: bool,
     /// Tasks a fault disrupted beyond its reach.
     pub collateral: Option<Vec<String>>,
+    /// The longest stall without a sound that began after the job had recovered from every
+    /// fault, in µs: a relapse no fault explains (a program that deadlocked later).
+    pub relapsed_us: i64,
 }
 
 impl Findings {
@@ -96,7 +99,9 @@ impl Findings {
     /// is LOSS, a replay that landed twice is DUPLICATES, loud or not); then a fault nobody saw
     /// that stalled a query (SILENT); then a loud fault the job did not recover from; then a
     /// fault nobody saw that did no visible harm (still SILENT, with its short window: every
-    /// fault must fail loudly); then collateral; then a run without faults that stalled.
+    /// fault must fail loudly); then a stall nobody heard after the job had recovered from
+    /// every fault, longer than a lull (SILENT: the fault does not explain it); then
+    /// collateral; then a run without faults that stalled.
     pub fn verdict(&self, bounds: &Bounds) -> Verdict {
         if let Some(e) = &self.error {
             Verdict::Error(e.clone())
@@ -110,6 +115,8 @@ impl Findings {
             Verdict::LoudNotRestarted
         } else if self.quiet {
             Verdict::Silent(self.silent_us)
+        } else if self.relapsed_us > bounds.stall_us {
+            Verdict::Silent(self.relapsed_us)
         } else if let Some(c) = &self.collateral {
             Verdict::Collateral(c.clone())
         } else if !self.faults && self.silent_us > bounds.silence_us {
@@ -130,19 +137,20 @@ mod tests {
     /// and any two together, give the verdict the table names. Rows and columns: a harness
     /// error (E), records lost (L), duplicated (D), a fault nobody saw with a long stall (Q), a
     /// loud fault the job did not recover from (N), a fault nobody saw with a short window (q),
-    /// collateral (C), a stall in a run without faults (S), a loud fault recovered from (F),
+    /// a stall nobody heard after the job recovered from every fault (R), collateral (C), a stall in a run without faults (S), a loud fault recovered from (F),
     /// nothing (0).
     #[test]
     fn the_verdict_is_a_precedence_over_every_pair_of_findings() {
         let bounds =
             Bounds { detection_us: 250_000, restart_us: 1_000_000, stall_us: 1_000_000, silence_us: 1_000_000 };
-        let atoms: [(&str, Findings); 10] = [
+        let atoms: [(&str, Findings); 11] = [
             ("E", Findings { error: Some("boom".into()), ..Findings::default() }),
             ("L", Findings { lost: 3, ..Findings::default() }),
             ("D", Findings { duplicated: 2, ..Findings::default() }),
             ("Q", Findings { faults: true, quiet: true, silent_us: 5_000_000, ..Findings::default() }),
             ("N", Findings { faults: true, not_restarted: true, ..Findings::default() }),
             ("q", Findings { faults: true, quiet: true, silent_us: 100_000, ..Findings::default() }),
+            ("R", Findings { faults: true, relapsed_us: 3_000_000, ..Findings::default() }),
             ("C", Findings { faults: true, collateral: Some(vec!["ingest".into()]), ..Findings::default() }),
             ("S", Findings { silent_us: 2_000_000, ..Findings::default() }),
             ("F", Findings { faults: true, ..Findings::default() }),
@@ -151,40 +159,20 @@ mod tests {
         // Row × column (upper triangle; the table is symmetric). A stall in a run without
         // faults (S) is no silence once a fault explains it: with a loud fault it is that
         // fault's (F), with a quiet one it lengthens its window (q: SILENT past detection).
-        let table: [[&str; 10]; 10] = [
-            // E      L       D              Q         N                     q         C             S                     F                 0
-            ["ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR"],
-            ["", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS"],
-            [
-                "",
-                "",
-                "DUPLICATES",
-                "DUPLICATES",
-                "DUPLICATES",
-                "DUPLICATES",
-                "DUPLICATES",
-                "DUPLICATES",
-                "DUPLICATES",
-                "DUPLICATES",
-            ],
-            ["", "", "", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT"],
-            [
-                "",
-                "",
-                "",
-                "",
-                "LOUD-NOT-RESTARTED",
-                "LOUD-NOT-RESTARTED",
-                "LOUD-NOT-RESTARTED",
-                "LOUD-NOT-RESTARTED",
-                "LOUD-NOT-RESTARTED",
-                "LOUD-NOT-RESTARTED",
-            ],
-            ["", "", "", "", "", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT"],
-            ["", "", "", "", "", "", "COLLATERAL", "COLLATERAL", "COLLATERAL", "COLLATERAL"],
-            ["", "", "", "", "", "", "", "SILENT", "LOUD+RESTARTED", "SILENT"],
-            ["", "", "", "", "", "", "", "", "LOUD+RESTARTED", "LOUD+RESTARTED"],
-            ["", "", "", "", "", "", "", "", "", "CLEAN"],
+        // Rows and columns: E L D Q N q R C S F 0 (upper triangle; the table is symmetric).
+        #[rustfmt::skip]
+        let table: [[&str; 11]; 11] = [
+            ["ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR"],
+            ["", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS", "LOSS"],
+            ["", "", "DUPLICATES", "DUPLICATES", "DUPLICATES", "DUPLICATES", "DUPLICATES", "DUPLICATES", "DUPLICATES", "DUPLICATES", "DUPLICATES"],
+            ["", "", "", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT"],
+            ["", "", "", "", "LOUD-NOT-RESTARTED", "LOUD-NOT-RESTARTED", "LOUD-NOT-RESTARTED", "LOUD-NOT-RESTARTED", "LOUD-NOT-RESTARTED", "LOUD-NOT-RESTARTED", "LOUD-NOT-RESTARTED"],
+            ["", "", "", "", "", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT"],
+            ["", "", "", "", "", "", "SILENT", "SILENT", "SILENT", "SILENT", "SILENT"],
+            ["", "", "", "", "", "", "", "COLLATERAL", "COLLATERAL", "COLLATERAL", "COLLATERAL"],
+            ["", "", "", "", "", "", "", "", "SILENT", "LOUD+RESTARTED", "SILENT"],
+            ["", "", "", "", "", "", "", "", "", "LOUD+RESTARTED", "LOUD+RESTARTED"],
+            ["", "", "", "", "", "", "", "", "", "", "CLEAN"],
         ];
         let both = |a: &Findings, b: &Findings| Findings {
             error: a.error.clone().or(b.error.clone()),
@@ -195,6 +183,7 @@ mod tests {
             silent_us: a.silent_us.max(b.silent_us),
             not_restarted: a.not_restarted || b.not_restarted,
             collateral: a.collateral.clone().or(b.collateral.clone()),
+            relapsed_us: a.relapsed_us.max(b.relapsed_us),
         };
         let mut wrong = Vec::new();
         for (i, (a, fa)) in atoms.iter().enumerate() {
@@ -210,7 +199,8 @@ mod tests {
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
         // The figures travel with the verdict.
         assert_eq!(atoms[1].1.verdict(&bounds), Verdict::Loss(3));
-        assert_eq!(both(&atoms[3].1, &atoms[7].1).verdict(&bounds), Verdict::Silent(5_000_000));
-        assert_eq!(atoms[6].1.verdict(&bounds), Verdict::Collateral(vec!["ingest".into()]));
+        assert_eq!(both(&atoms[3].1, &atoms[8].1).verdict(&bounds), Verdict::Silent(5_000_000));
+        assert_eq!(atoms[6].1.verdict(&bounds), Verdict::Silent(3_000_000));
+        assert_eq!(atoms[7].1.verdict(&bounds), Verdict::Collateral(vec!["ingest".into()]));
     }
 }
