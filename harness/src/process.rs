@@ -68,9 +68,27 @@ pub(crate) fn kill_marked(matches: impl Fn(&str) -> bool) -> usize {
 /// Sends `sig` to every process whose environment carries a [`MARK`] that `matches`, looking
 /// again (at most `rounds` times) until a look finds none. Returns how many it signalled.
 fn signal_marked(matches: impl Fn(&str) -> bool, sig: nix::sys::signal::Signal, rounds: usize) -> usize {
+    let me = std::process::id().to_string();
+    let key = format!("{MARK}=");
     let mut killed = 0;
     for _ in 0..rounds {
-        let found = marked(&matches);
+        let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
+        let found: Vec<i32> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let pid: i32 = name.parse().ok()?;
+                if name == me {
+                    return None;
+                }
+                let environ = std::fs::read(format!("/proc/{name}/environ")).ok()?;
+                environ
+                    .split(|b| *b == 0)
+                    .filter_map(|v| std::str::from_utf8(v).ok()?.strip_prefix(key.as_str()))
+                    .any(&matches)
+                    .then_some(pid)
+            })
+            .collect();
         if found.is_empty() {
             break;
         }
@@ -87,25 +105,6 @@ fn signal_marked(matches: impl Fn(&str) -> bool, sig: nix::sys::signal::Signal, 
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     killed
-}
-
-/// Every process (this one aside) whose environment carries a [`MARK`] that `matches`: one
-/// look at /proc.
-fn marked(matches: impl Fn(&str) -> bool) -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != me && mark_of(*pid).is_some_and(|m| matches(&m)))
-        .collect()
-}
-
-/// The [`MARK`] in a process's environment, if it carries one.
-fn mark_of(pid: i32) -> Option<String> {
-    let key = format!("{MARK}=");
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    environ.split(|b| *b == 0).find_map(|v| std::str::from_utf8(v).ok()?.strip_prefix(key.as_str()).map(str::to_string))
 }
 
 /// Set once every child is being killed: the process is about to exit.
@@ -164,17 +163,16 @@ fn resident_memory_of(runs: impl Fn(usize) -> bool) -> (u64, u64) {
             .unwrap_or(0)
     };
     let of = |p: &str| pss(p).unwrap_or_else(|| rss(p));
-    let (groups, marks): (BTreeSet<i32>, BTreeSet<String>) = LIVE
+    let groups: BTreeSet<i32> = LIVE
         .lock()
-        .map(|l| l.iter().filter(|(_, (run, _))| runs(*run)).map(|(pid, (_, mark))| (*pid, mark.clone())).unzip())
+        .map(|l| l.iter().filter(|(_, (run, _))| runs(*run)).map(|(pid, _)| *pid).collect())
         .unwrap_or_default();
-    (of("self"), descendants(&groups, &marks).into_iter().map(|p| of(&p.to_string())).sum())
+    (of("self"), descendants(&groups).into_iter().map(|p| of(&p.to_string())).sum())
 }
 
-/// Every process of `groups` (live children, each its own group), and every process that
-/// carries one of their `marks`: what a program started (a JVM, its Python workers, a helper
-/// in a session of its own) is charged to it.
-fn descendants(groups: &BTreeSet<i32>, marks: &BTreeSet<String>) -> Vec<i32> {
+/// Every process of `groups` (live children, each its own group): what a program started (a
+/// JVM, its Python workers) is charged to it.
+fn descendants(groups: &BTreeSet<i32>) -> Vec<i32> {
     if groups.is_empty() {
         return Vec::new();
     }
@@ -189,10 +187,7 @@ fn descendants(groups: &BTreeSet<i32>, marks: &BTreeSet<String>) -> Vec<i32> {
         .filter_map(|e| {
             let name = e.file_name();
             let pid: i32 = name.to_str()?.parse().ok()?;
-            (groups.contains(&pid)
-                || group_of(name.to_str()?).is_some_and(|g| groups.contains(&g))
-                || mark_of(pid).is_some_and(|m| marks.contains(&m)))
-            .then_some(pid)
+            (groups.contains(&pid) || group_of(name.to_str()?).is_some_and(|g| groups.contains(&g))).then_some(pid)
         })
         .collect()
 }
@@ -472,40 +467,4 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
         let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some(), raised });
     });
     Ok(Spawned { pid, stdin })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_left_a_childs_group_is_charged_to_it_by_its_mark() {
-        let mark = format!("{}test-{}", marks_of(std::process::id()), std::process::id());
-        // A helper in a session of its own: not in any live child's process group.
-        let mut helper = std::process::Command::new("setsid")
-            .args(["sleep", "30"])
-            .env(MARK, &mark)
-            .spawn()
-            .expect("setsid sleep starts");
-        let no_group = BTreeSet::from([i32::MAX]);
-        let found = |marks: &BTreeSet<String>| {
-            // setsid may fork before its exec of sleep: look until the sleep is there.
-            (0..500).find_map(|_| {
-                let pids = descendants(&no_group, marks);
-                let sleeping = pids
-                    .iter()
-                    .any(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep"));
-                if sleeping {
-                    Some(pids)
-                } else {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                    None
-                }
-            })
-        };
-        assert!(found(&BTreeSet::from([mark.clone()])).is_some(), "the marked helper is charged");
-        assert!(descendants(&no_group, &BTreeSet::from(["another".to_string()])).is_empty(), "nothing else is");
-        assert_eq!(kill_marked(|m| m == mark), 1);
-        let _ = helper.wait();
-    }
 }
