@@ -228,6 +228,11 @@ pub struct Exit {
     pub out_of_memory: bool,
     /// What it raised before it ended: the error of the last failure it reported (a task's).
     pub raised: Option<String>,
+    /// When it exited (µs since the epoch): when waiting on it returned, before the harness
+    /// cleaned up after it. What follows from the exit is stamped with this time, so the
+    /// harness's own work (killing what the process left, emptying its cgroup) on a loaded
+    /// machine is never counted against the pipeline's detection or restart.
+    pub at: i64,
 }
 
 impl Exit {
@@ -428,6 +433,7 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
     let h = history.clone();
     tokio::spawn(async move {
         let status = child.wait().await;
+        let at = crate::time::now_us();
         // What the process started and left behind (a JVM, its Python workers) goes with it:
         // its process group, and what left the group (a helper in a session of its own) by its
         // mark.
@@ -461,10 +467,14 @@ pub fn spawn(spec: Spec<'_>, history: &History, listeners: Listeners) -> Result<
             None => None,
         };
         if let Some(mechanism) = oom {
-            h.record(Event::OutOfMemory { name: name.clone(), run, mechanism });
+            h.append(Record { at, event: Event::OutOfMemory { name: name.clone(), run, mechanism } });
         }
-        h.record(Event::ProcessExited { role, name: name.clone(), run, pid, code, signal, memory_peak });
-        let _ = exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some(), raised });
+        h.append(Record {
+            at,
+            event: Event::ProcessExited { role, name: name.clone(), run, pid, code, signal, memory_peak },
+        });
+        let _ =
+            exits.send(Exit { role, name, run, attempt, pid, code, signal, out_of_memory: oom.is_some(), raised, at });
     });
     Ok(Spawned { pid, stdin })
 }

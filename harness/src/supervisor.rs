@@ -332,6 +332,14 @@ impl Job {
         self.cfg.history.record(Event::TaskState { run, task: task.to_string(), attempt, state, reason });
     }
 
+    /// What a task's exit makes of its state, as of the moment the process exited (the
+    /// orchestrator sees a task end when its process ends, not when the harness has cleaned up
+    /// after it).
+    fn exit_state(&self, run: u32, exit: &Exit, state: TaskState, reason: Option<String>) {
+        let event = Event::TaskState { run, task: exit.name.clone(), attempt: exit.attempt, state, reason };
+        self.cfg.history.append(crate::history::Record { at: exit.at, event });
+    }
+
     /// One run of the job: started, then driven by what happens until it ends.
     async fn run_once(&mut self, run: u32) -> RunEnd {
         let run_start = self.cfg.history.len();
@@ -466,7 +474,7 @@ impl Job {
             }
             Role::Cluster => None,
             Role::Task if exit.success() && !self.failing.contains_key(&exit.name) => {
-                self.task_state(run, &exit.name, exit.attempt, TaskState::Succeeded, None);
+                self.exit_state(run, &exit, TaskState::Succeeded, None);
                 going.finished.push(exit.name.clone());
                 if going.finished.len() < self.cfg.job.tasks.len() {
                     return None;
@@ -484,14 +492,14 @@ impl Job {
                 let used = going.retries_used.entry(exit.name.clone()).or_insert(0);
                 if *used < max {
                     *used += 1;
-                    self.task_state(run, &exit.name, exit.attempt, TaskState::Retrying, Some(reason));
+                    self.exit_state(run, &exit, TaskState::Retrying, Some(reason));
                     let at = Instant::now() + self.real(self.cfg.timings.min_retry_interval);
                     going.retries.push((at, exit.name.clone(), exit.attempt + 1));
                     None
                 } else if self.cfg.job.isolated_tasks {
                     // Alone on its cluster: the task fails alone, its cluster is recycled, and it
                     // starts again after the job's backoff.
-                    self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
+                    self.exit_state(run, &exit, TaskState::Failed, Some(reason));
                     if let Some(c) = spec.as_ref().and_then(|s| self.live.get(&s.cluster)) {
                         let _ = process::signal(c.pid, nix::sys::signal::Signal::SIGKILL);
                     }
@@ -503,7 +511,7 @@ impl Job {
                     going.retries.push((at, exit.name.clone(), exit.attempt + 1));
                     None
                 } else {
-                    self.task_state(run, &exit.name, exit.attempt, TaskState::Failed, Some(reason));
+                    self.exit_state(run, &exit, TaskState::Failed, Some(reason));
                     Some(self.teardown(run, RunState::Failed, running_since).await)
                 }
             }

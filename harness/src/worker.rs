@@ -174,7 +174,10 @@ pub fn serve_if_worker(registry: &Registry) -> Option<i32> {
         }
     };
     let code = rt.block_on(worker.run(registry));
-    drop(rt);
+    // What the process had to do is done; the exit is not held up waiting for the runtime's
+    // threads (a blocking read still going, a connection's background task) to wind down: the
+    // harness and the orchestrator see a process end when it exits.
+    rt.shutdown_background();
     Some(code)
 }
 
