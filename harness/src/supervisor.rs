@@ -670,8 +670,12 @@ impl Job {
             .live
             .get(process)
             .ok_or_else(|| HarnessError::Process { name: process.to_string(), problem: NOT_RUNNING.into() })?;
+        // Stamped when it is sent: what it causes (an exit, stamped when waiting on the process
+        // returned) must not come before it.
+        let at = crate::time::now_us();
         process::signal(live.pid, signal)?;
-        self.cfg.history.record(Event::Signalled { name: process.to_string(), pid: live.pid, signal: signal as i32 });
+        let event = Event::Signalled { name: process.to_string(), pid: live.pid, signal: signal as i32 };
+        self.cfg.history.append(crate::history::Record { at, event });
         Ok(live.pid)
     }
 

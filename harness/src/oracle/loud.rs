@@ -62,7 +62,10 @@ pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView)
     for (i, r) in records.iter().enumerate() {
         let Event::FaultEffect { fault, query, error_kind, .. } = &r.event else { continue };
         let t0 = r.at;
-        let loud = records[i..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
+        // The first loud state at or after the effect: one stamped the same moment (a program's
+        // task failing as its process exits, the effect itself) may stand on either side of it.
+        let from = records.partition_point(|r| r.at < t0);
+        let loud = records[from..].iter().find_map(|r| loud_state(&r.event).map(|s| (r.at, s)));
         // In a schedule, what happens after the next fault is injected is that fault's doing.
         let until =
             records[i..].iter().find(|r| matches!(r.event, Event::FaultInjected { .. })).map_or(i64::MAX, |r| r.at);

@@ -595,6 +595,28 @@ mod tests {
         assert_eq!(f.loud_state.as_deref(), Some("task main FAILED"));
     }
 
+    /// A program's task fails as its process exits, and its effect is that exit: both carry
+    /// the exit's moment, and the effect may be written after the state. The state still makes
+    /// the fault loud, at once.
+    #[test]
+    fn a_loud_state_stamped_with_the_effect_and_written_before_it_is_found() {
+        let mut h = H::new();
+        h.source(10, 5).commit(20, 0, 5).source(30, 10);
+        let failed = TaskState::Failed;
+        h.at(
+            40,
+            Event::TaskState { run: 1, task: "main".into(), attempt: 1, state: failed, reason: Some("exit".into()) },
+        );
+        h.effect(40);
+        h.at(46, Event::RunState { run: 1, state: RunState::Failed });
+        h.at(100, Event::RunState { run: 2, state: RunState::Running });
+        h.commit(400, 1, 10).audit(500, 0, 0);
+        let a = h.analyze();
+        assert_eq!(a.verdict, Verdict::LoudRestarted, "{a:?}");
+        assert_eq!(a.faults[0].detection_us, Some(0));
+        assert_eq!(a.faults[0].loud_state.as_deref(), Some("task main FAILED"));
+    }
+
     #[test]
     fn a_loud_failure_that_never_progresses_again_is_not_restarted() {
         let mut h = H::new();
