@@ -55,6 +55,8 @@ pub(super) fn loud_state(event: &Event) -> Option<String> {
     }
 }
 
+/// What each fault did, from `records` in time order (`analyze` sorts them): what follows an
+/// effect is searched from its moment on, by position.
 pub(super) fn fault_findings(records: &[Record], bounds: &Bounds, job: &JobView) -> Vec<FaultFinding> {
     let mut out: Vec<FaultFinding> = Vec::new();
     let stalled = stalls(records, false);
